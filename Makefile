@@ -1,0 +1,66 @@
+# glassnet: `make demo` and `make test` work on a fresh clone (they create .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# PyTorch's CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+STAMP := $(VENV)/.glassnet-installed
+SHARED_DATA := $(abspath ../shared/data)
+export GLASSNET_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+PYTEST_ARGS ?= -n 2
+
+.PHONY: help install demo test lint format browser bench bench-long clean
+
+help:
+	@echo "make demo        set up .venv and run 'glassnet compare' on the bundled digits"
+	@echo "make test        set up .venv (+ headless Chromium) and run the whole test suite"
+	@echo "make lint        ruff check + format check"
+	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
+	@echo "make bench-long  time-to-accuracy benchmarks (long; run once and recorded)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet "$(TORCH_PIN)"
+	$(PIP) install --quiet -e ".[all,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The report test drives Debian's Chromium headless (no browser download).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+	  || echo "WARNING: could not install chromium; browser tests will skip (and fail under CI)"; \
+	fi
+
+demo: $(STAMP)
+	$(VENV)/bin/glassnet compare
+
+test: $(STAMP) browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/layers.py
+	$(PY) benchmarks/training.py
+
+bench-long: $(STAMP)
+	$(PY) benchmarks/accuracy.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

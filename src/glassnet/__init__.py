@@ -1,0 +1,31 @@
+"""glassnet: neural networks for image classification, from scratch in NumPy.
+
+import glassnet as gn
+model = gn.nn.Sequential(gn.nn.Flatten(), gn.nn.Linear(64, 10))
+loss_fn = gn.nn.CrossEntropyLoss()
+opt = gn.optim.SGD(model.parameters(), lr=0.1)
+loss = loss_fn(model(x), y); opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import nn  # noqa: E402
+from .gradcheck import GradcheckResult, gradcheck  # noqa: E402
+from .io import load_state, save  # noqa: E402
+from .nn.module import no_grad  # noqa: E402
+from .random import manual_seed  # noqa: E402
+from .summary import summary  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "nn",
+    "gradcheck",
+    "GradcheckResult",
+    "summary",
+    "save",
+    "load_state",
+    "no_grad",
+    "manual_seed",
+]

@@ -1,0 +1,148 @@
+"""Saving and loading: safetensors or npz, never pickle; every write is atomic.
+
+``save(model, "model.safetensors")`` writes the model's state_dict (PyTorch's keys,
+so ``safetensors.torch.load_file`` + ``torch_model.load_state_dict`` reads it too);
+``load_state(path)`` reads it back as an ordered dict of arrays, which
+``model.load_state_dict`` accepts.
+
+Atomic means: the data goes to a temporary file in the same folder, is flushed to
+disk, and only then renamed over the target (``os.replace`` is atomic on POSIX and
+Windows). A run killed mid-write leaves the previous file intact, never half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "save",
+    "load_state",
+    "save_arrays",
+    "load_arrays",
+    "atomic_write",
+    "write_json",
+    "read_json",
+]
+
+_FORMATS = (".safetensors", ".npz")
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb", encoding: str | None = None):
+    """Open a temporary file beside ``path``; rename it over ``path`` on success only."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, default=_json_default)
+        f.write("\n")
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise ValueError(
+            f"unsupported file type {path.suffix!r} for {path}: use .safetensors or .npz "
+            "(glassnet never pickles)"
+        )
+    return suffix
+
+
+def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
+    """Write named arrays (+ string metadata) to .safetensors or .npz, atomically."""
+    path = Path(path)
+    fmt = _format(path)
+    arrays = OrderedDict((k, np.ascontiguousarray(v)) for k, v in arrays.items())
+    metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+    if fmt == ".safetensors":
+        try:
+            from safetensors.numpy import save as st_save
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "saving .safetensors needs the 'safetensors' package "
+                "(pip install 'glassnet[io]'), or save to .npz instead"
+            ) from exc
+        blob = st_save(dict(arrays), metadata=metadata or None)
+        with atomic_write(path) as f:
+            f.write(blob)
+    else:
+        payload = dict(arrays)
+        if metadata:
+            payload["__metadata__"] = np.array(json.dumps(metadata))
+        with atomic_write(path) as f:
+            np.savez(f, **payload)
+    return path
+
+
+def load_arrays(path) -> tuple[OrderedDict, dict]:
+    """Read ``(arrays, metadata)`` written by :func:`save_arrays` (or by safetensors/numpy)."""
+    path = Path(path)
+    fmt = _format(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        if fmt == ".safetensors":
+            from safetensors import safe_open
+
+            arrays = OrderedDict()
+            with safe_open(str(path), framework="numpy") as f:
+                metadata = dict(f.metadata() or {})
+                for key in f.keys():
+                    arrays[key] = f.get_tensor(key)
+            return arrays, metadata
+        with np.load(path, allow_pickle=False) as data:
+            arrays = OrderedDict((k, data[k]) for k in data.files if k != "__metadata__")
+            metadata = json.loads(str(data["__metadata__"])) if "__metadata__" in data.files else {}
+        return arrays, metadata
+    except ImportError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable {fmt} file ({exc})") from exc
+
+
+def save(model_or_state, path, metadata: dict | None = None) -> Path:
+    """Save a model's state_dict (or a state_dict) to .safetensors / .npz, atomically."""
+    state = model_or_state.state_dict() if hasattr(model_or_state, "state_dict") else model_or_state
+    return save_arrays(path, state, metadata)
+
+
+def load_state(path) -> OrderedDict:
+    """Load a state_dict saved by :func:`save` as an ordered dict of arrays."""
+    return load_arrays(path)[0]
