@@ -74,7 +74,9 @@ def make_pair(name, kw, dtype, shapes, rng, groups=None):
         opt = getattr(optim, name)(ours, **kw)
         topt = getattr(torch.optim, name)(theirs, foreach=False, **kw)
     else:  # groups: list of (indices, extra kwargs)
-        opt = getattr(optim, name)([{"params": [ours[i] for i in idx], **g} for idx, g in groups], **kw)
+        opt = getattr(optim, name)(
+            [{"params": [ours[i] for i in idx], **g} for idx, g in groups], **kw
+        )
         topt = getattr(torch.optim, name)(
             [{"params": [theirs[i] for i in idx], **g} for idx, g in groups], foreach=False, **kw
         )
@@ -103,9 +105,11 @@ def test_matches_torch(case, dtype):
     rng = np.random.default_rng(1000 + case)
     kw = draw_kwargs(flags, rng)
     ours, theirs, opt, topt = make_pair(name, kw, dtype, random_shapes(rng), rng)
+    arrays = [p.data for p in ours]
     for _ in range(7):
         step_both(ours, theirs, opt, topt, rng)
         assert_same(ours, theirs, dtype)
+    assert all(p.data is a for p, a in zip(ours, arrays))  # updated in place
     # Same state entries with the same values (torch keeps `step` as a tensor).
     for p, t in zip(ours, theirs):
         ts = topt.state[t]
