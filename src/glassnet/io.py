@@ -90,7 +90,10 @@ def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
     path = Path(path)
     fmt = _format(path)
     arrays = OrderedDict((k, np.ascontiguousarray(v)) for k, v in arrays.items())
-    metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+    metadata = {  # safetensors metadata is str -> str: anything else is stored as JSON
+        str(k): v if isinstance(v, str) else json.dumps(v, default=_json_default)
+        for k, v in (metadata or {}).items()
+    }
     if fmt == ".safetensors":
         try:
             from safetensors.numpy import save as st_save

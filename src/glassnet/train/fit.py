@@ -1,0 +1,211 @@
+"""``fit``: train a model on a dataset in one call (the Keras-simple front door).
+
+    import glassnet as gn
+    data = gn.data.load("digits", val_size=0.1)
+    model = gn.models.get("digits-cnn-pool-skip", seed=0)
+    history = gn.train.fit(model, data, epochs=10, optimizer="adam", lr=1e-3)
+    print(gn.train.evaluate(model, data)["accuracy"])
+
+Everything ``fit`` builds (optimizer, scheduler, loader, callbacks) is an ordinary
+object of glassnet.optim / glassnet.data / glassnet.train: when you need more
+control, build them yourself and use :class:`~glassnet.train.Trainer`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import nn, optim
+from .. import random as gn_random
+from ..data import DataLoader, default_train_transform
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+from .history import History
+from .trainer import Trainer
+
+__all__ = ["fit", "make_optimizer", "make_scheduler", "make_loss", "SCHEDULERS", "LOSSES"]
+
+SCHEDULERS = ("none", "onecycle", "cosine", "step", "exponential", "plateau")
+LOSSES = ("cross_entropy", "nll", "mse")
+
+
+def make_optimizer(
+    optimizer,
+    model: nn.Module,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+):
+    """An optimizer object, or one built by name ('sgd', 'adam', 'adamw', 'rmsprop')."""
+    if not isinstance(optimizer, str):
+        return optimizer
+    name = optimizer.lower()
+    kwargs = {"lr": lr, "weight_decay": weight_decay}
+    if name in ("sgd", "rmsprop"):
+        kwargs["momentum"] = momentum
+    if name == "sgd":
+        kwargs["nesterov"] = nesterov
+    return optim.get(name, model.parameters(), **kwargs)
+
+
+def make_scheduler(scheduler, optimizer, epochs: int, steps_per_epoch: int, lr: float):
+    """A scheduler object, or one built by name:
+
+    * ``onecycle``: OneCycleLR up to ``lr`` and down over the whole run (per batch)
+    * ``cosine``: CosineAnnealingLR over ``epochs``
+    * ``step``: StepLR dividing the rate by 10 every third of the run
+    * ``exponential``: ExponentialLR(gamma=0.9)
+    * ``plateau``: ReduceLROnPlateau(factor 0.1, patience 2) on the validation loss
+    """
+    if scheduler is None or (isinstance(scheduler, str) and scheduler.lower() == "none"):
+        return None
+    if not isinstance(scheduler, str):
+        return scheduler
+    name = scheduler.lower().replace("-", "").replace("_", "")
+    s = optim.lr_scheduler
+    if name == "onecycle":
+        return s.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    if name == "cosine":
+        return s.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "step":
+        return s.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "exponential":
+        return s.ExponentialLR(optimizer, gamma=0.9)
+    if name == "plateau":
+        return s.ReduceLROnPlateau(optimizer, factor=0.1, patience=2)
+    raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+
+
+def make_loss(loss, label_smoothing: float = 0.0):
+    if not isinstance(loss, str):
+        return loss
+    key = loss.lower().replace("-", "_")
+    if key in ("cross_entropy", "crossentropy", "ce"):
+        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    if key == "nll":
+        return nn.NLLLoss()
+    if key == "mse":
+        return nn.MSELoss()
+    raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+
+
+def _splits(data):
+    """(x_train, y_train, val or None, test or None) from a Dataset or tuples."""
+    if hasattr(data, "x_train"):
+        val = (
+            (data.x_val, data.y_val)
+            if getattr(data, "x_val", None) is not None and len(data.x_val)
+            else None
+        )
+        test = (
+            (data.x_test, data.y_test)
+            if getattr(data, "x_test", None) is not None and len(data.x_test)
+            else None
+        )
+        return data.x_train, data.y_train, val, test
+    if isinstance(data, (tuple, list)) and len(data) in (2, 4, 6):
+        val = (data[2], data[3]) if len(data) >= 4 else None
+        test = (data[4], data[5]) if len(data) == 6 else None
+        return data[0], data[1], val, test
+    raise TypeError(
+        "fit expects a glassnet Dataset or a tuple (x_train, y_train[, x_val, y_val"
+        f"[, x_test, y_test]]), got {type(data).__name__}"
+    )
+
+
+def fit(
+    model: nn.Module,
+    data,
+    epochs: int = 10,
+    batch_size: int = 64,
+    optimizer="adam",
+    lr: float = 1e-3,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    scheduler=None,
+    loss="cross_entropy",
+    label_smoothing: float = 0.0,
+    augment=False,
+    seed: int = 0,
+    callbacks=(),
+    early_stopping: int | None = None,
+    checkpoint_dir=None,
+    resume=None,
+    progress=True,
+    log_interval: int = 10,
+    eval_test: bool = True,
+    eval_batch_size: int = 512,
+) -> History:
+    """Train ``model`` on ``data`` and return its :class:`History`.
+
+    data:            a ``glassnet.data.Dataset`` (uses its train, val and test splits) or
+                     a tuple ``(x_train, y_train[, x_val, y_val[, x_test, y_test]])``.
+    optimizer:       'sgd' | 'adam' | 'adamw' | 'rmsprop' or an optimizer object.
+    scheduler:       None | 'onecycle' | 'cosine' | 'step' | 'exponential' | 'plateau' or
+                     a scheduler object (OneCycleLR steps per batch, others per epoch).
+    augment:         False, True (the dataset's default: crop + flip for CIFAR-10) or a
+                     transform ``f(x_batch, rng)``.
+    seed:            seeds the batch order, augmentation and dropout.
+    early_stopping:  patience in epochs on the validation loss (needs a val split).
+    checkpoint_dir:  keep ``last.safetensors`` (resumable) and ``best.safetensors`` there,
+                     plus ``history.csv``; Ctrl-C saves ``last.safetensors`` and stops.
+    resume:          a checkpoint path (or True for ``checkpoint_dir/last.safetensors``)
+                     to continue; ``epochs`` counts the resumed run's epochs too.
+    eval_test:       also record test loss/accuracy every epoch (the learning curves).
+    """
+    x_train, y_train, val, test = _splits(data)
+    gn_random.manual_seed(seed)
+    transform = augment
+    if augment is True:
+        transform = default_train_transform(getattr(data, "name", ""))
+    elif augment is False:
+        transform = None
+    loader = DataLoader(
+        x_train, y_train, batch_size=batch_size, shuffle=True, seed=seed, transform=transform
+    )
+    opt = make_optimizer(optimizer, model, lr, momentum, weight_decay, nesterov)
+    sched = make_scheduler(scheduler, opt, epochs, len(loader), lr)
+    all_callbacks = list(callbacks)
+    if early_stopping:
+        if val is None:
+            raise ValueError("early_stopping needs a validation split (load(..., val_size=0.1))")
+        all_callbacks.append(EarlyStopping("val_loss", patience=early_stopping))
+    checkpoint_path = None
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        monitor = "val_accuracy" if val is not None else "train_accuracy"
+        checkpoint = ModelCheckpoint(checkpoint_dir, monitor=monitor)
+        all_callbacks += [checkpoint, CSVLogger(checkpoint_dir / "history.csv")]
+        checkpoint_path = checkpoint.last_path
+    if resume is True:
+        if checkpoint_path is None:
+            raise ValueError("resume=True needs checkpoint_dir")
+        resume = checkpoint_path
+    trainer = Trainer(
+        model,
+        opt,
+        make_loss(loss, label_smoothing),
+        sched,
+        callbacks=all_callbacks,
+        log_interval=log_interval,
+        progress=progress,
+    )
+    trainer.checkpoint_path = checkpoint_path
+    history = trainer.fit(
+        loader,
+        epochs,
+        val_data=val,
+        test_data=test if eval_test else None,
+        resume=resume,
+        eval_batch_size=eval_batch_size,
+    )
+    history.meta.update(
+        optimizer=type(opt).__name__,
+        lr=lr,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
+        scheduler=None if sched is None else type(sched).__name__,
+    )
+    return history

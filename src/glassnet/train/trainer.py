@@ -1,0 +1,357 @@
+"""The training loop: ``Trainer`` (PyTorch-style) and ``fit`` / ``evaluate`` (Keras-simple).
+
+One step is the five lines every framework runs::
+
+    logits = model(xb)                      # forward (caches for backward)
+    loss = loss_fn(logits, yb)
+    optimizer.zero_grad()
+    model.backward(loss_fn.backward())      # fills every p.grad
+    optimizer.step()
+
+Around it the Trainer keeps a History (per-epoch train/val/test loss and accuracy,
+learning rate and seconds; the loss every ``log_interval`` batches), steps the
+learning-rate scheduler (per batch for OneCycleLR, else per epoch), runs callbacks,
+and makes runs *resumable*: a checkpoint holds model, optimizer, scheduler, data
+order, RNG states, history and callback state, so 4 epochs straight and 2 + resume 2
+give bit-identical weights. Ctrl-C finishes the current batch, saves a checkpoint
+(when the run has a checkpoint directory) and raises KeyboardInterrupt. A NaN or
+infinite loss stops training with :class:`TrainingDivergedError` naming the epoch
+and batch, before the bad step touches the weights or the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import nn
+from .. import random as gn_random
+from ..optim import lr_scheduler as sched
+from .callbacks import Callback, ProgressBar, progress_enabled
+from .checkpoint import load_checkpoint, save_checkpoint
+from .history import History
+from .metrics import confusion_matrix, misclassified, per_class_errors
+
+__all__ = ["Trainer", "TrainingDivergedError", "evaluate", "predict"]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch and batch."""
+
+
+def _batch_schedulers() -> tuple[type, ...]:
+    return (sched.OneCycleLR,)
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on batches from a DataLoader.
+
+    ``scheduler_interval``: ``"batch"``, ``"epoch"`` or ``"auto"`` (batch for OneCycleLR).
+    ``ReduceLROnPlateau`` is stepped with the validation loss (the training loss when
+    there is no validation split).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer,
+        loss_fn=None,
+        scheduler=None,
+        scheduler_interval: str = "auto",
+        callbacks=(),
+        log_interval: int = 10,
+        progress=True,
+        model_metadata: dict | None = None,
+    ):
+        if scheduler_interval not in ("auto", "batch", "epoch"):
+            raise ValueError(
+                f"scheduler_interval must be auto/batch/epoch, got {scheduler_interval!r}"
+            )
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+        self.scheduler = scheduler
+        if scheduler_interval == "auto":
+            scheduler_interval = "batch" if isinstance(scheduler, _batch_schedulers()) else "epoch"
+        self.scheduler_interval = scheduler_interval
+        self.callbacks: list[Callback] = list(callbacks)
+        if progress_enabled(progress):
+            self.callbacks.append(ProgressBar())
+        self.log_interval = max(1, int(log_interval))
+        self.model_metadata = dict(model_metadata or getattr(model, "zoo_spec", None) or {})
+        self.history = History()
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed optimisation steps
+        self.epochs = 0
+        self.stop_training = False
+        self.interrupted = False
+        self.checkpoint_path: Path | None = None
+        self.loader = None
+        self.batches_per_epoch = 0
+        self.resume_batch = 0
+        self._acc = _Accumulator()
+
+    # ------------------------------------------------------------------ the loop
+    def fit(
+        self,
+        train_loader,
+        epochs: int,
+        val_data=None,
+        test_data=None,
+        resume=None,
+        eval_batch_size: int = 512,
+    ) -> History:
+        """Train until ``epochs`` epochs are complete (counting those of a resumed run)."""
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        self.loader, self.epochs = train_loader, int(epochs)
+        self.batches_per_epoch = len(train_loader)
+        if resume is not None:
+            self.load_checkpoint(resume)
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            with _DeferredInterrupt() as interrupt:
+                while self.epoch < self.epochs and not self.stop_training:
+                    self._run_epoch(val_data, test_data, eval_batch_size, interrupt)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            if self.checkpoint_path is not None:
+                self.save_checkpoint(self.checkpoint_path)
+            raise
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        return self.history
+
+    def _run_epoch(self, val_data, test_data, eval_batch_size, interrupt) -> None:
+        epoch = self.epoch + 1
+        self.resume_batch = self._acc.batches
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, epoch)
+        self.model.train()
+        started = time.perf_counter() - self._acc.seconds
+        # (a run interrupted after its last batch resumes straight into the epoch's end)
+        if self._acc.batches < self.batches_per_epoch:
+            for xb, yb in self.loader:
+                self._train_step(xb, yb, epoch)
+                self._acc.seconds = time.perf_counter() - started
+                interrupt.check()
+        logs = {
+            "epoch": epoch,
+            "train_loss": self._acc.loss(),
+            "train_accuracy": self._acc.accuracy(),
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+        }
+        for prefix, data in (("val", val_data), ("test", test_data)):
+            if data is not None:
+                result = evaluate(
+                    self.model,
+                    data,
+                    batch_size=eval_batch_size,
+                    loss_fn=self.loss_fn,
+                    details=False,
+                )
+                logs[f"{prefix}_loss"] = result["loss"]
+                logs[f"{prefix}_accuracy"] = result["accuracy"]
+        logs["seconds"] = time.perf_counter() - started
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if isinstance(self.scheduler, sched.ReduceLROnPlateau):
+                self.scheduler.step(logs.get("val_loss", logs["train_loss"]))
+            else:
+                self.scheduler.step()
+        self.history.log_epoch(**logs)
+        self.epoch = epoch
+        self._acc = _Accumulator()
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+
+    def _train_step(self, xb, yb, epoch: int) -> None:
+        logits = self.model(xb)
+        loss = self.loss_fn(logits, yb)
+        batch = self._acc.batches + 1
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"the loss became {loss} at epoch {epoch}, batch {batch} (step {self.step + 1}); "
+                "the weights were not updated. Try a smaller learning rate"
+                + (
+                    f"; the last good checkpoint is {self.checkpoint_path}"
+                    if self.checkpoint_path is not None and self.checkpoint_path.exists()
+                    else ""
+                )
+            )
+        self.optimizer.zero_grad()
+        self.model.backward(self.loss_fn.backward())
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "batch":
+            self.scheduler.step()
+        self.step += 1
+        correct = int((np.asarray(logits).argmax(axis=1) == np.asarray(yb)).sum())
+        self._acc.add(loss, correct, len(yb))
+        logs = {"loss": loss, "accuracy": correct / len(yb), "epoch": epoch, "batch": batch}
+        if self.step % self.log_interval == 0:
+            self.history.log_iteration(
+                step=self.step,
+                epoch=epoch,
+                examples_seen=self._acc.examples_total(self),
+                loss=loss,
+                accuracy=correct / len(yb),
+            )
+        for cb in self.callbacks:
+            cb.on_batch_end(self, self.step, logs)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "model": dict(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "loader": None if self.loader is None else self.loader.state_dict(),
+            "rng": gn_random.get_rng_state(),
+            "history": self.history.to_dict(),
+            "accumulator": vars(self._acc).copy(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "model_metadata": self.model_metadata,
+        }
+
+    def save_checkpoint(self, path) -> Path:
+        return save_checkpoint(path, self.state_dict())
+
+    def load_checkpoint(self, path_or_state) -> None:
+        state = path_or_state if isinstance(path_or_state, dict) else load_checkpoint(path_or_state)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if (state["scheduler"] is None) != (self.scheduler is None):
+            raise ValueError("the checkpoint and this run disagree on using a scheduler")
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if state["loader"] is not None and self.loader is not None:
+            self.loader.load_state_dict(state["loader"])
+        gn_random.set_rng_state(state["rng"])
+        self.history = History.from_dict(state["history"])
+        self._acc = _Accumulator(**state["accumulator"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        saved = state["callbacks"]
+        stateful = [cb for cb in self.callbacks if not isinstance(cb, ProgressBar)]
+        for cb, cb_state in zip(stateful, saved):
+            if cb_state:
+                cb.load_state_dict(cb_state)
+
+
+class _Accumulator:
+    """Running sums of the current epoch (saved in checkpoints for mid-epoch resume)."""
+
+    def __init__(self, loss_sum=0.0, correct=0, seen=0, batches=0, seconds=0.0):
+        self.loss_sum, self.correct, self.seen = float(loss_sum), int(correct), int(seen)
+        self.batches, self.seconds = int(batches), float(seconds)
+
+    def add(self, loss: float, correct: int, n: int) -> None:
+        self.loss_sum += loss * n
+        self.correct += correct
+        self.seen += n
+        self.batches += 1
+
+    def loss(self) -> float:
+        return self.loss_sum / self.seen if self.seen else float("nan")
+
+    def accuracy(self) -> float:
+        return self.correct / self.seen if self.seen else float("nan")
+
+    def examples_total(self, trainer) -> int:
+        return trainer.epoch * trainer.loader.num_samples + self.seen
+
+
+class _DeferredInterrupt:
+    """Turn Ctrl-C into a flag checked after each batch, so an interrupt never leaves a
+    half-done step; ``check()`` then raises KeyboardInterrupt at a clean point."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            self.requested = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+# ---------------------------------------------------------------------- evaluation
+def _split_arrays(data, split: str):
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return np.asarray(data[0]), np.asarray(data[1])
+    if hasattr(data, f"x_{split}"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if x is None or len(x) == 0:
+            raise ValueError(f"the dataset has no {split!r} split")
+        return x, y
+    raise TypeError(
+        "evaluate expects a Dataset (with x_test/y_test ...) or an (x, y) pair, "
+        f"got {type(data).__name__}"
+    )
+
+
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Logits for ``x`` in evaluation mode, batch by batch (the model's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with nn.no_grad():
+            outs = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
+
+
+def evaluate(
+    model: nn.Module,
+    data,
+    split: str = "test",
+    batch_size: int = 512,
+    loss_fn=None,
+    details: bool = True,
+) -> dict:
+    """Loss and accuracy of ``model`` on a split of a Dataset (or on an ``(x, y)`` pair).
+
+    With ``details`` the result also holds ``predictions``, ``logits``,
+    ``confusion_matrix``, ``per_class_errors`` and ``misclassified`` (indices).
+    """
+    x, y = _split_arrays(data, split)
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+    logits = predict(model, x, batch_size)
+    with nn.no_grad():
+        loss = loss_fn(logits, y)
+    pred = logits.argmax(axis=1)
+    result = {"loss": float(loss), "accuracy": float((pred == y).mean()), "n": int(len(y))}
+    if details:
+        k = logits.shape[1]
+        result.update(
+            predictions=pred,
+            logits=logits,
+            confusion_matrix=confusion_matrix(y, pred, k),
+            per_class_errors=per_class_errors(y, pred, k),
+            misclassified=misclassified(y, pred),
+        )
+    return result
