@@ -1,0 +1,43 @@
+"""Datasets, mini-batch loading and augmentation.
+
+- :func:`load` returns a :class:`Dataset` (``digits``, ``mnist``, ``fashion-mnist``,
+  ``cifar10``) with float32 NCHW train/val/test arrays, normalised with training
+  statistics; :func:`available` says where files are looked for and whether they
+  are there; :func:`verify` checks local files against their published MD5.
+- :class:`DataLoader` yields seeded, resumable mini-batches.
+- :mod:`~glassnet.data.transforms` holds the batch-wise augmentations.
+- :mod:`~glassnet.data.formats` reads the canonical file formats;
+  :mod:`~glassnet.data.download` fetches them.
+"""
+
+from __future__ import annotations
+
+from .datasets import Dataset, DatasetInfo, available, canonical_name, load, verify
+from .download import ENV_VAR, DatasetNotFoundError, DownloadError, data_root
+from .loader import DataLoader
+from .transforms import (
+    Compose,
+    Normalize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    default_train_transform,
+)
+
+__all__ = [
+    "load",
+    "Dataset",
+    "DatasetInfo",
+    "available",
+    "verify",
+    "canonical_name",
+    "data_root",
+    "ENV_VAR",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "DataLoader",
+    "Compose",
+    "Normalize",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "default_train_transform",
+]
