@@ -28,28 +28,32 @@ SCHEDULERS = ("none", "onecycle", "cosine", "step", "exponential", "plateau")
 LOSSES = ("cross_entropy", "nll", "mse")
 
 
-def make_optimizer(
-    optimizer,
-    model: nn.Module,
-    lr: float,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    nesterov: bool = False,
-):
-    """An optimizer object, or one built by name ('sgd', 'adam', 'adamw', 'rmsprop')."""
+def make_optimizer(optimizer, params, lr: float, momentum: float = 0.0,
+                   weight_decay: float = 0.0, nesterov: bool = False, library=optim):
+    """An optimizer object, or one built by name ('sgd', 'adam', 'adamw', 'rmsprop').
+
+    ``library`` is the module holding the classes: ``glassnet.optim`` by default, or
+    ``torch.optim``, whose class names and arguments are the same; that is how
+    ``glassnet compare`` gives PyTorch the identical recipe.
+    """
     if not isinstance(optimizer, str):
         return optimizer
+    classes = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
     name = optimizer.lower()
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(classes)}")
     kwargs = {"lr": lr, "weight_decay": weight_decay}
     if name in ("sgd", "rmsprop"):
         kwargs["momentum"] = momentum
     if name == "sgd":
         kwargs["nesterov"] = nesterov
-    return optim.get(name, model.parameters(), **kwargs)
+    return getattr(library, classes[name])(params, **kwargs)
 
 
-def make_scheduler(scheduler, optimizer, epochs: int, steps_per_epoch: int, lr: float):
-    """A scheduler object, or one built by name:
+def make_scheduler(scheduler, optimizer, epochs: int, steps_per_epoch: int, lr: float,
+                   library=optim.lr_scheduler):
+    """A scheduler object, or one built by name (``library`` as in :func:`make_optimizer`,
+    e.g. ``torch.optim.lr_scheduler``):
 
     * ``onecycle``: OneCycleLR up to ``lr`` and down over the whole run (per batch)
     * ``cosine``: CosineAnnealingLR over ``epochs``
@@ -62,7 +66,7 @@ def make_scheduler(scheduler, optimizer, epochs: int, steps_per_epoch: int, lr: 
     if not isinstance(scheduler, str):
         return scheduler
     name = scheduler.lower().replace("-", "").replace("_", "")
-    s = optim.lr_scheduler
+    s = library
     if name == "onecycle":
         return s.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
     if name == "cosine":
@@ -164,7 +168,7 @@ def fit(
     loader = DataLoader(
         x_train, y_train, batch_size=batch_size, shuffle=True, seed=seed, transform=transform
     )
-    opt = make_optimizer(optimizer, model, lr, momentum, weight_decay, nesterov)
+    opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay, nesterov)
     sched = make_scheduler(scheduler, opt, epochs, len(loader), lr)
     all_callbacks = list(callbacks)
     if early_stopping:

@@ -148,6 +148,7 @@ class Trainer:
             "train_loss": self._acc.loss(),
             "train_accuracy": self._acc.accuracy(),
             "lr": float(self.optimizer.param_groups[0]["lr"]),
+            "seconds": self._acc.seconds,  # the training loop only, not evaluation
         }
         for prefix, data in (("val", val_data), ("test", test_data)):
             if data is not None:
@@ -160,7 +161,6 @@ class Trainer:
                 )
                 logs[f"{prefix}_loss"] = result["loss"]
                 logs[f"{prefix}_accuracy"] = result["accuracy"]
-        logs["seconds"] = time.perf_counter() - started
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if isinstance(self.scheduler, sched.ReduceLROnPlateau):
                 self.scheduler.step(logs.get("val_loss", logs["train_loss"]))

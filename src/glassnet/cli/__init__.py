@@ -1,0 +1,65 @@
+"""The ``glassnet`` command line (also ``python -m glassnet``).
+
+    glassnet compare                      the classic study on the bundled digits
+    glassnet train --model lenet5 --dataset mnist --epochs 8 --scheduler onecycle --lr 3e-3
+    glassnet evaluate runs/<run>/model.safetensors --dataset mnist
+    glassnet gradcheck lenet5             gradient check of a zoo model (or a layer)
+    glassnet summary resnet20             the layer table of a zoo model
+    glassnet datasets                     what is available and where
+    glassnet report runs/<run>            rebuild report.html from a run folder
+
+User errors (an unknown model, a bad value, missing data) print one line and exit
+with status 2; set GLASSNET_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from . import runs, tools
+from .common import UserError
+
+__all__ = ["main", "build_parser", "UserError"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glassnet",
+        description="Neural networks from scratch in NumPy, compared with PyTorch and "
+        "scikit-learn.",
+        epilog="Run 'glassnet <command> --help' for a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    runs.add_compare(sub)
+    runs.add_train(sub)
+    runs.add_evaluate(sub)
+    tools.add_gradcheck(sub)
+    tools.add_summary(sub)
+    tools.add_datasets(sub)
+    tools.add_report(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if os.environ.get("GLASSNET_DEBUG"):
+        return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("\nglassnet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except (UserError, ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"glassnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,147 @@
+"""Helpers shared by the commands: errors, shapes, config files, the training flags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = [
+    "UserError",
+    "parse_shape",
+    "read_config",
+    "merge_config",
+    "add_recipe_flags",
+    "add_command",
+]
+
+
+class UserError(Exception):
+    """An error the user can fix; the CLI prints it as one line and exits with 2."""
+
+
+def add_command(sub, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,  # flags not given stay absent (config can fill)
+    )
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,28,28' or '1x28x28' -> (1, 28, 28)."""
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (use e.g. 1,28,28)") from None
+    if not shape or min(shape) <= 0:
+        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (use e.g. 1,28,28)")
+    return shape
+
+
+def _size(text: str):
+    """A count ('2000') or a fraction ('0.1')."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text!r}") from None
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def read_config(path) -> dict:
+    """A run's config.json, or a TOML/JSON file of the same keys (dashes or underscores)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:
+        raise UserError(f"cannot read config file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a table of settings")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
+    """Settings from --config (if any), overridden by the flags given on the command line."""
+    settings = read_config(args.config) if getattr(args, "config", None) else {}
+    unknown = set(settings) - allowed
+    if unknown:
+        raise UserError(f"unknown setting(s) in {args.config}: {', '.join(sorted(unknown))}")
+    for key, value in vars(args).items():
+        if key in allowed:
+            settings[key] = value
+    return settings
+
+
+def add_recipe_flags(p: argparse.ArgumentParser) -> None:
+    """The training recipe flags shared by compare and train."""
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="digits | mnist | fashion-mnist | cifar10")
+    g.add_argument(
+        "--data-dir",
+        help="folder with the dataset files (default: $GLASSNET_DATA, else ~/.cache/glassnet)",
+    )
+    g.add_argument(
+        "--train-size",
+        type=_size,
+        help="use only this many (or this fraction of) training images, stratified",
+    )
+    g.add_argument(
+        "--val-size",
+        type=_size,
+        help="hold out this many (or this fraction of) training images for validation",
+    )
+    g.add_argument("--augment", action="store_true", help="random crop + flip (CIFAR-10)")
+    r = p.add_argument_group("recipe")
+    r.add_argument("--epochs", type=_positive_int)
+    r.add_argument("--batch-size", type=_positive_int)
+    r.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
+    r.add_argument("--lr", type=_positive_float, help="learning rate (the peak for onecycle)")
+    r.add_argument("--momentum", type=float, help="SGD/RMSprop momentum")
+    r.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    r.add_argument("--weight-decay", type=float)
+    r.add_argument(
+        "--scheduler", choices=["none", "onecycle", "cosine", "step", "exponential", "plateau"]
+    )
+    r.add_argument("--label-smoothing", type=float)
+    r.add_argument("--seed", type=int)
+    p.add_argument(
+        "--config",
+        help="a TOML/JSON file of these settings (e.g. a run's "
+        "config.json); flags given override it",
+    )
+    p.add_argument("--out", help="run folder (default: runs/<timestamp>-<dataset>)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")

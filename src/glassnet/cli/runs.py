@@ -1,0 +1,224 @@
+"""The commands that train: ``compare``, ``train``, and ``evaluate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .common import UserError, add_command, add_recipe_flags, merge_config, read_config
+
+__all__ = ["add_compare", "add_train", "add_evaluate"]
+
+
+def _progress(args) -> bool:
+    from ..train.callbacks import progress_enabled
+
+    return progress_enabled(getattr(args, "progress", True))
+
+
+def _csv_list(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+# ---------------------------------------------------------------------------- compare
+def add_compare(sub) -> None:
+    p = add_command(
+        sub,
+        "compare",
+        "Train models with glassnet, PyTorch and scikit-learn side by side; write a report.",
+        "  glassnet compare                                  # the classic study on digits\n"
+        "  glassnet compare --models baseline,cnn-pool --epochs 20 --lr 3e-3\n"
+        "  glassnet compare --dataset mnist --models mnist-mlp,lenet5 --batch-size 64 \\\n"
+        "                   --scheduler onecycle --lr 3e-3 --epochs 8\n"
+        "  glassnet compare --config runs/<run>/config.json   # repeat a run exactly\n",
+    )
+    p.add_argument(
+        "--models",
+        type=_csv_list,
+        help="comma-separated zoo models (default: baseline,cnn,cnn-pool,"
+        "cnn-pool-skip; see 'glassnet summary --list')",
+    )
+    p.add_argument(
+        "--engines",
+        type=_csv_list,
+        help="comma-separated engines: glassnet,torch,sklearn (default: all three)",
+    )
+    add_recipe_flags(p)
+    p.set_defaults(handler=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from ..study import CompareConfig, results_table, run_compare
+
+    settings = merge_config(args, CompareConfig.keys())
+    config = CompareConfig.from_dict(settings).validate()
+    if "torch" in config.engines:
+        _require("torch", "the torch engine needs PyTorch: pip install 'glassnet[torch]'")
+    if "sklearn" in config.engines:
+        _require(
+            "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
+        )
+    out, results = run_compare(
+        config, out=getattr(args, "out", None), progress=_progress(args), log=print
+    )
+    report = _build_report(out, results)
+    print()
+    print(results_table(results))
+    print()
+    for note in results["notes"]:
+        print(f"- {note}")
+    print(f"\nrun folder: {out}")
+    if report is not None:
+        print(f"report:     {report}")
+    return 0
+
+
+def _require(module: str, message: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        raise UserError(message) from None
+
+
+def _build_report(out: Path, results: dict, dataset=None):
+    try:
+        from ..report import build_report
+        from ..viz.plots import save_plots
+    except ImportError as exc:
+        print(f"(no report: {exc}; install glassnet[plot])", file=sys.stderr)
+        return None
+    save_plots(out, results, dataset)
+    return build_report(out, results, dataset)
+
+
+# ---------------------------------------------------------------------------- train
+def add_train(sub) -> None:
+    p = add_command(
+        sub,
+        "train",
+        "Train one zoo model on one dataset (resumable run folder).",
+        "  glassnet train --model lenet5 --dataset mnist --epochs 8 --optimizer adam \\\n"
+        "                 --scheduler onecycle --lr 3e-3\n"
+        "  glassnet train --model resnet8 --dataset cifar10 --optimizer sgd --momentum 0.9 \\\n"
+        "                 --nesterov --weight-decay 5e-4 --scheduler onecycle --lr 0.2 \\\n"
+        "                 --augment --label-smoothing 0.1 --batch-size 128 --epochs 11\n"
+        "  glassnet train --resume runs/<run>         # continue after Ctrl-C\n"
+        "  glassnet train --config my_recipe.toml --epochs 3\n",
+    )
+    p.add_argument(
+        "--model", help="zoo model (e.g. digits-cnn-pool-skip, mnist-mlp, lenet5, resnet8)"
+    )
+    p.add_argument("--engine", choices=["glassnet", "torch"], help="default: glassnet")
+    p.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        help="stop when the validation loss has not improved for this many epochs",
+    )
+    p.add_argument("--log-interval", type=int, help="record the loss every N batches")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder")
+    add_recipe_flags(p)
+    p.set_defaults(handler=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from ..study import TrainConfig
+    from ..study.train_run import run_train
+
+    resume = getattr(args, "resume", None)
+    out = getattr(args, "out", None)
+    settings = {}
+    if resume:
+        folder = Path(resume)
+        if not (folder / "config.json").exists():
+            raise UserError(f"{folder} is not a glassnet train run (no config.json)")
+        settings = read_config(folder / "config.json")
+        out = folder
+    settings.update(merge_config(args, TrainConfig.keys()))
+    config = TrainConfig.from_dict(settings)
+    try:
+        out, metrics = run_train(config, out=out, resume=bool(resume), progress=_progress(args))
+    except KeyboardInterrupt:
+        where = out or "the run folder"
+        print(
+            f"\ninterrupted: the checkpoint is saved; continue with "
+            f"'glassnet train --resume {where}'",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"test accuracy {metrics['test_accuracy'] * 100:.2f}% (loss {metrics['test_loss']:.4f})"
+        f" after {metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s training"
+    )
+    print(f"run folder: {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- evaluate
+def add_evaluate(sub) -> None:
+    p = add_command(
+        sub,
+        "evaluate",
+        "Evaluate a saved model on a dataset split.",
+        "  glassnet evaluate runs/<run>/model.safetensors --dataset mnist\n"
+        "  glassnet evaluate runs/<run>/best.safetensors --dataset digits --split val "
+        "--val-size 0.1\n",
+    )
+    p.add_argument("weights", help="a model.safetensors / best.safetensors written by a run")
+    p.add_argument("--dataset", help="default: the run's dataset (from its config.json)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test")
+    p.add_argument("--data-dir")
+    p.add_argument("--val-size", type=float, default=0)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.set_defaults(handler=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    from .. import data
+    from ..study.train_run import load_model
+    from ..train import evaluate
+
+    path = Path(args.weights)
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    dataset_name = getattr(args, "dataset", None)
+    run_config = path.parent / "config.json"
+    settings = read_config(run_config) if run_config.exists() else {}
+    dataset_name = dataset_name or settings.get("dataset")
+    if not dataset_name:
+        raise UserError("which dataset? pass --dataset")
+    model = load_model(path)
+    dataset = data.load(
+        dataset_name,
+        data_dir=getattr(args, "data_dir", None),
+        val_size=args.val_size,
+        seed=settings.get("seed", 0),
+    )
+    if tuple(dataset.input_shape) != tuple(model.zoo_spec["input_shape"]):
+        raise UserError(
+            f"the model takes {tuple(model.zoo_spec['input_shape'])} inputs, "
+            f"{dataset.name} has {dataset.input_shape}"
+        )
+    result = evaluate(model, dataset, split=args.split, batch_size=args.batch_size)
+    print(
+        f"{model.zoo_spec['model']} on {dataset.name} ({args.split}, {result['n']} images): "
+        f"accuracy {result['accuracy'] * 100:.2f}%, loss {result['loss']:.4f}"
+    )
+    _print_confusion(result["confusion_matrix"], dataset.classes)
+    return 0
+
+
+def _print_confusion(cm: np.ndarray, classes) -> None:
+    names = [str(c)[:8] for c in classes]
+    width = max(6, *(len(n) for n in names)) + 1
+    print("\nconfusion matrix (rows: true class, columns: predicted)")
+    print(" " * width + "".join(f"{n:>{width}}" for n in names) + f"{'errors':>{width + 1}}")
+    for i, (name, row) in enumerate(zip(names, cm)):
+        errors = int(row.sum() - row[i])
+        print(
+            f"{name:>{width}}"
+            + "".join(f"{int(v):>{width}}" for v in row)
+            + f"{errors:>{width + 1}}"
+        )

@@ -1,0 +1,199 @@
+"""The commands that inspect: ``gradcheck``, ``summary``, ``datasets``, ``report``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+
+from .common import UserError, add_command, parse_shape
+
+__all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_layer"]
+
+
+def parse_layer(text: str):
+    """'Conv2d(3, 8, 3, stride=2, padding=1)' -> the glassnet.nn layer; only literal
+    arguments are accepted (the text is parsed, never evaluated)."""
+    from .. import nn
+
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise UserError(
+            f"cannot parse layer {text!r}; write it like Conv2d(3, 8, 3, stride=2)"
+        ) from None
+    if isinstance(node, ast.Name):
+        node = ast.Call(func=node, args=[], keywords=[])
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise UserError(f"{text!r} is not a layer call like Linear(4, 3)")
+    cls = getattr(nn, node.func.id, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise UserError(f"glassnet.nn has no layer {node.func.id!r}")
+    try:
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    except ValueError:
+        raise UserError(f"layer arguments must be literals in {text!r}") from None
+    return cls(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------- gradcheck
+def add_gradcheck(sub) -> None:
+    p = add_command(
+        sub,
+        "gradcheck",
+        "Check a zoo model's or a layer's backward against central differences (float64).",
+        "  glassnet gradcheck digits-cnn-pool-skip\n"
+        "  glassnet gradcheck resnet8 --batch 2 --max-checks 20\n"
+        "  glassnet gradcheck 'Conv2d(3, 4, 3, stride=2, padding=1)' --input-shape 2,3,9,9\n"
+        "  glassnet gradcheck 'MaxPool2d(3, stride=2, padding=1)' --input-shape 2,3,8,8\n",
+    )
+    p.add_argument("target", help="a zoo model name or a layer like 'Linear(8, 3)'")
+    p.add_argument(
+        "--input-shape",
+        type=parse_shape,
+        help="full input shape incl. batch (layers); zoo models use their own",
+    )
+    p.add_argument("--batch", type=int, default=2, help="batch size for zoo models (default 2)")
+    p.add_argument(
+        "--max-checks",
+        type=int,
+        default=60,
+        help="entries checked per tensor (default 60; 0 = all)",
+    )
+    p.add_argument("--eval", action="store_true", default=False, help="check in evaluation mode")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=cmd_gradcheck)
+
+
+def cmd_gradcheck(args) -> int:
+    from .. import gradcheck, manual_seed, models
+
+    manual_seed(args.seed)
+    target = args.target
+    if "(" in target or target[:1].isupper():
+        module = parse_layer(target)
+        shape = getattr(args, "input_shape", None)
+        if shape is None:
+            raise UserError("a layer needs --input-shape (with the batch), e.g. 2,3,8,8")
+    else:
+        module = models.get(target)
+        shape = (args.batch, *module.zoo_spec["input_shape"])
+    if args.eval:
+        module.eval()
+    rng = np.random.default_rng(args.seed)
+    # distinct values: ties (max pooling) and kinks (ReLU at 0) break finite differences
+    x = rng.permutation(np.prod(shape)).reshape(shape) / np.prod(shape) * 4 - 2
+    x += rng.uniform(-0.1, 0.1, size=shape) / np.prod(shape)
+    result = gradcheck(module, x, max_checks=args.max_checks or None, seed=args.seed)
+    print(result)
+    return 0 if result else 1
+
+
+# ---------------------------------------------------------------------------- summary
+def add_summary(sub) -> None:
+    p = add_command(
+        sub,
+        "summary",
+        "Print a zoo model's layers, output shapes and parameter counts.",
+        "  glassnet summary lenet5\n"
+        "  glassnet summary cnn-pool --input-shape 3,32,32\n"
+        "  glassnet summary --list\n",
+    )
+    p.add_argument("model", nargs="?", help="a zoo model name")
+    p.add_argument("--input-shape", type=parse_shape, help="(C,H,W) to adapt the model to")
+    p.add_argument("--num-classes", type=int)
+    p.add_argument("--list", action="store_true", default=False, help="list the zoo models")
+    p.set_defaults(handler=cmd_summary)
+
+
+def cmd_summary(args) -> int:
+    from .. import models, summary
+
+    if getattr(args, "list", False) or getattr(args, "model", None) is None:
+        for name in models.list():
+            info = models.info(name)
+            shape = "x".join(map(str, info["input_shape"]))
+            print(f"{name:<24}{info['parameters']:>10,} params  {shape:<9} {info['description']}")
+        return 0
+    model = models.get(
+        args.model,
+        input_shape=getattr(args, "input_shape", None),
+        num_classes=getattr(args, "num_classes", None),
+    )
+    print(f"{model.zoo_spec['model']}\n")
+    print(summary(model, model.zoo_spec["input_shape"]))
+    return 0
+
+
+# ---------------------------------------------------------------------------- datasets
+def add_datasets(sub) -> None:
+    p = add_command(
+        sub,
+        "datasets",
+        "List datasets and where their files are; download or verify them.",
+        "  glassnet datasets                    # what is available, and where\n"
+        "  glassnet datasets download mnist     # fetch (checksums verified) into the cache\n"
+        "  glassnet datasets verify mnist       # MD5 of the local files\n"
+        "  GLASSNET_DATA=/data glassnet datasets\n",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "download", "verify"], default="list")
+    p.add_argument("name", nargs="?", help="dataset for download/verify")
+    p.add_argument("--data-dir")
+    p.set_defaults(handler=cmd_datasets)
+
+
+def cmd_datasets(args) -> int:
+    from .. import data
+
+    data_dir = getattr(args, "data_dir", None)
+    if args.action == "list":
+        print(
+            f"data folder: {data.data_root(data_dir)}  (set with --data-dir or ${data.ENV_VAR})\n"
+        )
+        for info in data.available(data_dir):
+            shape = "x".join(map(str, info.input_shape))
+            state = (
+                "present" if info.present else f"missing (glassnet datasets download {info.name})"
+            )
+            print(
+                f"{info.name:<15}{shape:<9}{info.num_classes:>3} classes  {state}\n"
+                f"{'':<15}{info.folder}"
+            )
+        return 0
+    if not getattr(args, "name", None):
+        raise UserError(f"'{args.action}' needs a dataset name, e.g. mnist")
+    name = data.canonical_name(args.name)
+    if args.action == "download":
+        dataset = data.load(name, data_dir=data_dir, download=True)
+        print(f"{dataset!r} ready in {data.data_root(data_dir) / name}")
+        return 0
+    status = data.verify(name, data_dir)
+    for file, state in status.items():
+        print(f"{state:<9} {file}")
+    return 0 if all(s == "ok" for s in status.values()) else 1
+
+
+# ---------------------------------------------------------------------------- report
+def add_report(sub) -> None:
+    p = add_command(
+        sub,
+        "report",
+        "Rebuild report.html and the PNG plots of a compare run folder.",
+        "  glassnet report runs/20261122-101500-digits\n",
+    )
+    p.add_argument("run_dir")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from ..report import build_report
+    from ..viz.plots import save_plots
+
+    folder = Path(args.run_dir)
+    if not (folder / "results.json").exists():
+        raise UserError(f"{folder} is not a compare run folder (no results.json)")
+    save_plots(folder)
+    print(f"report: {build_report(folder)}")
+    return 0

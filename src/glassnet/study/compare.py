@@ -1,0 +1,230 @@
+"""``glassnet compare``: one model definition, three engines, one report.
+
+For every model: build the glassnet zoo model once with the run's seed, then train it
+with each engine (see :mod:`glassnet.study.engines` for the fairness rules) and record
+per-epoch curves, test predictions and first-layer weights. The run folder holds::
+
+    config.json    everything needed to repeat the run (glassnet compare --config ...)
+    results.json   per model and engine: curves, accuracies, seconds, parameter count,
+                   test predictions, confusion matrix, per-class errors, mistakes
+    history.csv    the curves as one long table (model, engine, epoch, ...)
+    weights/       <model>-<engine>.safetensors (sklearn: its coefs_/intercepts_)
+    plots/         PNG figures (matplotlib)
+    report.html    the self-contained interactive report
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__, data, models
+from .. import random as gn_random
+from ..io import atomic_write, save_arrays, write_json
+from .config import CompareConfig
+from .engines import RunSpec, run_engine
+
+__all__ = ["run_compare", "results_table", "machine_info", "load_results"]
+
+
+def machine_info() -> dict:
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "glassnet": __version__,
+    }
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    for mod in ("torch", "sklearn"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    return info
+
+
+def default_out(dataset: str, suffix: str = "") -> Path:
+    """runs/<timestamp>-<dataset>[-suffix], made unique if it exists already."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path("runs") / f"{stamp}-{data.canonical_name(dataset)}{'-' + suffix if suffix else ''}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def run_compare(
+    config: CompareConfig, out=None, progress: bool = False, log=print
+) -> tuple[Path, dict]:
+    """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>),
+    return ``(folder, results)``."""
+    config.validate()
+    out = Path(out) if out else default_out(config.dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", config.to_dict())  # what `--config` reads back
+    dataset = data.load(
+        config.dataset,
+        data_dir=config.data_dir,
+        val_size=config.val_size,
+        train_size=config.train_size,
+        seed=config.seed,
+    )
+    log(f"{dataset!r}")
+    runs = []
+    (out / "weights").mkdir(exist_ok=True)
+    for name in config.models:
+        zoo_name = models.resolve(name, dataset.name)
+        gn_random.manual_seed(config.seed)
+        init = models.get(
+            zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes
+        )
+        spec = RunSpec(
+            model=name,
+            zoo_name=zoo_name,
+            dataset=dataset,
+            init_state=init.state_dict(),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            optimizer=config.optimizer,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov,
+            scheduler=config.scheduler,
+            label_smoothing=config.label_smoothing,
+            augment=config.augment,
+            seed=config.seed,
+            progress=progress,
+        )
+        for engine in config.engines:
+            started = time.perf_counter()
+            result = run_engine(engine, spec)
+            record = result.summary(dataset.y_test, dataset.num_classes)
+            record["zoo_name"] = zoo_name
+            if result.weights is not None:
+                path = out / "weights" / f"{name}-{engine}.safetensors"
+                save_arrays(path, result.weights, {"model": zoo_name, "engine": engine})
+                record["weights_file"] = str(path.relative_to(out))
+            runs.append(record)
+            if record["status"] == "ok":
+                log(
+                    f"  {name:<14} {engine:<9} test accuracy {record['final_test_accuracy']:.4f}"
+                    f"  ({time.perf_counter() - started:.1f} s)"
+                )
+            else:
+                log(f"  {name:<14} {engine:<9} skipped: {record['reason']}")
+    results = {
+        "glassnet_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "config": config.to_dict(),
+        "dataset": {
+            "name": dataset.name,
+            "classes": list(dataset.classes),
+            "input_shape": list(dataset.input_shape),
+            "n_train": int(len(dataset.y_train)),
+            "n_val": int(len(dataset.y_val)) if dataset.y_val is not None else 0,
+            "n_test": int(len(dataset.y_test)),
+        },
+        "notes": _notes(config, runs),
+        "runs": runs,
+    }
+    write_json(out / "results.json", results)
+    write_history_csv(out / "history.csv", runs)
+    return out, results
+
+
+def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
+    notes = []
+    if {"glassnet", "torch"} <= set(config.engines):
+        notes.append(
+            "glassnet and PyTorch start from identical weights (the glassnet model converted "
+            "with to_torch), see the same batches in the same order, and use the same "
+            f"optimizer ({config.optimizer}, lr {config.lr:g}) and schedule "
+            f"({config.scheduler or 'constant'})."
+        )
+    if "sklearn" in config.engines:
+        notes.append(
+            "scikit-learn's MLPClassifier gets the same hidden layers, activation, split, "
+            "batch size, optimizer and epochs, but its own initialisation and shuffling and no "
+            "learning-rate schedule; its train accuracy is measured on the whole training set "
+            "after each epoch (glassnet and PyTorch report the running average over the epoch)."
+        )
+        skipped = sorted(
+            {r["model"] for r in runs if r["engine"] == "sklearn" and r["status"] == "skipped"}
+        )
+        if skipped:
+            notes.append(
+                f"No scikit-learn row for {', '.join(skipped)}: MLPClassifier only stacks fully "
+                "connected layers, so convolutions, pooling and skip links cannot be expressed."
+            )
+    notes.append("Seconds count the training loop only, not the evaluation after each epoch.")
+    return notes
+
+
+def write_history_csv(path, runs: list[dict]) -> None:
+    columns = [
+        "model",
+        "engine",
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "lr",
+        "seconds",
+    ]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for r in runs:
+        for e in r.get("history", []):
+            writer.writerow([r["model"], r["engine"], *(e.get(c) for c in columns[2:])])
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(buf.getvalue())
+
+
+def results_table(results: dict) -> str:
+    """The console table: model x engine, final and best test accuracy, seconds, params."""
+    header = (
+        f"{'model':<16}{'engine':<10}{'final acc':>10}{'best acc':>10}{'best ep':>8}"
+        f"{'seconds':>9}{'params':>10}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in results["runs"]:
+        if r["status"] != "ok":
+            lines.append(f"{r['model']:<16}{r['engine']:<10}  skipped ({_short(r['reason'])})")
+            continue
+        lines.append(
+            f"{r['model']:<16}{r['engine']:<10}{r['final_test_accuracy'] * 100:>9.2f}%"
+            f"{r['best_test_accuracy'] * 100:>9.2f}%{r['best_epoch']:>8}{r['seconds']:>9.2f}"
+            f"{r['params']:>10,}"
+        )
+    return "\n".join(lines)
+
+
+def _short(text: str | None, width: int = 48) -> str:
+    text = text or ""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def load_results(run_dir) -> dict:
+    with open(Path(run_dir) / "results.json", encoding="utf-8") as f:
+        return json.load(f)

@@ -1,0 +1,110 @@
+"""Run configurations: the training recipe shared by ``compare`` and ``train``.
+
+A config is a plain dataclass; ``to_dict`` is what a run folder's ``config.json``
+holds, and ``from_dict`` reads it back, so any run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .. import models
+from ..train.fit import SCHEDULERS
+from .engines import ENGINES
+
+__all__ = ["Recipe", "CompareConfig", "TrainConfig", "DEFAULT_MODELS"]
+
+DEFAULT_MODELS = ("baseline", "cnn", "cnn-pool", "cnn-pool-skip")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+
+
+@dataclass
+class Recipe:
+    """Data and training recipe (every field has the default a bare command uses)."""
+
+    dataset: str = "digits"
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    scheduler: str | None = None
+    label_smoothing: float = 0.0
+    augment: bool = False
+    seed: int = 0
+    train_size: float | int | None = None
+    val_size: float | int = 0
+    data_dir: str | None = None
+
+    def validate(self):
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"learning rate must be positive, got {self.lr}")
+        if self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
+        if self.scheduler is not None and self.scheduler.lower() not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {self.scheduler!r}; choose from {SCHEDULERS}")
+        if not 0 <= self.label_smoothing <= 1:
+            raise ValueError(f"label smoothing must be in [0, 1], got {self.label_smoothing}")
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    @classmethod
+    def keys(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class CompareConfig(Recipe):
+    """``glassnet compare``: several models, each trained by several engines."""
+
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    engines: list[str] = field(default_factory=lambda: list(ENGINES))
+
+    def validate(self):
+        super().validate()
+        if not self.models:
+            raise ValueError("no models given")
+        for name in self.models:
+            models.resolve(name, self.dataset)  # a ValueError naming the model
+        bad = [e for e in self.engines if e not in ENGINES]
+        if bad or not self.engines:
+            raise ValueError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
+        return self
+
+
+@dataclass
+class TrainConfig(Recipe):
+    """``glassnet train``: one model on one engine, checkpointed and resumable."""
+
+    model: str = "digits-cnn-pool-skip"
+    engine: str = "glassnet"
+    batch_size: int = 64
+    early_stopping: int | None = None
+    log_interval: int = 10
+
+    def validate(self):
+        super().validate()
+        models.resolve(self.model, self.dataset)
+        if self.engine not in ("glassnet", "torch"):
+            raise ValueError(
+                f"train runs the 'glassnet' or 'torch' engine, got {self.engine!r}"
+                " (scikit-learn models are trained by compare)"
+            )
+        return self

@@ -1,0 +1,373 @@
+"""The three engines of ``glassnet compare``: glassnet, PyTorch and scikit-learn.
+
+The fairness rules:
+
+* glassnet and PyTorch start from the *same weights*: the glassnet zoo model is built
+  once with the run's seed and converted with ``to_torch``.
+* They see the *same batches in the same order*: both iterate a glassnet
+  ``DataLoader`` seeded with the run's seed (augmentation included).
+* They use the *same recipe*: optimizer, learning rate, momentum, weight decay and
+  schedule are built by name from ``glassnet.optim`` and ``torch.optim``, whose class
+  names and arguments are identical.
+* scikit-learn's ``MLPClassifier`` can only express plain MLPs; it gets the same hidden
+  sizes and activation, split, batch size, optimizer (Adam or SGD), learning rate and
+  number of epochs (one ``partial_fit`` pass each), but its own initialisation and its
+  own shuffling, and no learning-rate schedule.
+
+Every engine times only its training loop (seconds per epoch); evaluation on the
+test split after each epoch is not counted.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import models, nn
+from ..data import DataLoader, default_train_transform
+from ..train import evaluate, fit, make_optimizer, make_scheduler
+from ..train.metrics import confusion_matrix, misclassified, per_class_errors
+
+__all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
+
+ENGINES = ("glassnet", "torch", "sklearn")
+
+
+@dataclass
+class RunSpec:
+    """One model on one engine: what to build and how to train it."""
+
+    model: str  # the name the user gave ("cnn")
+    zoo_name: str  # the resolved zoo name ("digits-cnn")
+    dataset: object  # a glassnet.data.Dataset
+    init_state: dict  # the shared initial weights
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    scheduler: str | None = None
+    label_smoothing: float = 0.0
+    augment: bool = False
+    seed: int = 0
+    progress: bool = False
+
+    def build_glassnet(self) -> nn.Module:
+        d = self.dataset
+        model = models.get(self.zoo_name, input_shape=d.input_shape, num_classes=d.num_classes)
+        model.load_state_dict(self.init_state)
+        return model
+
+    def loader(self) -> DataLoader:
+        transform = default_train_transform(self.dataset.name) if self.augment else None
+        return DataLoader(
+            self.dataset.x_train,
+            self.dataset.y_train,
+            self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            transform=transform,
+        )
+
+
+@dataclass
+class RunResult:
+    model: str
+    engine: str
+    status: str = "ok"  # "ok" | "skipped" | "failed"
+    reason: str | None = None
+    params: int = 0
+    history: list[dict] = field(default_factory=list)
+    iterations: list[dict] = field(default_factory=list)
+    predictions: np.ndarray | None = None
+    first_layer: np.ndarray | None = None  # (out, in) or (out, in, kh, kw), as PyTorch
+    first_layer_key: str | None = None  # its name in ``weights``
+    weights: dict | None = None  # arrays to save beside the results
+
+    def summary(self, y_test: np.ndarray, num_classes: int) -> dict:
+        """The JSON-friendly record that results.json stores for this run."""
+        out = {
+            "model": self.model,
+            "engine": self.engine,
+            "status": self.status,
+            "reason": self.reason,
+            "params": self.params,
+        }
+        if self.status != "ok":
+            return out
+        acc = [e["test_accuracy"] for e in self.history]
+        best = int(np.argmax(acc))
+        pred = self.predictions
+        out.update(
+            seconds=float(sum(e["seconds"] for e in self.history)),
+            seconds_per_epoch=float(np.median([e["seconds"] for e in self.history])),
+            final_test_accuracy=acc[-1],
+            final_test_loss=self.history[-1]["test_loss"],
+            best_test_accuracy=acc[best],
+            best_epoch=self.history[best]["epoch"],
+            history=self.history,
+            iterations=self.iterations,
+            test_predictions=pred.tolist(),
+            confusion_matrix=confusion_matrix(y_test, pred, num_classes).tolist(),
+            per_class_errors=per_class_errors(y_test, pred, num_classes).tolist(),
+            misclassified=misclassified(y_test, pred).tolist(),
+            first_layer_shape=None if self.first_layer is None else list(self.first_layer.shape),
+            first_layer_key=self.first_layer_key,
+        )
+        return out
+
+
+def first_layer_weights(model: nn.Module) -> tuple[str | None, np.ndarray | None]:
+    """(state_dict key, weight) of the first Conv2d or Linear in declaration order."""
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            return f"{name}.weight", m.weight.data.copy()
+    return None, None
+
+
+# ---------------------------------------------------------------------- glassnet
+def run_glassnet(spec: RunSpec) -> RunResult:
+    model = spec.build_glassnet()
+    history = fit(
+        model,
+        spec.dataset,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        optimizer=spec.optimizer,
+        lr=spec.lr,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        nesterov=spec.nesterov,
+        scheduler=spec.scheduler,
+        label_smoothing=spec.label_smoothing,
+        augment=spec.augment,
+        seed=spec.seed,
+        progress=spec.progress,
+    )
+    result = evaluate(model, spec.dataset)
+    key, first = first_layer_weights(model)
+    return RunResult(
+        spec.model,
+        "glassnet",
+        params=model.num_parameters(),
+        history=history.epochs,
+        iterations=history.iterations,
+        predictions=result["predictions"],
+        first_layer=first,
+        first_layer_key=key,
+        weights=dict(model.state_dict()),
+    )
+
+
+# ---------------------------------------------------------------------- PyTorch
+def run_torch(spec: RunSpec) -> RunResult:
+    import torch
+
+    from ..interop.torch import to_torch
+
+    model = to_torch(spec.build_glassnet())
+    torch.manual_seed(spec.seed)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
+    opt = make_optimizer(
+        spec.optimizer,
+        model.parameters(),
+        spec.lr,
+        spec.momentum,
+        spec.weight_decay,
+        spec.nesterov,
+        library=torch.optim,
+    )
+    loader = spec.loader()
+    sched = make_scheduler(
+        spec.scheduler, opt, spec.epochs, len(loader), spec.lr, library=torch.optim.lr_scheduler
+    )
+    per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
+    x_test = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_test))
+    y_test = torch.from_numpy(spec.dataset.y_test)
+    history, iterations, step = [], [], 0
+    bar = _progress(spec, "torch")
+    for epoch in range(1, spec.epochs + 1):
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        started = time.perf_counter()
+        for xb, yb in loader:
+            xt, yt = torch.from_numpy(np.ascontiguousarray(xb)), torch.from_numpy(yb)
+            logits = model(xt)
+            loss = loss_fn(logits, yt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if per_batch:
+                sched.step()
+            step += 1
+            value = float(loss.item())
+            n = len(yb)
+            loss_sum += value * n
+            correct += int((logits.argmax(1) == yt).sum())
+            seen += n
+            if step % 10 == 0:
+                iterations.append(
+                    {
+                        "step": step,
+                        "epoch": epoch,
+                        "examples_seen": (epoch - 1) * len(spec.dataset.y_train) + seen,
+                        "loss": value,
+                    }
+                )
+        seconds = time.perf_counter() - started
+        test_loss, logits = _torch_eval(model, x_test, y_test, loss_fn)
+        test_acc = float((logits.argmax(1) == y_test).float().mean())
+        lr = float(opt.param_groups[0]["lr"])
+        if sched is not None and not per_batch:
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(loss_sum / seen)
+            else:
+                sched.step()
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum / seen,
+                "train_accuracy": correct / seen,
+                "lr": lr,
+                "seconds": seconds,
+                "test_loss": test_loss,
+                "test_accuracy": test_acc,
+            }
+        )
+        bar(epoch, history[-1])
+    _, logits = _torch_eval(model, x_test, y_test, loss_fn)
+    weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+    key = next((k for k, v in weights.items() if k.endswith("weight") and v.ndim in (2, 4)), None)
+    return RunResult(
+        spec.model,
+        "torch",
+        params=sum(p.numel() for p in model.parameters()),
+        history=history,
+        iterations=iterations,
+        predictions=logits.argmax(1).numpy(),
+        first_layer=None if key is None else weights[key],
+        first_layer_key=key,
+        weights=weights,
+    )
+
+
+def _torch_eval(model, x, y, loss_fn, batch_size: int = 512):
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        loss = float(loss_fn(logits, y))
+    return loss, logits
+
+
+# ---------------------------------------------------------------------- scikit-learn
+def run_sklearn(spec: RunSpec) -> RunResult:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import log_loss
+
+    from ..interop.sklearn import NotAnMLPError, to_sklearn
+
+    model = spec.build_glassnet()
+    solvers = {"adam": "adam", "sgd": "sgd"}
+    if spec.optimizer.lower() not in solvers:
+        return RunResult(
+            spec.model,
+            "sklearn",
+            status="skipped",
+            reason=f"MLPClassifier has no {spec.optimizer} solver (only adam, sgd)",
+        )
+    try:
+        clf = to_sklearn(
+            model,
+            solver=solvers[spec.optimizer.lower()],
+            learning_rate_init=spec.lr,
+            batch_size=spec.batch_size,
+            alpha=spec.weight_decay,
+            momentum=spec.momentum,
+            nesterovs_momentum=spec.nesterov,
+            random_state=spec.seed,
+            shuffle=True,
+        )
+    except NotAnMLPError as exc:
+        return RunResult(spec.model, "sklearn", status="skipped", reason=f"not a plain MLP: {exc}")
+    d = spec.dataset
+    x_train = d.x_train.reshape(len(d.x_train), -1)
+    x_test = d.x_test.reshape(len(d.x_test), -1)
+    classes = np.arange(d.num_classes)
+    history, iterations = [], []
+    bar = _progress(spec, "sklearn")
+    for epoch in range(1, spec.epochs + 1):
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.partial_fit(x_train, d.y_train, classes=classes)
+        seconds = time.perf_counter() - started
+        proba = clf.predict_proba(x_test)
+        train_pred = clf.predict(x_train)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(clf.loss_),
+                "train_accuracy": float((train_pred == d.y_train).mean()),
+                "lr": spec.lr,
+                "seconds": seconds,
+                "test_loss": float(log_loss(d.y_test, proba, labels=classes)),
+                "test_accuracy": float((proba.argmax(1) == d.y_test).mean()),
+            }
+        )
+        iterations.append(
+            {
+                "step": epoch * -(-len(x_train) // spec.batch_size),
+                "epoch": epoch,
+                "examples_seen": epoch * len(x_train),
+                "loss": float(clf.loss_),
+            }
+        )
+        bar(epoch, history[-1])
+    # stored as PyTorch's layout (out, in), so every engine's weights read the same way
+    weights = {f"coefs_{i}": np.ascontiguousarray(w.T) for i, w in enumerate(clf.coefs_)}
+    weights.update({f"intercepts_{i}": b for i, b in enumerate(clf.intercepts_)})
+    params = sum(w.size for w in clf.coefs_) + sum(b.size for b in clf.intercepts_)
+    return RunResult(
+        spec.model,
+        "sklearn",
+        params=int(params),
+        history=history,
+        iterations=iterations,
+        predictions=clf.predict(x_test),
+        first_layer=weights["coefs_0"],
+        first_layer_key="coefs_0",
+        weights=weights,
+    )
+
+
+def _progress(spec: RunSpec, engine: str):
+    """A per-epoch tqdm bar when progress is on, else a no-op."""
+    if not spec.progress:
+        return lambda epoch, logs: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=spec.epochs, desc=f"{spec.model} [{engine}]", unit="epoch", leave=False)
+
+    def update(epoch, logs):
+        bar.update(1)
+        bar.set_postfix(test_acc=f"{logs['test_accuracy']:.4f}")
+        if epoch == spec.epochs:
+            bar.close()
+
+    return update
+
+
+_RUNNERS = {"glassnet": run_glassnet, "torch": run_torch, "sklearn": run_sklearn}
+
+
+def run_engine(engine: str, spec: RunSpec) -> RunResult:
+    if engine not in _RUNNERS:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return _RUNNERS[engine](spec)

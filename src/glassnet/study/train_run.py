@@ -1,0 +1,159 @@
+"""``glassnet train``: one model, one dataset, one engine, in a resumable run folder.
+
+The folder holds ``config.json`` (feed it back with ``--config`` to repeat the run),
+``history.csv`` / ``history.json``, ``metrics.json`` (test loss and accuracy, best
+epoch, confusion matrix, per-class errors, seconds), ``model.safetensors`` (the final
+weights, with the zoo name and options in its metadata so ``glassnet evaluate`` can
+rebuild the model), and for the glassnet engine ``last.safetensors`` (resumable) and
+``best.safetensors``. A run interrupted with Ctrl-C continues with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import data, models
+from .. import random as gn_random
+from ..io import read_json, save, write_json
+from ..train import evaluate, fit
+from ..train.history import History
+from .compare import default_out, machine_info
+from .config import TrainConfig
+from .engines import RunSpec, run_torch
+
+__all__ = ["run_train", "load_model"]
+
+
+def load_model(path):
+    """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights."""
+    from ..io import load_arrays
+
+    arrays, meta = load_arrays(path)
+    if "model" not in meta:
+        raise ValueError(
+            f"{path} does not say which architecture it holds (no 'model' metadata); "
+            "build the model yourself and use model.load_state_dict(glassnet.load_state(path))"
+        )
+    import json
+
+    options = json.loads(meta.get("options", "{}"))
+    shape = json.loads(meta["input_shape"]) if "input_shape" in meta else None
+    classes = json.loads(meta["num_classes"]) if "num_classes" in meta else None
+    model = models.get(meta["model"], input_shape=shape, num_classes=classes, **options)
+    model.load_state_dict(arrays)
+    return model
+
+
+def run_train(
+    config: TrainConfig, out=None, resume: bool = False, progress: bool = True, log=print
+) -> tuple[Path, dict]:
+    """Train per ``config`` into ``out`` (default runs/<timestamp>-<dataset>-<model>);
+    ``resume=True`` continues the run already in ``out``. Returns (folder, metrics)."""
+    config.validate()
+    if resume:
+        if out is None or not (Path(out) / "last.safetensors").exists():
+            raise FileNotFoundError(f"nothing to resume: no last.safetensors in {out}")
+        if config.engine != "glassnet":
+            raise ValueError("only glassnet-engine runs can be resumed")
+    out = Path(out) if out else default_out(config.dataset, config.model)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", config.to_dict())
+    dataset = data.load(
+        config.dataset,
+        data_dir=config.data_dir,
+        val_size=config.val_size,
+        train_size=config.train_size,
+        seed=config.seed,
+    )
+    zoo_name = models.resolve(config.model, dataset.name)
+    gn_random.manual_seed(config.seed)
+    model = models.get(zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+    log(f"{dataset!r}\n{zoo_name}: {model.num_parameters():,} parameters, engine {config.engine}")
+    started = time.perf_counter()
+    if config.engine == "glassnet":
+        history = fit(
+            model,
+            dataset,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            optimizer=config.optimizer,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov,
+            scheduler=config.scheduler,
+            label_smoothing=config.label_smoothing,
+            augment=config.augment,
+            seed=config.seed,
+            early_stopping=config.early_stopping,
+            checkpoint_dir=out,
+            resume=resume or None,
+            progress=progress,
+            log_interval=config.log_interval,
+        )
+        result = evaluate(model, dataset)
+        weights = model.state_dict()
+    else:
+        spec = RunSpec(
+            model=config.model,
+            zoo_name=zoo_name,
+            dataset=dataset,
+            init_state=model.state_dict(),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            optimizer=config.optimizer,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov,
+            scheduler=config.scheduler,
+            label_smoothing=config.label_smoothing,
+            augment=config.augment,
+            seed=config.seed,
+            progress=progress,
+        )
+        run = run_torch(spec)
+        history = History(run.history, run.iterations)
+        model.load_state_dict(run.weights)  # same keys: the torch weights in a glassnet model
+        result = evaluate(model, dataset)
+        weights = run.weights
+        history.to_csv(out / "history.csv")
+    save(weights, out / "model.safetensors", {**model.zoo_spec, "engine": config.engine})
+    history.to_json(out / "history.json")
+    best_epoch, best_acc = (
+        history.best("test_accuracy") if "test_accuracy" in history else (None, None)
+    )
+    metrics = {
+        "model": zoo_name,
+        "dataset": dataset.name,
+        "engine": config.engine,
+        "test_loss": result["loss"],
+        "test_accuracy": result["accuracy"],
+        "n_test": result["n"],
+        "best_epoch": best_epoch,
+        "best_test_accuracy": best_acc,
+        "epochs": len(history),
+        "train_seconds": sum(e["seconds"] for e in history.epochs),
+        "wall_seconds": time.perf_counter() - started,
+        "params": model.num_parameters(),
+        "confusion_matrix": result["confusion_matrix"].tolist(),
+        "per_class_errors": result["per_class_errors"].tolist(),
+        "machine": machine_info(),
+    }
+    write_json(out / "metrics.json", metrics)
+    _plot_curves(out, history, zoo_name)
+    return out, metrics
+
+
+def _plot_curves(out: Path, history: History, title: str) -> None:
+    """Learning-curve PNGs when matplotlib (the 'plot' extra) is installed."""
+    try:
+        from ..viz.plots import plot_history
+    except ImportError:
+        return
+    plot_history(history, out / "plots" / "curves.png", title=title)
+
+
+def read_run_config(folder) -> TrainConfig:
+    return TrainConfig.from_dict(read_json(Path(folder) / "config.json"))
