@@ -40,6 +40,7 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; saved files get the usual mode
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
             yield f
@@ -50,6 +51,12 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path, obj) -> None:
@@ -89,7 +96,9 @@ def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
     """Write named arrays (+ string metadata) to .safetensors or .npz, atomically."""
     path = Path(path)
     fmt = _format(path)
-    arrays = OrderedDict((k, np.ascontiguousarray(v)) for k, v in arrays.items())
+    # np.asarray(order="C"), not np.ascontiguousarray, which turns 0-d arrays (BatchNorm's
+    # num_batches_tracked) into shape (1,)
+    arrays = OrderedDict((k, np.asarray(v, order="C")) for k, v in arrays.items())
     metadata = {  # safetensors metadata is str -> str: anything else is stored as JSON
         str(k): v if isinstance(v, str) else json.dumps(v, default=_json_default)
         for k, v in (metadata or {}).items()

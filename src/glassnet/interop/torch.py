@@ -158,6 +158,11 @@ def _t_maxpool(m: tnn.MaxPool2d):
 
 def _t_bn(cls):
     def make(m):
+        if m.affine and getattr(m, "bias", None) is None:  # torch 2.13's BatchNorm(bias=False)
+            raise TypeError(
+                f"from_torch: {type(m).__name__}(bias=False) is not supported: glassnet's "
+                "affine BatchNorm always has a weight and a bias"
+            )
         return cls(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
 
     return make
@@ -208,7 +213,9 @@ def _build_glassnet(m: tnn.Module) -> gnn.Module:
 def from_torch(module: tnn.Module) -> gnn.Module:
     """The equivalent glassnet model, with identical weights, buffers and mode."""
     model = _build_glassnet(module)
+    # floating buffers count too: BatchNorm(affine=False) has running stats but no parameters
     dtypes = {p.dtype for p in module.parameters()}
+    dtypes |= {b.dtype for b in module.buffers() if b.is_floating_point()}
     if dtypes == {torch.float64}:
         model.to(np.float64)
     elif dtypes - {torch.float32, torch.float64}:

@@ -111,6 +111,8 @@ class Residual(Module):
     def forward(self, x):
         y = self.body(x)
         s = x if self.shortcut is None else self.shortcut(x)
+        if isinstance(s, np.ndarray) and s.dtype != y.dtype:
+            s = s.astype(y.dtype)  # the raw input (int, or float64 into a float32 body)
         if y.shape != s.shape:
             raise ValueError(
                 f"Residual: the body's output shape {y.shape} differs from the shortcut's "
@@ -158,7 +160,10 @@ class Concat(Module):
             if o.shape[0] != n:
                 raise ValueError(f"Concat: branch {b!r} changed the batch size to {o.shape[0]}")
         self._save_for_backward([o.shape for o in outs])
-        return np.concatenate([o.reshape(n, -1) for o in outs], axis=1)
+        # the branches' dtype (a Flatten branch may carry a float64 input into float32 ones)
+        first = next(self.parameters(), None)
+        dtype = first.dtype if first is not None else np.result_type(*outs)
+        return np.concatenate([o.reshape(n, -1) for o in outs], axis=1, dtype=dtype)
 
     def backward(self, grad_out):
         (shapes,) = self._saved()

@@ -148,8 +148,8 @@ class CrossEntropyLoss(_Loss):
         logp, q, normalizer = self._saved()
         n = logp.shape[0]
         scale = self._upstream(grad_out, n, logp.dtype)
-        if self.reduction == "mean":
-            scale = scale / np.asarray(normalizer, dtype=logp.dtype)
+        if self.reduction == "mean":  # nothing counted (all ignored): zero gradient, as torch
+            scale = scale / normalizer if normalizer > 0 else np.zeros_like(scale)
         grad = np.exp(logp) * q.sum(axis=1, keepdims=True) - q
         return grad * scale[:, None]
 
@@ -177,6 +177,8 @@ class NLLLoss(_Loss):
         n, c = x.shape
         y = _check_class_targets(self, target, n, c, self.ignore_index)
         w = np.ones(c, dtype=x.dtype) if self.weight is None else self.weight.astype(x.dtype)
+        if w.shape != (c,):
+            raise ValueError(f"NLLLoss: weight has shape {w.shape}, expected ({c},)")
         valid = y != self.ignore_index
         safe_y = np.where(valid, y, 0)
         wy = np.where(valid, w[safe_y], 0).astype(x.dtype)
@@ -188,8 +190,8 @@ class NLLLoss(_Loss):
     def backward(self, grad_out=None) -> np.ndarray:
         shape, dtype, safe_y, wy, normalizer = self._saved()
         scale = self._upstream(grad_out, shape[0], dtype)
-        if self.reduction == "mean":
-            scale = scale / np.asarray(normalizer, dtype=dtype)
+        if self.reduction == "mean":  # nothing counted (all ignored): zero gradient, as torch
+            scale = scale / normalizer if normalizer > 0 else np.zeros_like(scale)
         grad = np.zeros(shape, dtype=dtype)
         grad[np.arange(shape[0]), safe_y] = -wy * scale
         return grad

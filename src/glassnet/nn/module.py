@@ -228,9 +228,13 @@ class Module:
     # ------------------------------------------------------------------ dtype
     @property
     def dtype(self) -> np.dtype:
-        """The dtype of the first parameter (float32 for parameter-free modules)."""
+        """The dtype of the first parameter, else of the first floating buffer (BatchNorm
+        with affine=False), else float32."""
         for p in self.parameters():
             return p.data.dtype
+        for b in self.buffers():
+            if np.issubdtype(b.dtype, np.floating):
+                return b.dtype
         return np.dtype(np.float32)
 
     def to(self, dtype) -> Module:

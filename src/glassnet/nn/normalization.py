@@ -83,8 +83,8 @@ class _BatchNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, self._ndims, self._layout, 1, self.num_features)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        if self.running_mean is not None and x.dtype != self.running_mean.dtype:
+            x = x.astype(self.running_mean.dtype)  # affine=False: the buffers set the dtype
         axes = (0,) + tuple(range(2, x.ndim))
         shape = self._shape(x.ndim)
         m = x.size // self.num_features

@@ -241,21 +241,18 @@ class AdaptiveAvgPool2d(Module):
         ow = w if self.output_size[1] is None else self.output_size[1]
         if h % oh == 0 and w % ow == 0:
             y = x.reshape(n, c, oh, h // oh, ow, w // ow).mean(axis=(3, 5))
-            self._save_for_backward(x.shape, None, None)
+            self._save_for_backward(x.shape, (oh, ow), None, None)
             return y
         a_h, a_w = self._matrix(h, oh, x.dtype), self._matrix(w, ow, x.dtype)
         y = np.tensordot(np.tensordot(x, a_w, axes=([3], [1])), a_h, axes=([2], [1]))
-        self._save_for_backward(x.shape, a_h, a_w)
+        self._save_for_backward(x.shape, (oh, ow), a_h, a_w)
         return y.transpose(0, 1, 3, 2)  # tensordot left (N, C, ow, oh)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        x_shape, a_h, a_w = self._saved()
+        x_shape, (oh, ow), a_h, a_w = self._saved()
         n, c, h, w = x_shape
-        g = np.asarray(grad_out)
-        if g.ndim != 4 or g.shape[:2] != (n, c):
-            raise ValueError(f"AdaptiveAvgPool2d.backward got a gradient of shape {g.shape}")
+        g = check_grad(self, grad_out, (n, c, oh, ow))
         if a_h is None:
-            oh, ow = g.shape[2:]
             kh, kw = h // oh, w // ow
             dx = np.empty(x_shape, dtype=g.dtype)
             dx.reshape(n, c, oh, kh, ow, kw)[...] = (g / (kh * kw))[:, :, :, None, :, None]

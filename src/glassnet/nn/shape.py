@@ -46,18 +46,12 @@ class Flatten(Module):
                 f"input of shape {x.shape}"
             )
         new_shape = (*x.shape[:start], int(np.prod(x.shape[start : end + 1])), *x.shape[end + 1 :])
-        self._save_for_backward(x.shape)
+        self._save_for_backward(x.shape, new_shape)
         return x.reshape(new_shape)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        (shape,) = self._saved()
-        grad_out = np.asarray(grad_out)
-        if grad_out.size != int(np.prod(shape)):
-            raise ValueError(
-                f"Flatten.backward got a gradient of shape {grad_out.shape} that does not "
-                f"match the input shape {shape}"
-            )
-        return grad_out.reshape(shape)
+        shape, out_shape = self._saved()
+        return check_grad(self, grad_out, out_shape).reshape(shape)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -78,12 +72,13 @@ class Unflatten(Module):
                 f"{self!r} cannot split dimension {dim} of size {x.shape[dim]} into "
                 f"{self.unflattened_size}"
             )
-        self._save_for_backward(x.shape)
-        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
+        out_shape = (*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
+        self._save_for_backward(x.shape, out_shape)
+        return x.reshape(out_shape)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        (shape,) = self._saved()
-        return np.asarray(grad_out).reshape(shape)
+        shape, out_shape = self._saved()
+        return check_grad(self, grad_out, out_shape).reshape(shape)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,0 +1,194 @@
+"""Saving and loading: safetensors and npz round trips, torch interop, atomic writes, no pickle."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import glassnet
+from glassnet import io as gio
+from glassnet import nn
+
+FORMATS = [".safetensors", ".npz"]
+
+
+def model_with_buffers(dtype=np.float32):
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 5 * 5, 3),
+    ).to(dtype)
+    model(np.random.default_rng(0).standard_normal((3, 1, 5, 5)))  # running stats move
+    return model
+
+
+def leftovers(folder):
+    return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_round_trip_is_bit_exact(tmp_path, suffix, dtype):
+    model = model_with_buffers(dtype)
+    path = glassnet.save(model, tmp_path / f"model{suffix}")
+    assert path.exists()
+    loaded = glassnet.load_state(path)
+    state = model.state_dict()
+    assert set(loaded) == set(state)
+    for key, value in state.items():
+        assert loaded[key].dtype == value.dtype, key
+        assert loaded[key].shape == value.shape, key
+        assert loaded[key].tobytes() == value.tobytes(), key
+    assert loaded["1.num_batches_tracked"].dtype == np.int64
+    fresh = model_with_buffers(dtype)
+    fresh.load_state_dict(loaded)
+    x = np.random.default_rng(1).standard_normal((2, 1, 5, 5)).astype(dtype)
+    np.testing.assert_array_equal(fresh.eval()(x), model.eval()(x))
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_metadata_round_trip(tmp_path, suffix):
+    path = gio.save_arrays(tmp_path / f"a{suffix}", {"x": np.arange(3)}, {"epoch": 3, "name": "r"})
+    arrays, metadata = gio.load_arrays(path)
+    assert metadata == {"epoch": "3", "name": "r"}
+    np.testing.assert_array_equal(arrays["x"], np.arange(3))
+
+
+def test_save_accepts_a_state_dict(tmp_path):
+    state = nn.Linear(2, 2).state_dict()
+    loaded = glassnet.load_state(glassnet.save(state, tmp_path / "s.npz"))
+    np.testing.assert_array_equal(loaded["weight"], state["weight"])
+
+
+def test_safetensors_file_loads_into_torch(tmp_path):
+    pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    from glassnet.interop.torch import to_torch
+
+    model = model_with_buffers()
+    path = glassnet.save(model, tmp_path / "model.safetensors")
+    tmodel = to_torch(model_with_buffers())  # same architecture, different weights
+    for p in tmodel.parameters():
+        p.data.zero_()
+    tmodel.load_state_dict(safetensors_torch.load_file(str(path)))
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(tmodel.state_dict()[key].numpy(), value, err_msg=key)
+    import torch
+
+    x = np.random.default_rng(2).standard_normal((2, 1, 5, 5)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            tmodel.eval()(torch.from_numpy(x)).numpy(), model.eval()(x), rtol=1e-5, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("name", ["model.pt", "model.pkl", "model.json", "model"])
+def test_unsupported_extension(tmp_path, name):
+    with pytest.raises(ValueError, match="safetensors"):
+        glassnet.save(nn.Linear(2, 2), tmp_path / name)
+    (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(ValueError, match="npz"):
+        glassnet.load_state(tmp_path / name)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_truncated_file_is_a_value_error_naming_the_file(tmp_path, suffix):
+    path = glassnet.save(model_with_buffers(), tmp_path / f"m{suffix}")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=str(path.name)):
+        glassnet.load_state(path)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+@pytest.mark.parametrize("content", [b"", b"garbage" * 20, b"\x00" * 64])
+def test_corrupt_file_is_a_value_error_naming_the_file(tmp_path, suffix, content):
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"bad{suffix}"):
+        glassnet.load_state(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        glassnet.load_state(tmp_path / "nope.safetensors")
+
+
+def test_npz_with_object_array_is_refused(tmp_path):
+    """np.load must run with allow_pickle=False: an object array (pickle inside) is refused."""
+    path = tmp_path / "evil.npz"
+    np.savez(path, weight=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(ValueError, match="evil.npz"):
+        glassnet.load_state(path)
+
+
+def test_npz_does_not_unpickle(tmp_path, monkeypatch):
+    calls = []
+    real_load = np.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("allow_pickle"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(np, "load", spy)
+    glassnet.load_state(glassnet.save(nn.Linear(2, 2), tmp_path / "m.npz"))
+    assert calls == [False]
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path, suffix, monkeypatch):
+    path = tmp_path / f"model{suffix}"
+    old = nn.Linear(3, 2)
+    glassnet.save(old, path)
+    before = path.read_bytes()
+
+    def boom(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)  # everything is written; the final sync fails
+    with pytest.raises(OSError, match="disk full"):
+        glassnet.save(nn.Linear(3, 2), path)
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+    monkeypatch.undo()
+    loaded = glassnet.load_state(path)
+    np.testing.assert_array_equal(loaded["weight"], old.weight.data)
+
+
+def test_failed_npz_write_midway(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    glassnet.save(nn.Linear(3, 2), path)
+    before = path.read_bytes()
+
+    def half_then_fail(f, **arrays):
+        f.write(b"PK\x03\x04 partial")
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(np, "savez", half_then_fail)
+    with pytest.raises(RuntimeError, match="killed"):
+        glassnet.save(nn.Linear(3, 2), path)
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_write_creates_folders_and_replaces(tmp_path):
+    target = tmp_path / "a" / "b" / "out.txt"
+    with gio.atomic_write(target, "w", encoding="utf-8") as f:
+        f.write("one")
+    with gio.atomic_write(target, "w", encoding="utf-8") as f:
+        f.write("two")
+        assert target.read_text() == "one"  # not visible until the block ends
+    assert target.read_text() == "two"
+    assert leftovers(target.parent) == []
+
+
+def test_json_helpers(tmp_path):
+    path = tmp_path / "m.json"
+    gio.write_json(path, {"a": np.float32(1.5), "b": np.arange(2), "c": np.int64(3)})
+    assert gio.read_json(path) == {"a": 1.5, "b": [0, 1], "c": 3}
