@@ -63,15 +63,14 @@ def cmd_compare(args) -> int:
     out, results = run_compare(
         config, out=getattr(args, "out", None), progress=_progress(args), log=print
     )
-    report = _build_report(out, results)
     print()
     print(results_table(results))
     print()
     for note in results["notes"]:
         print(f"- {note}")
     print(f"\nrun folder: {out}")
-    if report is not None:
-        print(f"report:     {report}")
+    if (out / "report.html").exists():
+        print(f"report:     {out / 'report.html'}")
     return 0
 
 
@@ -80,17 +79,6 @@ def _require(module: str, message: str) -> None:
         __import__(module)
     except ImportError:
         raise UserError(message) from None
-
-
-def _build_report(out: Path, results: dict, dataset=None):
-    try:
-        from ..report import build_report
-        from ..viz.plots import save_plots
-    except ImportError as exc:
-        print(f"(no report: {exc}; install glassnet[plot])", file=sys.stderr)
-        return None
-    save_plots(out, results, dataset)
-    return build_report(out, results, dataset)
 
 
 # ---------------------------------------------------------------------------- train

@@ -32,7 +32,7 @@ from ..io import atomic_write, save_arrays, write_json
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 
-__all__ = ["run_compare", "results_table", "machine_info", "load_results"]
+__all__ = ["run_compare", "write_report", "results_table", "machine_info", "load_results"]
 
 
 def machine_info() -> dict:
@@ -71,10 +71,10 @@ def default_out(dataset: str, suffix: str = "") -> Path:
 
 
 def run_compare(
-    config: CompareConfig, out=None, progress: bool = False, log=print
+    config: CompareConfig, out=None, progress: bool = False, log=print, report: bool = True
 ) -> tuple[Path, dict]:
-    """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>),
-    return ``(folder, results)``."""
+    """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>) with its
+    plots and report.html (``report=False`` skips those), return ``(folder, results)``."""
     config.validate()
     out = Path(out) if out else default_out(config.dataset)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,13 +142,28 @@ def run_compare(
             "n_train": int(len(dataset.y_train)),
             "n_val": int(len(dataset.y_val)) if dataset.y_val is not None else 0,
             "n_test": int(len(dataset.y_test)),
+            "test_labels": dataset.y_test.tolist(),
         },
         "notes": _notes(config, runs),
         "runs": runs,
     }
     write_json(out / "results.json", results)
     write_history_csv(out / "history.csv", runs)
+    if report:
+        write_report(out, results, dataset, log)
     return out, results
+
+
+def write_report(out: Path, results: dict, dataset=None, log=print) -> Path | None:
+    """PNG plots and report.html for a run folder (needs the 'plot' extra)."""
+    try:
+        from ..report import build_report
+        from ..viz import save_plots
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        log(f"(no report: {exc})")
+        return None
+    save_plots(out, results, dataset)  # first: the report links to plots/
+    return build_report(out, results, dataset)
 
 
 def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:

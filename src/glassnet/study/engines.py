@@ -208,15 +208,17 @@ def run_torch(spec: RunSpec) -> RunResult:
             value = float(loss.item())
             n = len(yb)
             loss_sum += value * n
-            correct += int((logits.argmax(1) == yt).sum())
+            hits = int((logits.argmax(1) == yt).sum())
+            correct += hits
             seen += n
-            if step % 10 == 0:
+            if step % 10 == 0:  # the same log as glassnet's Trainer (log_interval 10)
                 iterations.append(
                     {
                         "step": step,
                         "epoch": epoch,
                         "examples_seen": (epoch - 1) * len(spec.dataset.y_train) + seen,
                         "loss": value,
+                        "accuracy": hits / n,
                     }
                 )
         seconds = time.perf_counter() - started

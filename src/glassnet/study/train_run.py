@@ -10,12 +10,13 @@ rebuild the model), and for the glassnet engine ``last.safetensors`` (resumable)
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from .. import data, models
 from .. import random as gn_random
-from ..io import read_json, save, write_json
+from ..io import load_arrays, read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.history import History
 from .compare import default_out, machine_info
@@ -27,16 +28,12 @@ __all__ = ["run_train", "load_model"]
 
 def load_model(path):
     """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights."""
-    from ..io import load_arrays
-
     arrays, meta = load_arrays(path)
     if "model" not in meta:
         raise ValueError(
             f"{path} does not say which architecture it holds (no 'model' metadata); "
             "build the model yourself and use model.load_state_dict(glassnet.load_state(path))"
         )
-    import json
-
     options = json.loads(meta.get("options", "{}"))
     shape = json.loads(meta["input_shape"]) if "input_shape" in meta else None
     classes = json.loads(meta["num_classes"]) if "num_classes" in meta else None
@@ -142,17 +139,19 @@ def run_train(
         "machine": machine_info(),
     }
     write_json(out / "metrics.json", metrics)
-    _plot_curves(out, history, zoo_name)
+    _plot_curves(out, history, zoo_name, config.engine)
     return out, metrics
 
 
-def _plot_curves(out: Path, history: History, title: str) -> None:
+def _plot_curves(out: Path, history: History, title: str, engine: str) -> None:
     """Learning-curve PNGs when matplotlib (the 'plot' extra) is installed."""
     try:
-        from ..viz.plots import plot_history
+        import matplotlib  # noqa: F401
+
+        from ..viz.plots import plot_curves
     except ImportError:
         return
-    plot_history(history, out / "plots" / "curves.png", title=title)
+    plot_curves({engine: history.epochs}, out / "plots" / "curves.png", title=title)
 
 
 def read_run_config(folder) -> TrainConfig:

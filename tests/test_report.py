@@ -1,0 +1,274 @@
+"""The compare report and its PNG plots, without a browser (see test_report_browser.py).
+
+One real ``glassnet compare`` run on digits (1 epoch, glassnet + scikit-learn, a few
+seconds) is built once per module; escaping and missing-data paths use a small
+results.json written by hand with a fake dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+
+from glassnet.io import save_arrays, write_json
+from glassnet.report import build_report
+from glassnet.viz import encode_png, mosaic, save_plots, weight_tiles
+
+pytest.importorskip("plotly")
+pytest.importorskip("matplotlib")
+Image = pytest.importorskip("PIL.Image")
+
+DATA_URI = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def decode(b64: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+        im.load()
+        return np.asarray(im)
+
+
+@pytest.fixture(scope="module")
+def compare_run(tmp_path_factory):
+    from glassnet.study import CompareConfig, run_compare
+
+    out = tmp_path_factory.mktemp("compare")
+    config = CompareConfig(
+        epochs=1, models=["baseline", "cnn-pool"], engines=["glassnet", "sklearn"]
+    )
+    folder, results = run_compare(config, out=out, log=lambda *a, **k: None)
+    return folder, results
+
+
+@pytest.fixture(scope="module")
+def report(compare_run):
+    folder, results = compare_run
+    path = build_report(folder, results)
+    return path, path.read_text(encoding="utf-8"), results
+
+
+# ----------------------------------------------------------------- a real compare run
+def test_report_is_one_offline_file(report):
+    from plotly.offline import get_plotlyjs
+
+    path, page, _ = report
+    assert path.name == "report.html" and path.stat().st_size > 0
+    assert page.count(get_plotlyjs()[:300]) == 1, "plotly's JS must be embedded exactly once"
+    assert page.count("<script") == 3  # figures JSON, plotly, the few lines that draw
+    for tag in re.findall(r"<(?:script|link|img|iframe|source)\b[^>]*>", page):
+        assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", tag), tag
+    assert "<script src" not in page
+    assert not list(path.parent.glob(".report.html.*"))  # the atomic write cleaned up
+
+
+def test_report_has_table_notes_and_sections(report):
+    _, page, results = report
+    assert 'id="gn-results"' in page and 'id="gn-notes"' in page
+    for r in results["runs"]:
+        row = re.search(
+            rf'<tr[^>]*data-model="{r["model"]}" data-engine="{r["engine"]}"'
+            r"[^>]*>(.*?)</tr>",
+            page,
+        )
+        assert row, (r["model"], r["engine"])
+        if r["status"] == "ok":
+            assert f"{r['final_test_accuracy'] * 100:.2f}%" in row.group(1)
+            assert f"{r['best_test_accuracy'] * 100:.2f}%" in row.group(1)
+            assert f"{r['params']:,}" in row.group(1)
+            assert f"{r['seconds']:.2f}" in row.group(1)
+        else:  # cnn-pool has no scikit-learn counterpart: the row says why
+            assert "skipped" in row.group(1) and "MLPClassifier" in row.group(1)
+    for note in results["notes"]:
+        assert note.replace("'", "&#x27;") in page
+    charts = re.findall(r'<div class="gn-chart" id="([^"]+)"', page)
+    assert charts == [
+        "chart-synopsis",
+        "chart-iterations",
+        "chart-curves-baseline",
+        "chart-curves-cnn-pool",
+    ]
+    assert page.count('class="gn-model"') == 2
+    assert page.count('class="gn-confusion"') == 3  # baseline x 2 engines, cnn-pool x 1
+    assert page.count('data-kind="first"') == 3
+
+
+def test_report_images_are_valid_nonblank_pngs(report):
+    _, page, results = report
+    images = DATA_URI.findall(page)
+    first = re.findall(r'data-kind="first">(.*?)</div>', page)
+    assert all(len(DATA_URI.findall(g)) == 20 for g in first)
+    assert len(re.findall(r'class="gn-weights', page)) == 3
+    assert len(images) >= 3 + 3 * 20
+    for b64 in set(images):
+        pixels = decode(b64)
+        assert pixels.size and pixels.std() > 0, "an image is blank"
+    mistakes = re.search(r'data-kind="mistakes">(.*?)</div>', page).group(1)
+    baseline = results["runs"][0]
+    assert f'data-index="{baseline["misclassified"][0]}"' in mistakes
+    assert "(true " in mistakes
+
+
+def test_save_plots_writes_nonblank_pngs(compare_run):
+    folder, results = compare_run
+    paths = save_plots(folder, results)
+    names = {p.name for p in paths}
+    assert {
+        "synopsis.png",
+        "iterations.png",
+        "curves-baseline.png",
+        "curves-cnn-pool.png",
+        "weights-baseline-glassnet.png",
+        "weights-baseline-sklearn.png",
+        "weights-cnn-pool-glassnet.png",
+        "confusion-baseline.png",
+        "first-baseline.png",
+        "mistakes-cnn-pool.png",
+    } <= names
+    for p in paths:
+        assert p.parent == folder / "plots"
+        with Image.open(p) as im:
+            pixels = np.asarray(im.convert("L"))
+        assert pixels.std() > 5, f"{p.name} looks blank"
+
+
+# ------------------------------------------------------- a hand-made run folder
+HOSTILE = "<script>alert('x')</script>"
+
+
+class FakeDataset:
+    def __init__(self, images, labels, classes):
+        self._images, self.y_test, self.classes = images, labels, classes
+
+    def images(self, which="test"):
+        return self._images
+
+    def split(self, which):
+        return None, self.y_test
+
+
+def hand_made_run(folder, dataset_name="digits"):
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 2] * 4)
+    pred = labels.copy()
+    pred[[1, 5]] = [2, 0]
+    images = rng.integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
+    weights = rng.standard_normal((5, 16)).astype(np.float32)
+    save_arrays(folder / "weights" / "mlp-glassnet.safetensors", {"0.weight": weights})
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1.0 / e,
+            "train_accuracy": 0.5 + e / 10,
+            "test_loss": 1.2 / e,
+            "test_accuracy": 0.4 + e / 10,
+            "lr": 0.1,
+            "seconds": 0.01,
+        }
+        for e in (1, 2)
+    ]
+    ok = {
+        "model": "mlp",
+        "engine": "glassnet",
+        "status": "ok",
+        "reason": None,
+        "params": 85,
+        "seconds": 0.02,
+        "seconds_per_epoch": 0.01,
+        "final_test_accuracy": 10 / 12,
+        "final_test_loss": 0.6,
+        "best_test_accuracy": 10 / 12,
+        "best_epoch": 2,
+        "history": history,
+        "iterations": [{"step": 1, "epoch": 1, "examples_seen": 4, "loss": 1.1}],
+        "test_predictions": pred.tolist(),
+        "confusion_matrix": [[3, 0, 1], [0, 4, 0], [1, 0, 3]],
+        "per_class_errors": [1, 0, 1],
+        "misclassified": [1, 5],
+        "first_layer_shape": [5, 16],
+        "first_layer_key": "0.weight",
+        "zoo_name": "mlp",
+        "weights_file": "weights/mlp-glassnet.safetensors",
+    }
+    skipped = {
+        "model": "mlp",
+        "engine": "sklearn",
+        "status": "skipped",
+        "reason": f"because {HOSTILE}",
+        "params": 0,
+    }
+    results = {
+        "glassnet_version": "0",
+        "created": "2026-01-02T03:04:05+00:00",
+        "machine": {"cpu": "<b>cpu</b>", "cpu_count": 2},
+        "config": {
+            "dataset": dataset_name,
+            "epochs": 2,
+            "seed": 0,
+            "data_dir": str(folder / "no-data"),
+        },
+        "dataset": {
+            "name": dataset_name,
+            "classes": [HOSTILE, "b&c", "two"],
+            "input_shape": [1, 4, 4],
+            "n_train": 30,
+            "n_val": 0,
+            "n_test": 12,
+        },
+        "notes": [f"a note with {HOSTILE}"],
+        "runs": [ok, skipped],
+    }
+    write_json(folder / "results.json", results)
+    return FakeDataset(images, labels, results["dataset"]["classes"])
+
+
+def test_report_escapes_all_text(tmp_path):
+    dataset = hand_made_run(tmp_path)
+    page = build_report(tmp_path, dataset=dataset).read_text(encoding="utf-8")
+    assert HOSTILE not in page and "<b>cpu" not in page
+    escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+    assert page.count(escaped) >= 4  # note, skip reason, confusion headers, captions
+    assert "b&amp;c" in page
+    assert page.count("<script") == 3
+    assert len(DATA_URI.findall(page)) == 1 + 12 + 2  # weights, 12 test images, 2 mistakes
+
+
+def test_report_without_the_dataset_says_why(tmp_path):
+    hand_made_run(tmp_path, dataset_name="mnist")  # not in tmp_path/no-data, no download
+    page = build_report(tmp_path).read_text(encoding="utf-8")
+    assert "test images not shown" in page
+    assert 'class="gn-gallery"' not in page
+    assert 'class="gn-weights' in page and 'class="gn-confusion"' in page
+    paths = save_plots(tmp_path)
+    assert not [p for p in paths if p.name.startswith(("first-", "mistakes-"))]
+
+
+# ------------------------------------------------------------------ the helpers
+@pytest.mark.parametrize("shape", [(5, 7), (5, 7, 1), (4, 6, 3), (3, 2, 4)])
+def test_encode_png_round_trips(shape):
+    pixels = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    back = decode(base64.b64encode(encode_png(pixels)).decode())
+    np.testing.assert_array_equal(back, pixels.reshape(back.shape))
+
+
+def test_encode_png_rejects_bad_input():
+    with pytest.raises(TypeError, match="uint8"):
+        encode_png(np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match="expected"):
+        encode_png(np.zeros((2, 2, 2), np.uint8))
+
+
+def test_weight_tiles_layouts():
+    rng = np.random.default_rng(0)
+    linear = weight_tiles(rng.standard_normal((6, 3 * 4 * 4)), (3, 4, 4))
+    assert linear.shape == (6, 4, 4, 3) and linear.dtype == np.uint8
+    rgb = weight_tiles(rng.standard_normal((8, 3, 5, 5)), (3, 32, 32))
+    assert rgb.shape == (8, 5, 5, 3) and rgb.min() == 0 and rgb.max() == 255
+    many = weight_tiles(rng.standard_normal((100, 16, 3, 3)), None, max_units=64)
+    assert many.shape == (64, 3, 3, 3)
+    matrix = weight_tiles(rng.standard_normal((10, 30)), (1, 8, 8))  # rows are not images
+    assert matrix.shape == (1, 10, 30, 3)
+    grid = mosaic(linear, pad=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
