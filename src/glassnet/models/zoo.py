@@ -281,7 +281,10 @@ def resolve(name: str, dataset: str | None = None) -> str:
         if prefix is not None:
             return f"{prefix}-{key}"
         return key  # builders adapt to the dataset's input shape
-    raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    raise ValueError(
+        f"unknown model {name!r}; available: {', '.join(list_models())}, and the study's "
+        f"short names {', '.join(STUDY_MODELS)} (digits-... or cifar10-... by dataset)"
+    )
 
 
 def _builder_for(name: str) -> tuple[Callable, tuple, int, dict]:

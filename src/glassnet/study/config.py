@@ -7,9 +7,10 @@ holds, and ``from_dict`` reads it back, so any run can be repeated exactly.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field
 
-from .. import models
+from .. import data, models
 from ..train.fit import SCHEDULERS
 from .engines import ENGINES
 
@@ -17,6 +18,20 @@ __all__ = ["Recipe", "CompareConfig", "TrainConfig", "DEFAULT_MODELS"]
 
 DEFAULT_MODELS = ("baseline", "cnn", "cnn-pool", "cnn-pool-skip")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+
+
+def _check_type(config, name: str, kinds: tuple, what: str) -> None:
+    """A clear ValueError for a setting of the wrong type (e.g. ``epochs = "3"`` in a TOML
+    file), instead of a TypeError deep inside training."""
+    value = getattr(config, name)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def _check_names(config, name: str) -> None:
+    value = getattr(config, name)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'{name} must be a list of names, e.g. ["baseline", "cnn"], got {value!r}')
 
 
 @dataclass
@@ -40,6 +55,21 @@ class Recipe:
     data_dir: str | None = None
 
     def validate(self):
+        for name in ("epochs", "batch_size", "seed"):
+            _check_type(self, name, (numbers.Integral,), "an integer")
+        for name in ("lr", "momentum", "weight_decay", "label_smoothing"):
+            _check_type(self, name, (numbers.Real,), "a number")
+        for name in ("nesterov", "augment"):
+            _check_type(self, name, (bool,), "true or false")
+        _check_type(self, "dataset", (str,), "a dataset name")
+        _check_type(self, "optimizer", (str,), "an optimizer name")
+        _check_type(self, "scheduler", (str, type(None)), "a scheduler name")
+        _check_type(self, "train_size", (numbers.Real, type(None)), "a count or a fraction")
+        _check_type(self, "val_size", (numbers.Real,), "a count or a fraction")
+        _check_type(self, "data_dir", (str, type(None)), "a folder")
+        data.canonical_name(self.dataset)  # a ValueError naming the dataset
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -79,6 +109,8 @@ class CompareConfig(Recipe):
 
     def validate(self):
         super().validate()
+        _check_names(self, "models")
+        _check_names(self, "engines")
         if not self.models:
             raise ValueError("no models given")
         for name in self.models:
@@ -101,6 +133,10 @@ class TrainConfig(Recipe):
 
     def validate(self):
         super().validate()
+        _check_type(self, "model", (str,), "a model name")
+        _check_type(self, "engine", (str,), "an engine name")
+        _check_type(self, "early_stopping", (numbers.Integral, type(None)), "a patience in epochs")
+        _check_type(self, "log_interval", (numbers.Integral,), "an integer")
         models.resolve(self.model, self.dataset)
         if self.engine not in ("glassnet", "torch"):
             raise ValueError(

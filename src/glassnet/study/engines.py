@@ -189,6 +189,10 @@ def run_torch(spec: RunSpec) -> RunResult:
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     x_test = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_test))
     y_test = torch.from_numpy(spec.dataset.y_test)
+    has_val = spec.dataset.y_val is not None and len(spec.dataset.y_val) > 0
+    if has_val:  # recorded, and watched by ReduceLROnPlateau, as glassnet's Trainer does
+        x_val = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_val))
+        y_val = torch.from_numpy(spec.dataset.y_val)
     history, iterations, step = [], [], 0
     bar = _progress(spec, "torch")
     for epoch in range(1, spec.epochs + 1):
@@ -222,25 +226,26 @@ def run_torch(spec: RunSpec) -> RunResult:
                     }
                 )
         seconds = time.perf_counter() - started
+        logs = {
+            "epoch": epoch,
+            "train_loss": loss_sum / seen,
+            "train_accuracy": correct / seen,
+            "lr": float(opt.param_groups[0]["lr"]),
+            "seconds": seconds,
+        }
+        if has_val:
+            val_loss, val_logits = _torch_eval(model, x_val, y_val, loss_fn)
+            logs["val_loss"] = val_loss
+            logs["val_accuracy"] = float((val_logits.argmax(1) == y_val).float().mean())
         test_loss, logits = _torch_eval(model, x_test, y_test, loss_fn)
-        test_acc = float((logits.argmax(1) == y_test).float().mean())
-        lr = float(opt.param_groups[0]["lr"])
+        logs["test_loss"] = test_loss
+        logs["test_accuracy"] = float((logits.argmax(1) == y_test).float().mean())
         if sched is not None and not per_batch:
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step(loss_sum / seen)
+                sched.step(logs.get("val_loss", logs["train_loss"]))
             else:
                 sched.step()
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": loss_sum / seen,
-                "train_accuracy": correct / seen,
-                "lr": lr,
-                "seconds": seconds,
-                "test_loss": test_loss,
-                "test_accuracy": test_acc,
-            }
-        )
+        history.append(logs)
         bar(epoch, history[-1])
     _, logits = _torch_eval(model, x_test, y_test, loss_fn)
     weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}

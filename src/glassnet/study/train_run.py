@@ -53,6 +53,8 @@ def run_train(
             raise FileNotFoundError(f"nothing to resume: no last.safetensors in {out}")
         if config.engine != "glassnet":
             raise ValueError("only glassnet-engine runs can be resumed")
+        if (Path(out) / "config.json").exists():
+            _check_same_recipe(read_run_config(out), config)
     out = Path(out) if out else default_out(config.dataset, config.model)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())
@@ -152,6 +154,23 @@ def _plot_curves(out: Path, history: History, title: str, engine: str) -> None:
     except ImportError:
         return
     plot_curves({engine: history.epochs}, out / "plots" / "curves.png", title=title)
+
+
+# what a resumed run may change; anything else (the optimizer's lr, the batch size, ...) comes
+# from the checkpoint, so a changed value would be ignored while config.json claimed it
+RESUME_MAY_CHANGE = ("epochs", "data_dir", "early_stopping", "log_interval")
+
+
+def _check_same_recipe(saved: TrainConfig, config: TrainConfig) -> None:
+    old, new = saved.to_dict(), config.to_dict()
+    changed = [k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
+    if changed:
+        raise ValueError(
+            "a resumed run keeps its recipe, but "
+            + ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in changed)
+            + f" differ; resume may change only {', '.join(RESUME_MAY_CHANGE)} "
+            "(start a new run for another recipe)"
+        )
 
 
 def read_run_config(folder) -> TrainConfig:

@@ -28,8 +28,12 @@ FORMAT_VERSION = 1
 def pack(obj, arrays: dict, path: str = "root"):
     """Replace arrays in a nested dict/list structure by references; collect them."""
     if isinstance(obj, np.ndarray):
-        arrays[path] = obj
-        return {"__array__": path}
+        name, n = path, 1
+        while name in arrays:  # {"a.b": x, "a": {"b": y}} would both be "root.a.b"
+            n += 1
+            name = f"{path}~{n}"
+        arrays[name] = obj
+        return {"__array__": name}
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
             return {k: pack(v, arrays, f"{path}.{k}") for k, v in obj.items()}

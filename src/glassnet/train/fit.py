@@ -28,8 +28,15 @@ SCHEDULERS = ("none", "onecycle", "cosine", "step", "exponential", "plateau")
 LOSSES = ("cross_entropy", "nll", "mse")
 
 
-def make_optimizer(optimizer, params, lr: float, momentum: float = 0.0,
-                   weight_decay: float = 0.0, nesterov: bool = False, library=optim):
+def make_optimizer(
+    optimizer,
+    params,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    library=optim,
+):
     """An optimizer object, or one built by name ('sgd', 'adam', 'adamw', 'rmsprop').
 
     ``library`` is the module holding the classes: ``glassnet.optim`` by default, or
@@ -50,8 +57,9 @@ def make_optimizer(optimizer, params, lr: float, momentum: float = 0.0,
     return getattr(library, classes[name])(params, **kwargs)
 
 
-def make_scheduler(scheduler, optimizer, epochs: int, steps_per_epoch: int, lr: float,
-                   library=optim.lr_scheduler):
+def make_scheduler(
+    scheduler, optimizer, epochs: int, steps_per_epoch: int, lr: float, library=optim.lr_scheduler
+):
     """A scheduler object, or one built by name (``library`` as in :func:`make_optimizer`,
     e.g. ``torch.optim.lr_scheduler``):
 
@@ -162,7 +170,13 @@ def fit(
     gn_random.manual_seed(seed)
     transform = augment
     if augment is True:
-        transform = default_train_transform(getattr(data, "name", ""))
+        if not hasattr(data, "name"):
+            raise ValueError(
+                "augment=True uses the dataset's standard augmentation, which needs a glassnet "
+                "Dataset; for arrays pass a transform, e.g. "
+                "augment=glassnet.data.default_train_transform('cifar10')"
+            )
+        transform = default_train_transform(data.name)
     elif augment is False:
         transform = None
     loader = DataLoader(

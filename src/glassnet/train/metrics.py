@@ -40,6 +40,8 @@ def top_k_accuracy(y_true, logits, k: int = 5) -> float:
     y_true = np.asarray(y_true).astype(np.int64)
     if logits.ndim != 2:
         raise ValueError(f"top_k_accuracy needs (N, C) scores, got shape {logits.shape}")
+    if k < 1:
+        raise ValueError(f"top_k_accuracy needs k >= 1, got {k}")
     k = min(k, logits.shape[1])
     top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
     return float((top == y_true[:, None]).any(axis=1).mean())
@@ -50,6 +52,12 @@ def confusion_matrix(y_true, y_pred_or_logits, num_classes: int | None = None) -
     y_true, y_pred = _pair(y_true, y_pred_or_logits)
     if num_classes is None:
         num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1)) + 1)
+    for what, labels in (("label", y_true), ("prediction", y_pred)):
+        if labels.size and not 0 <= labels.min() <= labels.max() < num_classes:
+            raise ValueError(
+                f"{what}s must be class indices 0..{num_classes - 1}, "
+                f"got values {labels.min()}..{labels.max()}"
+            )
     flat = y_true * num_classes + y_pred
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 

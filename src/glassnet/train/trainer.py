@@ -116,13 +116,16 @@ class Trainer:
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        interrupt = _DeferredInterrupt()
         try:
-            with _DeferredInterrupt() as interrupt:
+            with interrupt:
                 while self.epoch < self.epochs and not self.stop_training:
                     self._run_epoch(val_data, test_data, eval_batch_size, interrupt)
         except KeyboardInterrupt:
             self.interrupted = True
-            if self.checkpoint_path is not None:
+            # only at a clean point between batches: an interrupt that stopped a step
+            # half-way (a second Ctrl-C) keeps the last checkpoint of a finished epoch
+            if self.checkpoint_path is not None and interrupt.at_clean_point:
                 self.save_checkpoint(self.checkpoint_path)
             raise
         finally:
@@ -143,6 +146,15 @@ class Trainer:
                 self._train_step(xb, yb, epoch)
                 self._acc.seconds = time.perf_counter() - started
                 interrupt.check()
+        # a finite loss can still leave inf/NaN weights after the last step of the epoch:
+        # stop before they are evaluated and checkpointed
+        bad = [n for n, p in self.model.named_parameters() if not np.isfinite(p.data).all()]
+        if bad:
+            raise TrainingDivergedError(
+                f"the weights became non-finite ({', '.join(bad[:3])}) at epoch {epoch}, "
+                f"batch {self._acc.batches} (step {self.step}). Try a smaller learning rate"
+                + self._last_good_note()
+            )
         logs = {
             "epoch": epoch,
             "train_loss": self._acc.loss(),
@@ -179,12 +191,7 @@ class Trainer:
         if not math.isfinite(loss):
             raise TrainingDivergedError(
                 f"the loss became {loss} at epoch {epoch}, batch {batch} (step {self.step + 1}); "
-                "the weights were not updated. Try a smaller learning rate"
-                + (
-                    f"; the last good checkpoint is {self.checkpoint_path}"
-                    if self.checkpoint_path is not None and self.checkpoint_path.exists()
-                    else ""
-                )
+                "the weights were not updated. Try a smaller learning rate" + self._last_good_note()
             )
         self.optimizer.zero_grad()
         self.model.backward(self.loss_fn.backward())
@@ -206,6 +213,11 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_batch_end(self, self.step, logs)
 
+    def _last_good_note(self) -> str:
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            return f"; the last good checkpoint is {self.checkpoint_path}"
+        return ""
+
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         return {
@@ -218,7 +230,8 @@ class Trainer:
             "rng": gn_random.get_rng_state(),
             "history": self.history.to_dict(),
             "accumulator": vars(self._acc).copy(),
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            # by class name, so a resumed run may add or drop callbacks
+            "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks],
             "model_metadata": self.model_metadata,
         }
 
@@ -232,6 +245,7 @@ class Trainer:
         if (state["scheduler"] is None) != (self.scheduler is None):
             raise ValueError("the checkpoint and this run disagree on using a scheduler")
         if self.scheduler is not None:
+            _check_same_plan(self.scheduler.state_dict(), state["scheduler"])
             self.scheduler.load_state_dict(state["scheduler"])
         if state["loader"] is not None and self.loader is not None:
             self.loader.load_state_dict(state["loader"])
@@ -239,11 +253,29 @@ class Trainer:
         self.history = History.from_dict(state["history"])
         self._acc = _Accumulator(**state["accumulator"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        saved = state["callbacks"]
-        stateful = [cb for cb in self.callbacks if not isinstance(cb, ProgressBar)]
-        for cb, cb_state in zip(stateful, saved):
+        saved: dict[str, list] = {}
+        for name, cb_state in state["callbacks"]:
+            saved.setdefault(name, []).append(cb_state)
+        for cb in self.callbacks:  # the n-th callback of a class gets the n-th saved state
+            queue = saved.get(type(cb).__name__)
+            cb_state = queue.pop(0) if queue else None
             if cb_state:
                 cb.load_state_dict(cb_state)
+
+
+# the scheduler settings that depend on the run's length (OneCycleLR, CosineAnnealingLR, the
+# 'step' schedule of fit): a checkpoint continues its own plan, it cannot stretch it
+_PLAN_KEYS = ("total_steps", "T_max", "step_size")
+
+
+def _check_same_plan(current: dict, saved: dict) -> None:
+    for key in _PLAN_KEYS:
+        if key in current and key in saved and current[key] != saved[key]:
+            raise ValueError(
+                f"the checkpoint's learning-rate schedule was planned with {key}={saved[key]}, "
+                f"this run's with {key}={current[key]}: resume with the epochs (and batch size) "
+                "the run was started with; a schedule tied to the run's length cannot be extended"
+            )
 
 
 class _Accumulator:
@@ -275,6 +307,7 @@ class _DeferredInterrupt:
 
     def __init__(self):
         self.requested = False
+        self.at_clean_point = False  # the KeyboardInterrupt came from check()
         self._previous = None
 
     def __enter__(self):
@@ -283,13 +316,14 @@ class _DeferredInterrupt:
         return self
 
     def _handler(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: stop at once
+        if self.requested:  # a second Ctrl-C: stop at once, wherever we are
             raise KeyboardInterrupt
         self.requested = True
 
     def check(self) -> None:
         if self.requested:
             self.requested = False
+            self.at_clean_point = True
             raise KeyboardInterrupt
 
     def __exit__(self, *exc):

@@ -1,0 +1,546 @@
+"""The ``glassnet`` command line, run in-process (``glassnet.cli.main``) with captured output:
+compare, train / evaluate / resume, config files, summary, gradcheck, datasets, user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import glassnet
+from glassnet.cli import main
+from glassnet.io import load_arrays, read_json
+
+REAL_DATA = os.environ.get("GLASSNET_DATA")
+
+
+@pytest.fixture(autouse=True)
+def _single_torch_thread():
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+def run(capsys, *argv):
+    """``glassnet argv...`` -> (exit code, stdout, stderr); argparse's exits count too."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code, err, *fragments):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def same_weights(path_a, path_b):
+    a, _ = load_arrays(path_a)
+    b, _ = load_arrays(path_b)
+    assert list(a) == list(b)
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------------- basics
+def test_version_in_a_subprocess():
+    done = subprocess.run(
+        [sys.executable, "-m", "glassnet", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"glassnet {glassnet.__version__}"
+
+
+def test_no_command_prints_help(capsys):
+    code, out, _ = run(capsys)
+    assert code == 0
+    for command in ("compare", "train", "evaluate", "gradcheck", "summary", "datasets", "report"):
+        assert command in out
+
+
+@pytest.mark.parametrize("command", ["compare", "train", "evaluate", "gradcheck", "summary"])
+def test_every_command_has_help_with_examples(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert "examples:" in out and f"glassnet {command}" in out
+
+
+# ---------------------------------------------------------------------------- compare
+@pytest.mark.slow
+def test_compare_all_three_engines(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = run(
+        capsys,
+        "compare",
+        "--epochs",
+        1,
+        "--models",
+        "baseline,cnn-pool",
+        "--out",
+        out_dir,
+        "--no-progress",
+    )
+    assert code == 0, err
+    results = read_json(out_dir / "results.json")
+    runs = {(r["model"], r["engine"]): r for r in results["runs"]}
+    assert set(runs) == {
+        (m, e) for m in ("baseline", "cnn-pool") for e in ("glassnet", "torch", "sklearn")
+    }
+    assert runs[("cnn-pool", "sklearn")]["status"] == "skipped"
+    for key, record in runs.items():
+        if key != ("cnn-pool", "sklearn"):
+            assert record["status"] == "ok" and len(record["history"]) == 1
+    assert (
+        abs(
+            runs[("cnn-pool", "glassnet")]["final_test_accuracy"]
+            - runs[("cnn-pool", "torch")]["final_test_accuracy"]
+        )
+        <= 0.01
+    )
+    config = read_json(out_dir / "config.json")
+    assert config["epochs"] == 1 and config["models"] == ["baseline", "cnn-pool"]
+    assert config["engines"] == ["glassnet", "torch", "sklearn"]
+    # the console: the table, the notes, the folder
+    assert "final acc" in out and "cnn-pool        sklearn" in out and "skipped" in out
+    assert f"run folder: {out_dir}" in out
+    for line in out.splitlines():
+        if line.startswith("baseline        glassnet"):
+            assert f"{runs[('baseline', 'glassnet')]['final_test_accuracy'] * 100:.2f}%" in line
+            assert "2,260" in line
+
+
+@pytest.mark.slow
+def test_compare_again_from_the_run_config(capsys, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    code, _, err = run(
+        capsys,
+        "compare",
+        "--epochs",
+        1,
+        "--models",
+        "cnn",
+        "--engines",
+        "glassnet,torch",
+        "--lr",
+        "3e-3",
+        "--seed",
+        4,
+        "--out",
+        first,
+    )
+    assert code == 0, err
+    code, _, err = run(capsys, "compare", "--config", first / "config.json", "--out", second)
+    assert code == 0, err
+    assert read_json(first / "config.json") == read_json(second / "config.json")
+    a, b = read_json(first / "results.json"), read_json(second / "results.json")
+    for ra, rb in zip(a["runs"], b["runs"]):
+        for key in ("final_test_accuracy", "final_test_loss", "test_predictions"):
+            assert ra[key] == rb[key]
+        assert [e["train_loss"] for e in ra["history"]] == [e["train_loss"] for e in rb["history"]]
+    assert same_weights(
+        first / "weights" / "cnn-glassnet.safetensors",
+        second / "weights" / "cnn-glassnet.safetensors",
+    )
+
+
+# ---------------------------------------------------------------------------- train
+def test_train_evaluate_and_resume(capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    code, out, err = run(
+        capsys, "train", "--model", "cnn-pool", "--epochs", 2, "--out", run_dir, "--no-progress"
+    )
+    assert code == 0, err
+    for name in (
+        "config.json",
+        "history.csv",
+        "history.json",
+        "metrics.json",
+        "model.safetensors",
+        "last.safetensors",
+        "best.safetensors",
+    ):
+        assert (run_dir / name).exists(), name
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["model"] == "digits-cnn-pool" and metrics["epochs"] == 2
+    assert metrics["params"] == 19_326
+    assert f"test accuracy {metrics['test_accuracy'] * 100:.2f}%" in out
+    assert len(read_json(run_dir / "history.json")["epochs"]) == 2
+
+    # evaluate finds the dataset in the run's config.json
+    code, out, err = run(capsys, "evaluate", run_dir / "model.safetensors")
+    assert code == 0, err
+    assert f"accuracy {metrics['test_accuracy'] * 100:.2f}%" in out
+    assert "digits-cnn-pool on digits (test, 359 images)" in out
+    assert "confusion matrix" in out
+    rows = out.split("confusion matrix")[1].strip().splitlines()[2:]
+    errors = [int(row.split()[-1]) for row in rows]
+    assert errors == metrics["per_class_errors"]
+    code, out, err = run(capsys, "evaluate", run_dir / "model.safetensors", "--split", "train")
+    assert code == 0 and "(train, 1438 images)" in out
+
+    # two more epochs continue the run; the same as 4 epochs in one go
+    code, out, err = run(capsys, "train", "--resume", run_dir, "--epochs", 4, "--no-progress")
+    assert code == 0, err
+    assert read_json(run_dir / "metrics.json")["epochs"] == 4
+    assert read_json(run_dir / "config.json")["epochs"] == 4
+    straight = tmp_path / "straight"
+    code, _, err = run(
+        capsys, "train", "--model", "cnn-pool", "--epochs", 4, "--out", straight, "--no-progress"
+    )
+    assert code == 0, err
+    assert same_weights(run_dir / "model.safetensors", straight / "model.safetensors")
+    resumed, direct = read_json(run_dir / "metrics.json"), read_json(straight / "metrics.json")
+    assert resumed["test_accuracy"] == direct["test_accuracy"]
+    assert resumed["test_loss"] == direct["test_loss"]
+
+
+def test_train_config_files_reproduce_a_run(capsys, tmp_path):
+    flags = tmp_path / "flags"
+    code, _, err = run(
+        capsys,
+        "train",
+        "--model",
+        "digits-baseline",
+        "--epochs",
+        2,
+        "--batch-size",
+        32,
+        "--lr",
+        "3e-3",
+        "--seed",
+        1,
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        0.9,
+        "--out",
+        flags,
+        "--no-progress",
+    )
+    assert code == 0, err
+    toml = tmp_path / "recipe.toml"
+    toml.write_text(
+        'model = "digits-baseline"\nepochs = 2\nbatch-size = 32\nlr = 3e-3\nseed = 1\n'
+        'optimizer = "sgd"\nmomentum = 0.9\n'
+    )
+    from_toml, from_json = tmp_path / "toml", tmp_path / "json"
+    code, _, err = run(capsys, "train", "--config", toml, "--out", from_toml, "--no-progress")
+    assert code == 0, err
+    code, _, err = run(
+        capsys, "train", "--config", flags / "config.json", "--out", from_json, "--no-progress"
+    )
+    assert code == 0, err
+    reference = read_json(flags / "metrics.json")
+    for folder in (from_toml, from_json):
+        metrics = read_json(folder / "metrics.json")
+        assert metrics["test_accuracy"] == reference["test_accuracy"]
+        assert metrics["test_loss"] == reference["test_loss"]
+        assert same_weights(flags / "model.safetensors", folder / "model.safetensors")
+        assert read_json(folder / "config.json") == read_json(flags / "config.json")
+    # flags given on the command line override the file
+    code, _, err = run(
+        capsys, "train", "--config", toml, "--epochs", 1, "--out", tmp_path / "o", "--no-progress"
+    )
+    assert code == 0, err
+    assert read_json(tmp_path / "o" / "metrics.json")["epochs"] == 1
+
+
+def test_train_with_the_torch_engine(capsys, tmp_path):
+    pytest.importorskip("torch")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--model",
+        "baseline",
+        "--engine",
+        "torch",
+        "--epochs",
+        1,
+        "--out",
+        tmp_path,
+        "--no-progress",
+    )
+    assert code == 0, err
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["engine"] == "torch" and metrics["epochs"] == 1
+    _, meta = load_arrays(tmp_path / "model.safetensors")
+    assert meta["engine"] == "torch" and meta["model"] == "digits-baseline"
+    code, out, err = run(capsys, "evaluate", tmp_path / "model.safetensors")
+    assert code == 0 and f"{metrics['test_accuracy'] * 100:.2f}%" in out
+
+
+def test_ctrl_c_during_train_says_how_to_resume(capsys, tmp_path, monkeypatch):
+    import glassnet.study.train_run as train_run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_run, "fit", interrupted)
+    code, _, err = run(capsys, "train", "--epochs", 1, "--out", tmp_path, "--no-progress")
+    assert code == 130
+    assert f"glassnet train --resume {tmp_path}" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- tools
+def test_summary_of_lenet5(capsys):
+    code, out, _ = run(capsys, "summary", "lenet5")
+    assert code == 0
+    assert "Total params: 61,706" in out
+    assert out.startswith("lenet5")
+    code, out, _ = run(capsys, "summary", "cnn-pool", "--input-shape", "3,32,32")
+    assert code == 0 and "296,130" in out
+
+
+def test_summary_list(capsys):
+    code, out, _ = run(capsys, "summary", "--list")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == glassnet.models.list()
+    by_name = {line.split()[0]: line.split()[1] for line in lines}
+    assert by_name["lenet5"] == "61,706" and by_name["resnet20"] == "272,474"
+    assert by_name["mnist-mlp"] == "101,770" and by_name["digits-cnn-pool-skip"] == "23,422"
+
+
+def test_gradcheck_a_zoo_model_and_layers(capsys):
+    code, out, _ = run(capsys, "gradcheck", "digits-cnn-pool-skip")
+    assert code == 0 and "PASSED" in out
+    for tensor in ("input", "1.weight", "3.bias"):
+        assert tensor in out
+    code, out, _ = run(
+        capsys, "gradcheck", "Conv2d(3, 4, 3, stride=2, padding=1)", "--input-shape", "2,3,9,9"
+    )
+    assert code == 0 and "PASSED" in out and "weight" in out
+    code, out, _ = run(
+        capsys, "gradcheck", "MaxPool2d(3, stride=2, padding=1)", "--input-shape", "2x3x8x8"
+    )
+    assert code == 0 and "PASSED" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["gradcheck", "Linear(4, 3)"], "needs --input-shape"),
+        (["gradcheck", "Frobnicate(3)", "--input-shape", "2,3"], "no layer 'Frobnicate'"),
+        (["gradcheck", "Linear(__import__('os'), 3)", "--input-shape", "2,4"], "literals"),
+        (["gradcheck", "Linear(4,", "--input-shape", "2,4"], "cannot parse"),
+        (["gradcheck", "nope"], "unknown model 'nope'"),
+    ],
+)
+def test_gradcheck_user_errors(capsys, argv, fragment):
+    code, _, err = run(capsys, *argv)
+    assert_user_error(code, err, f"glassnet {argv[0]}: error:", fragment)
+
+
+def test_datasets_lists_the_four_datasets(capsys, tmp_path):
+    code, out, _ = run(capsys, "datasets", "--data-dir", tmp_path)
+    assert code == 0
+    assert f"data folder: {tmp_path}" in out
+    rows = [line for line in out.splitlines() if line and not line.startswith((" ", "data"))]
+    assert [row.split()[0] for row in rows] == ["digits", "mnist", "fashion-mnist", "cifar10"]
+    states = {row.split()[0]: row for row in rows}
+    assert "present" in states["digits"]
+    for name in ("mnist", "fashion-mnist", "cifar10"):
+        assert f"missing (glassnet datasets download {name})" in states[name]
+
+
+def test_datasets_with_the_shared_files():
+    if not REAL_DATA:
+        pytest.skip("GLASSNET_DATA is not set")
+    infos = {i.name: i for i in glassnet.data.available(REAL_DATA)}
+    if not infos["mnist"].present:
+        pytest.skip(f"no MNIST under GLASSNET_DATA={REAL_DATA}")
+    done = subprocess.run(
+        [sys.executable, "-m", "glassnet", "datasets"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GLASSNET_DATA": REAL_DATA},
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "mnist          1x28x28   10 classes  present" in done.stdout
+
+
+@pytest.mark.slow
+def test_train_on_real_mnist(capsys, tmp_path):
+    if not REAL_DATA:
+        pytest.skip("GLASSNET_DATA is not set")
+    if not glassnet.data.available(REAL_DATA)[1].present:
+        pytest.skip(f"no MNIST under GLASSNET_DATA={REAL_DATA}")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--model",
+        "mnist-mlp",
+        "--epochs",
+        1,
+        "--train-size",
+        3000,
+        "--data-dir",
+        REAL_DATA,
+        "--out",
+        tmp_path,
+        "--no-progress",
+    )
+    assert code == 0, err
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["dataset"] == "mnist" and metrics["params"] == 101_770
+    assert metrics["test_accuracy"] > 0.8 and sum(map(sum, metrics["confusion_matrix"])) == 10_000
+
+
+# ---------------------------------------------------------------------------- user errors
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["train", "--model", "resnet1000"], ["unknown model 'resnet1000'", "lenet5"]),
+        (["compare", "--models", "baseline,vgg"], ["unknown model 'vgg'"]),
+        (["train", "--dataset", "imagenet"], ["unknown dataset 'imagenet'", "mnist"]),
+        (["compare", "--dataset", "svhn"], ["unknown dataset 'svhn'"]),
+        (["compare", "--engines", "jax"], ["unknown engine(s) ['jax']"]),
+        (["train", "--engine", "torch", "--resume", "{tmp}/nowhere"], ["no config.json"]),
+        (["train", "--resume", "{tmp}/nowhere"], ["nowhere is not a glassnet train run"]),
+        (["evaluate", "{tmp}/missing.safetensors"], ["no such file"]),
+        (["train", "--config", "{tmp}/missing.toml"], ["config file not found"]),
+        (["train", "--val-size", "1.5"], ["val_size"]),
+        (["summary", "alexnet"], ["unknown model 'alexnet'"]),
+        (["summary", "lenet5", "--input-shape", "1,4,4"], ["12x12"]),
+        (["compare", "--models", "lenet5", "--epochs", "1"], ["lenet5 needs inputs of at least"]),
+        (["datasets", "download"], ["needs a dataset name"]),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(capsys, tmp_path, argv, fragments):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, _, err = run(
+        capsys,
+        *argv,
+        *(
+            ["--out", tmp_path / "out"]
+            if argv[0] in ("compare", "train") and "--resume" not in argv
+            else []
+        ),
+    )
+    assert_user_error(code, err, f"glassnet {argv[0]}: error:", *fragments)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["compare", "--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+        (["train", "--lr", "-1"], "argument --lr: expected a positive number, got '-1'"),
+        (["train", "--batch-size", "many"], "argument --batch-size"),
+        (["compare", "--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+        (["train", "--train-size", "half"], "expected a count or a fraction"),
+        (["gradcheck", "Linear(2, 2)", "--input-shape", "2,zero"], "not a shape"),
+        (["train", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_bad_flag_values_are_argparse_errors(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("glassnet") and ": error: " in last and fragment in last, last
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("epoch = 3\n", "unknown setting(s) in"),
+        ('epochs = "3"\n', "epochs must be an integer, got '3'"),
+        ('lr = "fast"\n', "lr must be a number"),
+        ("epochs = 0\n", "epochs must be at least 1"),
+        ("epochs = [\n", "cannot read config file"),
+    ],
+)
+def test_bad_config_files_are_user_errors(capsys, tmp_path, content, fragment):
+    path = tmp_path / "recipe.toml"
+    path.write_text(content)
+    code, _, err = run(capsys, "train", "--config", path, "--out", tmp_path / "out")
+    assert_user_error(code, err, "glassnet train: error:", fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_config_with_a_string_of_models(capsys, tmp_path):
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps({"models": "baseline,cnn", "epochs": 1}))
+    code, _, err = run(capsys, "compare", "--config", path, "--out", tmp_path / "out")
+    assert_user_error(code, err, "models must be a list of names")
+
+
+def test_missing_data_is_a_user_error_and_never_touches_the_network(capsys, tmp_path, monkeypatch):
+    import glassnet.data.download as download
+
+    tried = []
+
+    def offline(url, remote, folder, timeout):
+        tried.append(url)
+        raise OSError("network disabled in the tests")
+
+    monkeypatch.setattr(download, "_fetch", offline)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--model",
+        "mnist-mlp",
+        "--data-dir",
+        empty,
+        "--out",
+        tmp_path / "out",
+    )
+    assert code == 2 and "Traceback" not in err
+    first = err.strip().splitlines()[0]
+    assert first == f"glassnet train: error: mnist: dataset files not found in {empty / 'mnist'}."
+    assert "train-images-idx3-ubyte.gz" in err  # says which files to put where
+    assert tried  # the download was attempted, through the patched fetch only
+    code, _, err = run(capsys, "evaluate", tmp_path / "nothing.safetensors", "--dataset", "mnist")
+    assert code == 2
+
+
+def test_resume_refuses_a_changed_recipe(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--model", "baseline", "--epochs", 1, "--out", tmp_path)
+    assert code == 0, err
+    before = read_json(tmp_path / "config.json")
+    # the optimizer state in the checkpoint would silently win over a new --lr
+    code, _, err = run(capsys, "train", "--resume", tmp_path, "--epochs", 2, "--lr", "0.5")
+    assert_user_error(code, err, "keeps its recipe", "lr 0.001 -> 0.5")
+    assert read_json(tmp_path / "config.json") == before
+    assert read_json(tmp_path / "metrics.json")["epochs"] == 1
+
+
+def test_resume_cannot_stretch_a_schedule(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "train",
+        "--model",
+        "baseline",
+        "--epochs",
+        1,
+        "--scheduler",
+        "onecycle",
+        "--lr",
+        "0.01",
+        "--out",
+        tmp_path,
+    )
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--resume", tmp_path, "--epochs", 3)
+    assert_user_error(code, err, "schedule was planned with total_steps=23")

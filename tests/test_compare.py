@@ -1,0 +1,258 @@
+"""``run_compare``: one model definition, three engines, one run folder; repeatable runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import glassnet  # noqa: E402
+from glassnet import data, models  # noqa: E402
+from glassnet.io import load_arrays, read_json  # noqa: E402
+from glassnet.study import CompareConfig, load_results, results_table, run_compare  # noqa: E402
+from glassnet.train import evaluate  # noqa: E402
+
+torch.set_num_threads(1)  # the same threads every run (and no oversubscription under xdist)
+
+MODELS = ["baseline", "cnn-pool"]
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+def runs_by_key(results):
+    return {(r["model"], r["engine"]): r for r in results["runs"]}
+
+
+@pytest.fixture(scope="module")
+def compare_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    config = CompareConfig(epochs=1, models=list(MODELS))
+    folder, results = run_compare(config, out=out, log=quiet, report=False)
+    return config, folder, results
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+def test_run_folder_files(compare_run):
+    config, folder, results = compare_run
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.json", "results.json", "history.csv", "weights"} <= names
+    assert read_json(folder / "config.json") == config.to_dict()
+    assert load_results(folder) == json.loads((folder / "results.json").read_text())
+    assert sorted(p.name for p in (folder / "weights").iterdir()) == [
+        "baseline-glassnet.safetensors",
+        "baseline-sklearn.safetensors",
+        "baseline-torch.safetensors",
+        "cnn-pool-glassnet.safetensors",
+        "cnn-pool-torch.safetensors",
+    ]
+    assert results["config"] == config.to_dict()
+    dataset = results["dataset"]
+    assert dataset["name"] == "digits" and dataset["input_shape"] == [1, 8, 8]
+    assert dataset["classes"] == [str(i) for i in range(10)]
+    assert (dataset["n_train"], dataset["n_val"], dataset["n_test"]) == (1438, 0, 359)
+    assert dataset["test_labels"] == data.load("digits").y_test.tolist()
+    assert results["glassnet_version"] == glassnet.__version__
+    assert {"python", "numpy", "torch", "sklearn"} <= set(results["machine"])
+
+
+def test_history_csv_holds_every_curve(compare_run):
+    _, folder, results = compare_run
+    with open(folder / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["model"], r["engine"], r["epoch"]) for r in rows] == [
+        ("baseline", "glassnet", "1"),
+        ("baseline", "torch", "1"),
+        ("baseline", "sklearn", "1"),
+        ("cnn-pool", "glassnet", "1"),
+        ("cnn-pool", "torch", "1"),
+    ]
+    by_key = runs_by_key(results)
+    for row in rows:
+        record = by_key[(row["model"], row["engine"])]["history"][0]
+        assert float(row["test_accuracy"]) == record["test_accuracy"]
+        assert float(row["train_loss"]) == record["train_loss"]
+
+
+@pytest.mark.parametrize("engine", ["glassnet", "torch", "sklearn"])
+def test_results_of_each_run(compare_run, digits, engine):
+    _, _, results = compare_run
+    record = runs_by_key(results)[("baseline", engine)]
+    assert record["status"] == "ok" and record["reason"] is None
+    assert record["zoo_name"] == "digits-baseline"
+    assert record["params"] == 2_260
+    (epoch,) = record["history"]
+    assert epoch["epoch"] == 1
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"):
+        assert np.isfinite(epoch[key]), key
+    assert record["seconds"] == epoch["seconds"] > 0
+    assert record["final_test_accuracy"] == record["best_test_accuracy"] == epoch["test_accuracy"]
+    assert record["best_epoch"] == 1
+    pred = np.array(record["test_predictions"])
+    y = digits.y_test
+    assert pred.shape == y.shape
+    assert np.mean(pred == y) == pytest.approx(record["final_test_accuracy"], abs=1e-6)
+    cm = np.array(record["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == len(y)
+    np.testing.assert_array_equal(cm, np.bincount(y * 10 + pred, minlength=100).reshape(10, 10))
+    assert record["per_class_errors"] == (cm.sum(1) - np.diag(cm)).tolist()
+    assert record["misclassified"] == np.flatnonzero(pred != y).tolist()
+    assert record["first_layer_shape"] == [30, 64]
+    assert record["weights_file"] == f"weights/baseline-{engine}.safetensors"
+    assert record["iterations"] and record["iterations"][-1]["epoch"] == 1
+
+
+@pytest.mark.parametrize("engine", ["glassnet", "torch"])
+@pytest.mark.parametrize("model", MODELS)
+def test_saved_weights_reproduce_the_recorded_accuracy(compare_run, digits, engine, model):
+    _, folder, results = compare_run
+    record = runs_by_key(results)[(model, engine)]
+    arrays, meta = load_arrays(folder / record["weights_file"])
+    assert meta["model"] == record["zoo_name"] and meta["engine"] == engine
+    net = models.get(record["zoo_name"])
+    net.load_state_dict(arrays)  # torch's state_dict keys are glassnet's
+    result = evaluate(net, digits)
+    assert result["accuracy"] == pytest.approx(record["final_test_accuracy"], abs=1e-6)
+    assert (result["predictions"] == np.array(record["test_predictions"])).mean() > 0.99
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_glassnet_and_pytorch_agree(compare_run, model):
+    _, _, results = compare_run
+    ours = runs_by_key(results)[(model, "glassnet")]
+    theirs = runs_by_key(results)[(model, "torch")]
+    assert ours["params"] == theirs["params"]
+    # same weights, same batches, same optimizer: the same first epoch up to round-off
+    assert ours["history"][0]["train_loss"] == pytest.approx(
+        theirs["history"][0]["train_loss"], abs=1e-4
+    )
+    assert ours["history"][0]["test_loss"] == pytest.approx(
+        theirs["history"][0]["test_loss"], abs=1e-4
+    )
+    assert abs(ours["final_test_accuracy"] - theirs["final_test_accuracy"]) <= 0.01
+    assert [it["step"] for it in ours["iterations"]] == [it["step"] for it in theirs["iterations"]]
+    assert [it["examples_seen"] for it in ours["iterations"]] == [
+        it["examples_seen"] for it in theirs["iterations"]
+    ]
+    np.testing.assert_allclose(
+        [it["loss"] for it in ours["iterations"]],
+        [it["loss"] for it in theirs["iterations"]],
+        atol=1e-4,
+    )
+
+
+def test_sklearn_runs_the_mlp_and_explains_the_conv_model(compare_run):
+    _, _, results = compare_run
+    skipped = runs_by_key(results)[("cnn-pool", "sklearn")]
+    assert skipped["status"] == "skipped"
+    assert "Conv2d" in skipped["reason"] and "MLPClassifier" in skipped["reason"]
+    assert "history" not in skipped
+    assert any("No scikit-learn row for cnn-pool" in note for note in results["notes"])
+    assert any("identical weights" in note for note in results["notes"])
+    table = results_table(results)
+    lines = table.splitlines()
+    assert len(lines) == 2 + 6
+    assert any(
+        line.startswith("cnn-pool") and "sklearn" in line and "skipped" in line for line in lines
+    )
+    baseline_sklearn = next(line for line in lines if line.startswith("baseline        sklearn"))
+    assert "2,260" in baseline_sklearn and "%" in baseline_sklearn
+
+
+def test_repeating_a_run_from_its_config_gives_the_same_numbers(compare_run, tmp_path):
+    _, folder, results = compare_run
+    config = CompareConfig.from_dict(read_json(folder / "config.json"))
+    _, again = run_compare(config, out=tmp_path, log=quiet, report=False)
+    assert len(again["runs"]) == len(results["runs"])
+    for first, second in zip(results["runs"], again["runs"]):
+        assert (first["model"], first["engine"], first["status"]) == (
+            second["model"],
+            second["engine"],
+            second["status"],
+        )
+        if first["status"] != "ok":
+            assert first["reason"] == second["reason"]
+            continue
+        for key in (
+            "final_test_accuracy",
+            "final_test_loss",
+            "test_predictions",
+            "params",
+            "confusion_matrix",
+        ):
+            assert first[key] == second[key], (first["model"], first["engine"], key)
+        strip = [{k: v for k, v in e.items() if k != "seconds"} for e in first["history"]]
+        assert strip == [{k: v for k, v in e.items() if k != "seconds"} for e in second["history"]]
+    for name in ("baseline-glassnet", "cnn-pool-torch", "baseline-sklearn"):
+        a, _ = load_arrays(folder / "weights" / f"{name}.safetensors")
+        b, _ = load_arrays(tmp_path / "weights" / f"{name}.safetensors")
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_validation_split_and_plateau_are_shared_by_glassnet_and_torch(tmp_path):
+    config = CompareConfig(
+        epochs=3,
+        models=["baseline"],
+        engines=["glassnet", "torch"],
+        val_size=0.2,
+        optimizer="sgd",
+        lr=0.2,
+        momentum=0.5,
+        scheduler="plateau",
+        batch_size=64,
+    )
+    _, results = run_compare(config, out=tmp_path, log=quiet, report=False)
+    ours, theirs = results["runs"]
+    assert results["dataset"]["n_val"] == 288
+    assert [list(e) for e in ours["history"]] == [list(e) for e in theirs["history"]]
+    for a, b in zip(ours["history"], theirs["history"]):
+        assert a["lr"] == pytest.approx(b["lr"])
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-4)
+        assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"batch_size": 0}, "batch size"),
+        ({"lr": 0.0}, "learning rate must be positive"),
+        ({"lr": -1e-3}, "learning rate"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+        ({"scheduler": "warmup"}, "unknown scheduler 'warmup'"),
+        ({"label_smoothing": 1.5}, "label smoothing"),
+        ({"models": []}, "no models"),
+        ({"models": ["baseline", "transformer"]}, "unknown model 'transformer'"),
+        ({"engines": ["glassnet", "jax"]}, r"unknown engine\(s\) \['jax'\]"),
+        ({"engines": []}, "engine"),
+        ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
+        ({"epochs": "3"}, "epochs must be an integer, got '3'"),
+        ({"lr": "fast"}, "lr must be a number"),
+        ({"augment": "yes"}, "augment must be true or false"),
+        ({"models": "baseline"}, "models must be a list of names"),
+        ({"seed": -1}, "seed must be a non-negative"),
+    ],
+)
+def test_invalid_configs_name_the_problem(changes, message, tmp_path):
+    config = CompareConfig(**{**CompareConfig().to_dict(), **changes})
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=message):
+        run_compare(config, out=out, log=quiet, report=False)
+    assert not out.exists()  # nothing written for a config that cannot run
+
+
+def test_unknown_settings_in_a_config_file():
+    with pytest.raises(ValueError, match="unknown setting.*epoch_count"):
+        CompareConfig.from_dict({"epoch_count": 3})
+    assert CompareConfig.from_dict({"epochs": 3}).epochs == 3
