@@ -10,6 +10,9 @@ STAMP := $(VENV)/.glassnet-installed
 SHARED_DATA := $(abspath ../shared/data)
 export GLASSNET_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 PYTEST_ARGS ?= -n 2
+# two pytest workers on two cores: one BLAS/OpenMP thread each, or the thread pools
+# oversubscribe the cores and every matmul waits on a descheduled thread (10x slower)
+TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: help install demo test lint format browser bench bench-long clean
 
@@ -45,7 +48,7 @@ demo: $(STAMP)
 	$(VENV)/bin/glassnet compare
 
 test: $(STAMP) browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_THREADS) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

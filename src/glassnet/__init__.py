@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import nn, optim  # noqa: E402
+from . import data, models, nn, optim, train  # noqa: E402
 from .gradcheck import GradcheckResult, gradcheck  # noqa: E402
 from .io import load_state, save  # noqa: E402
 from .nn.module import no_grad  # noqa: E402
@@ -22,6 +22,9 @@ __all__ = [
     "__version__",
     "nn",
     "optim",
+    "data",
+    "models",
+    "train",
     "gradcheck",
     "GradcheckResult",
     "summary",

@@ -100,7 +100,7 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     x = np.array(x, dtype=np.float64, copy=True)
     if isinstance(module_or_fn, Module):
-        module = copy.deepcopy(module_or_fn).to(np.float64)
+        module = copy.deepcopy(module_or_fn).to(np.float64).set_input_grad(True)
         forward, back = module, module.backward
         params = list(module.named_parameters())
     else:

@@ -69,8 +69,20 @@ class Sequential(Module):
 
     def backward(self, grad_out):
         for m in reversed(self._modules.values()):
+            if grad_out is None:  # no layer below needs a gradient (set_input_grad(False))
+                break
             grad_out = m.backward(grad_out)
         return grad_out
+
+    def set_input_grad(self, enabled: bool = True) -> Sequential:
+        """A child needs dL/d(its input) if the container's input does or if any earlier
+        child has trainable parameters."""
+        super().set_input_grad(enabled)
+        needed = bool(enabled)
+        for m in self._modules.values():
+            m.set_input_grad(needed)
+            needed = needed or any(p.requires_grad for p in m.parameters())
+        return self
 
 
 class ModuleList(Module):
@@ -125,9 +137,17 @@ class Residual(Module):
     def backward(self, grad_out):
         self._saved()
         grad_in = self.body.backward(grad_out)
-        if self.shortcut is None:
-            return grad_in + grad_out
-        return grad_in + self.shortcut.backward(grad_out)
+        grad_skip = grad_out if self.shortcut is None else self.shortcut.backward(grad_out)
+        if not self._input_grad:
+            return None
+        return grad_in + grad_skip
+
+    def set_input_grad(self, enabled: bool = True) -> Residual:
+        super().set_input_grad(enabled)
+        self.body.set_input_grad(enabled)
+        if self.shortcut is not None:
+            self.shortcut.set_input_grad(enabled)
+        return self
 
 
 class Concat(Module):
@@ -178,6 +198,13 @@ class Concat(Module):
         start = 0
         for b, shape, size in zip(self._modules.values(), shapes, sizes):
             g = b.backward(grad_out[:, start : start + size].reshape(shape))
-            grad_in = g if grad_in is None else grad_in + g
+            if g is not None:
+                grad_in = g if grad_in is None else grad_in + g
             start += size
-        return grad_in
+        return grad_in if self._input_grad else None
+
+    def set_input_grad(self, enabled: bool = True) -> Concat:
+        super().set_input_grad(enabled)
+        for b in self._modules.values():
+            b.set_input_grad(enabled)
+        return self

@@ -1,25 +1,35 @@
-"""2-D convolution as one matrix multiplication (im2col + GEMM).
+"""2-D convolution as matrix multiplication (im2col + GEMM).
 
 Forward. Pad x (N, C, H, W); for every output pixel (i, j) the receptive field is a
-C x kh x kw block. Lay those blocks out as columns (``im2col``)::
+C x kh x kw block. Lay those blocks out as the columns of one matrix (``im2col``)::
 
-    cols[n, (c, a, b), (i, j)] = xp[n, c, i*sh + a*dh, j*sw + b*dw]      (N, C*kh*kw, Ho*Wo)
-    y[n] = W2 @ cols[n] + b                                               W2 = W.reshape(O, -1)
+    cols[(c, a, b), (n, i, j)] = xp[n, c, i*sh + a*dh, j*sw + b*dw]     (C*kh*kw, N*Ho*Wo)
+    y[n, :, i, j] = W2 @ cols[:, (n, i, j)] + b                          W2 = W.reshape(O, -1)
 
-so the whole layer is one batched GEMM, which BLAS runs near the machine's peak.
-The columns are filled with a loop over the kh*kw kernel offsets, each a strided
-slice copy of the padded input (see ``functional.offset_slice``).
+so the whole layer is one GEMM, ``W2 @ cols``, which BLAS runs near the machine's peak.
+The columns are filled with a loop over the kh*kw kernel offsets, each a strided slice
+copy of the padded input (see ``functional.offset_slice``).
 
-Backward, given g = dL/dy (N, O, Ho, Wo) seen as (N, O, Ho*Wo)::
+Backward, given g = dL/dy seen as gT (O, N*Ho*Wo)::
 
-    dL/db    = g.sum over (n, i, j)
-    dL/dW2   = sum_n g[n] @ cols[n].T                                     (O, C*kh*kw)
-    dL/dcols = W2.T @ g[n]                                                (N, C*kh*kw, Ho*Wo)
-    dL/dx    = col2im(dL/dcols): for each offset (a, b), add dcols[:, :, a, b] into the
-               strided slice of the padded input it came from, then crop the padding.
+    dL/db    = gT.sum over its columns
+    dL/dW2   = gT @ cols.T                                              (O, C*kh*kw)
+    dL/dcols = W2.T @ gT                                                (C*kh*kw, N*Ho*Wo)
+    dL/dx    = col2im(dL/dcols): for each offset (a, b), add its rows into the strided
+               slice of the padded input they came from, then crop the padding.
 
 Groups split channels into G independent convolutions: the same formulas with an extra
 G axis (W: (O, C/G, kh, kw)).
+
+Speed notes (measured on 2 cores; see benchmarks/layers.py):
+
+* The columns are C*kh*kw times the input (75 MB for 128 CIFAR images at 16 channels),
+  so the work is done in blocks of samples whose columns fit in the CPU cache: the
+  GEMM then reads what im2col just wrote from cache instead of memory.
+* Backward rebuilds each block's columns instead of keeping all of them from the
+  forward pass: cheap (a cached copy) and it keeps memory at the size of the input.
+* Channel-major columns (C*kh*kw, N*Ho*Wo) make the whole block one 2-D GEMM; the
+  per-sample layout (N, C*kh*kw, Ho*Wo) would be N small GEMMs, 2-3x slower here.
 
 The naive loop version of this layer, which the tests hold equal to this one, is
 ``glassnet.nn.reference.conv2d_forward`` / ``conv2d_backward``.
@@ -35,7 +45,9 @@ from .functional import conv_output_size, offset_slice, pad2d, pair, same_paddin
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv2d", "im2col", "col2im"]
+__all__ = ["Conv2d", "im2col", "col2im", "BLOCK_BYTES"]
+
+BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
 
 
 def im2col(
@@ -44,30 +56,37 @@ def im2col(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Columns of a padded input: (N, C, kh, kw, Ho, Wo), one strided copy per offset."""
+    """Channel-major columns of a padded input: (C, kh, kw, N, Ho, Wo), one strided
+    copy per kernel offset (written into ``out`` when given)."""
     n, c = xp.shape[:2]
     kh, kw = kernel
-    cols = np.empty((n, c, kh, kw, *out_hw), dtype=xp.dtype)
+    cols = np.empty((c, kh, kw, n, *out_hw), dtype=xp.dtype) if out is None else out
+    xt = xp.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view
     for a in range(kh):
         for b in range(kw):
-            cols[:, :, a, b] = xp[offset_slice(a, b, stride, dilation, out_hw)]
+            cols[:, a, b] = xt[offset_slice(a, b, stride, dilation, out_hw)]
     return cols
 
 
 def col2im(
-    dcols: np.ndarray,
-    padded_shape: tuple[int, ...],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
+    dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int], dilation: tuple[int, int]
 ) -> np.ndarray:
-    """Adjoint of :func:`im2col`: sum column gradients (N, C, kh, kw, Ho, Wo) into pixels."""
-    kh, kw, ho, wo = dcols.shape[2:]
-    dxp = np.zeros(padded_shape, dtype=dcols.dtype)
+    """Adjoint of :func:`im2col`: add column gradients (C, kh, kw, N, Ho, Wo) into the
+    padded-input gradient ``dxp`` (N, C, Hp, Wp), in place; returns it."""
+    kh, kw, _, ho, wo = dcols.shape[1:]
+    dxt = dxp.transpose(1, 0, 2, 3)
     for a in range(kh):
         for b in range(kw):
-            dxp[offset_slice(a, b, stride, dilation, (ho, wo))] += dcols[:, :, a, b]
+            dxt[offset_slice(a, b, stride, dilation, (ho, wo))] += dcols[:, a, b]
     return dxp
+
+
+def _blocks(n: int, bytes_per_sample: int):
+    """Slices of at most BLOCK_BYTES worth of columns (at least one sample each)."""
+    size = max(1, min(n, BLOCK_BYTES // max(1, bytes_per_sample)))
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 class Conv2d(Module):
@@ -144,41 +163,66 @@ class Conv2d(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, (4,), "(N, C_in, H, W)", 1, self.in_channels)
         n = x.shape[0]
-        top, bottom, left, right = self._pads()
         ho, wo = self._out_hw(x.shape)
         if ho <= 0 or wo <= 0:
             raise ValueError(
                 f"{self!r}: input of shape {x.shape} is too small for the kernel "
                 f"(output would be {ho}x{wo})"
             )
-        xp = pad2d(x, top, bottom, left, right)
-        g = self.groups
-        cols = im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo))
-        cols = cols.reshape(n, g, -1, ho * wo)  # (N, G, Cg*kh*kw, L)
-        w2 = self.weight.data.reshape(g, self.out_channels // g, -1)  # (G, Og, Cg*kh*kw)
-        y = np.matmul(w2, cols).reshape(n, self.out_channels, ho, wo)
+        xp = pad2d(x, *self._pads())
+        g, og = self.groups, self.out_channels // self.groups
+        w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Cg*kh*kw)
+        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
+        k = w2.shape[-1] * g
+        for block in _blocks(n, k * ho * wo * x.itemsize):
+            b = block.stop - block.start
+            cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo))
+            out = np.matmul(w2, cols.reshape(g, -1, b * ho * wo))  # (G, Og, B*L)
+            y[block] = out.reshape(self.out_channels, b, ho, wo).transpose(1, 0, 2, 3)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
-        self._save_for_backward(cols, xp.shape, x.shape)
+        self._save_for_backward(xp, x.shape)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        cols, padded_shape, x_shape = self._saved()
+        xp, x_shape = self._saved()
         n, g = x_shape[0], self.groups
-        kh, kw = self.kernel_size
-        g_out = check_grad(self, grad_out, (n, self.out_channels, *self._out_hw(x_shape)))
-        g_out = g_out.astype(cols.dtype, copy=False)
-        ho, wo = g_out.shape[2:]
-        g4 = g_out.reshape(n, g, self.out_channels // g, ho * wo)  # (N, G, Og, L)
-        if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += g_out.sum(axis=(0, 2, 3))
-        if self.weight.requires_grad:
-            dw = np.matmul(g4, cols.swapaxes(-1, -2)).sum(axis=0)  # (G, Og, Cg*kh*kw)
+        og = self.out_channels // g
+        ho, wo = self._out_hw(x_shape)
+        g_out = check_grad(self, grad_out, (n, self.out_channels, ho, wo))
+        g_out = g_out.astype(xp.dtype, copy=False)
+        w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Kg)
+        need_w = self.weight.requires_grad
+        need_b = self.bias is not None and self.bias.requires_grad
+        dw = np.zeros_like(w2) if need_w else None
+        db = np.zeros(self.out_channels, dtype=xp.dtype) if need_b else None
+        need_x = self._input_grad
+        dxp = np.zeros(xp.shape, dtype=xp.dtype) if need_x else None
+        for block in _blocks(n, w2.shape[-1] * g * ho * wo * xp.itemsize):
+            b = block.stop - block.start
+            # the block's gradient as (G, Og, B*L), the layout of W2 @ cols
+            g_t = np.ascontiguousarray(g_out[block].transpose(1, 0, 2, 3))
+            g_t = g_t.reshape(g, og, b * ho * wo)
+            if need_b:
+                db += g_t.sum(axis=-1).reshape(-1)
+            cols = None
+            if need_w:
+                cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo))
+                dw += np.matmul(g_t, cols.reshape(g, -1, b * ho * wo).swapaxes(-1, -2))
+            if need_x:
+                dcols = np.matmul(
+                    w2.swapaxes(-1, -2),
+                    g_t,
+                    out=cols.reshape(g, -1, b * ho * wo) if cols is not None else None,
+                )  # reuse the block's buffer
+                dcols = dcols.reshape(self.in_channels, *self.kernel_size, b, ho, wo)
+                col2im(dcols, dxp[block], self.stride, self.dilation)
+        if need_w:
             self.weight.grad += dw.reshape(self.weight.shape)
-        w2 = self.weight.data.reshape(g, self.out_channels // g, -1)
-        dcols = np.matmul(w2.swapaxes(-1, -2), g4)  # (N, G, Cg*kh*kw, L)
-        dcols = dcols.reshape(n, self.in_channels, kh, kw, ho, wo)
-        dxp = col2im(dcols, padded_shape, self.stride, self.dilation)
+        if need_b:
+            self.bias.grad += db
+        if not need_x:
+            return None
         top, _, left, _ = self._pads()
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 

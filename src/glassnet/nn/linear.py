@@ -56,6 +56,8 @@ class Linear(Module):
             self.weight.grad += g.T @ x2
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += g.sum(axis=0)
+        if not self._input_grad:
+            return None
         return (g @ self.weight.data).reshape(x_shape)
 
     def extra_repr(self) -> str:

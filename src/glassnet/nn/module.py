@@ -69,6 +69,7 @@ class Module:
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_cache", None)
+        object.__setattr__(self, "_input_grad", True)
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value) -> None:
@@ -215,6 +216,19 @@ class Module:
 
     def eval(self) -> Module:
         return self.train(False)
+
+    def set_input_grad(self, enabled: bool = True) -> Module:
+        """Whether ``backward`` must return dL/d(input).
+
+        PyTorch computes no gradient for an input that does not require one; the same
+        saving here: with ``set_input_grad(False)`` on a model, its first layers (up to
+        and including the first one with parameters) still fill their parameter
+        gradients but skip dL/dx, which for a first convolution is a third of its
+        backward. ``backward`` then returns None. The Trainer does this for the
+        duration of ``fit``; the default is True (gradcheck checks dL/dx).
+        """
+        object.__setattr__(self, "_input_grad", bool(enabled))
+        return self
 
     def zero_grad(self) -> None:
         for p in self.parameters():

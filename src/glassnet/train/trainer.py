@@ -117,10 +117,14 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         interrupt = _DeferredInterrupt()
+        # nobody needs dL/d(batch): the first layers skip computing it, as in PyTorch
+        input_grad = self.model._input_grad
+        self.model.set_input_grad(False)
         try:
             with interrupt:
                 while self.epoch < self.epochs and not self.stop_training:
                     self._run_epoch(val_data, test_data, eval_batch_size, interrupt)
+                interrupt.check()  # a Ctrl-C during the last evaluation
         except KeyboardInterrupt:
             self.interrupted = True
             # only at a clean point between batches: an interrupt that stopped a step
@@ -129,6 +133,7 @@ class Trainer:
                 self.save_checkpoint(self.checkpoint_path)
             raise
         finally:
+            self.model.set_input_grad(input_grad)
             for cb in self.callbacks:
                 cb.on_train_end(self)
         return self.history

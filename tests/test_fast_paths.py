@@ -1,0 +1,111 @@
+"""The speed tricks of the layers stay exact: conv blocking, max-pool winner bit fields,
+and skipping the input gradient (set_input_grad(False))."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import models, nn
+from glassnet.nn import conv as conv_module
+
+torch = pytest.importorskip("torch")
+
+
+def _torch_grads(gmodule, x, g):
+    from glassnet.interop.torch import to_torch
+
+    tm = to_torch(gmodule)
+    xt = torch.tensor(x, requires_grad=True)
+    out = tm(xt)
+    out.backward(torch.tensor(g))
+    return (
+        out.detach().numpy(),
+        xt.grad.numpy(),
+        {n: p.grad.numpy() for n, p in tm.named_parameters()},
+    )
+
+
+@pytest.mark.parametrize("block_bytes", [1, 5000, 10**9])
+@pytest.mark.parametrize(
+    "args",
+    [dict(stride=2, padding=1), dict(padding="same", dilation=2), dict(groups=2, stride=(1, 2))],
+)
+def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, args):
+    """One sample per block, a few samples per block, or everything in one block."""
+    monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(0)
+    layer = nn.Conv2d(4, 6, 3, **args).to(np.float64)
+    x = rng.standard_normal((5, 4, 9, 8))
+    y = layer(x)
+    g = rng.standard_normal(y.shape)
+    dx = layer.backward(g)
+    ty, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(y, ty, atol=1e-12)
+    np.testing.assert_allclose(dx, tdx, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
+    np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4, 5, 7, 9])  # 4..81 offsets: uint8/16/32/64, int32
+@pytest.mark.parametrize("stride", [1, 2, None])
+def test_maxpool_first_maximum_wins_ties_for_every_kernel_size(kernel, stride):
+    """Small integers make ties common; the gradient must go to the first maximum,
+    as in PyTorch, whichever winner encoding the kernel size selects."""
+    rng = np.random.default_rng(kernel)
+    x = rng.integers(0, 3, size=(2, 3, 11, 12)).astype(np.float64)
+    pool = nn.MaxPool2d(kernel, stride=stride, padding=kernel // 2)
+    y = pool(x)
+    g = rng.standard_normal(y.shape)
+    dx = pool.backward(g)
+    ty, tdx, _ = _torch_grads(pool, x, g)
+    np.testing.assert_array_equal(y, ty)
+    np.testing.assert_allclose(dx, tdx, atol=1e-12)
+
+
+def test_maxpool_without_grad_keeps_no_state():
+    pool = nn.MaxPool2d(2)
+    with gn.no_grad():
+        pool(np.ones((1, 1, 4, 4), dtype=np.float32))
+    with pytest.raises(RuntimeError, match="without a forward pass"):
+        pool.backward(np.ones((1, 1, 2, 2), dtype=np.float32))
+
+
+@pytest.mark.parametrize("name", ["lenet5", "digits-cnn-pool-skip", "resnet8", "mnist-mlp"])
+def test_skipping_the_input_gradient_changes_no_parameter_gradient(name):
+    model = models.get(name, seed=0).to(np.float64)
+    shape = (3, *model.zoo_spec["input_shape"])
+    x = np.random.default_rng(1).standard_normal(shape)
+    grads = []
+    for enabled in (True, False):
+        model.set_input_grad(enabled)
+        model.zero_grad()
+        y = model(x)
+        dx = model.backward(np.ones_like(y))
+        assert (dx is None) == (not enabled)
+        grads.append({n: p.grad.copy() for n, p in model.named_parameters()})
+    for n in grads[0]:
+        np.testing.assert_array_equal(grads[0][n], grads[1][n], err_msg=n)
+
+
+def test_fit_skips_the_input_gradient_and_restores_the_flag():
+    model = models.get("digits-cnn", seed=0)
+    first_conv = model[0]
+    seen = []
+    original = first_conv.backward
+
+    def spy(g):
+        out = original(g)
+        seen.append(out is None)
+        return out
+
+    first_conv.backward = spy
+    x = np.random.default_rng(0).standard_normal((16, 1, 8, 8)).astype(np.float32)
+    y = np.arange(16) % 10
+    gn.train.fit(model, (x, y), epochs=1, batch_size=8, progress=False)
+    assert seen and all(seen)  # the first conv never computed dL/dx during fit
+    assert model._input_grad and first_conv._input_grad  # restored afterwards
+    model(x)
+    dx = model.backward(np.ones((16, 10), dtype=np.float32))
+    assert dx is not None and dx.shape == x.shape
