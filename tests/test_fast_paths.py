@@ -28,16 +28,26 @@ def _torch_grads(gmodule, x, g):
 
 
 @pytest.mark.parametrize("block_bytes", [1, 5000, 10**9])
+@pytest.mark.parametrize("channels", [(4, 6), (6, 4), (4, 4)])  # dx by scatter / by gather
 @pytest.mark.parametrize(
     "args",
-    [dict(stride=2, padding=1), dict(padding="same", dilation=2), dict(groups=2, stride=(1, 2))],
+    [
+        dict(stride=2, padding=1),
+        dict(padding="same", dilation=2),
+        dict(padding=(2, 0), kernel_size=(3, 2)),
+        dict(groups=2, stride=(1, 2)),
+        dict(groups=2, padding=1),
+        dict(padding=3),  # more padding than the kernel spans: the scatter form
+    ],
 )
-def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, args):
-    """One sample per block, a few samples per block, or everything in one block."""
+def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, channels, args):
+    """One sample per block, a few samples per block, or everything in one block; the
+    input gradient by col2im's scatter-add or by the gather (transposed-conv) form."""
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(0)
-    layer = nn.Conv2d(4, 6, 3, **args).to(np.float64)
-    x = rng.standard_normal((5, 4, 9, 8))
+    args = {"kernel_size": 3, **args}
+    layer = nn.Conv2d(*channels, **args).to(np.float64)
+    x = rng.standard_normal((5, channels[0], 9, 8))
     y = layer(x)
     g = rng.standard_normal(y.shape)
     dx = layer.backward(g)

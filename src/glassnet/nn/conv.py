@@ -1,22 +1,30 @@
 """2-D convolution as matrix multiplication (im2col + GEMM).
 
 Forward. Pad x (N, C, H, W); for every output pixel (i, j) the receptive field is a
-C x kh x kw block. Lay those blocks out as the columns of one matrix (``im2col``)::
+C x kh x kw block. Lay those blocks out as the columns of one matrix (``im2col``, in
+:mod:`glassnet.nn.im2col`)::
 
     cols[(c, a, b), (n, i, j)] = xp[n, c, i*sh + a*dh, j*sw + b*dw]     (C*kh*kw, N*Ho*Wo)
     y[n, :, i, j] = W2 @ cols[:, (n, i, j)] + b                          W2 = W.reshape(O, -1)
 
 so the whole layer is one GEMM, ``W2 @ cols``, which BLAS runs near the machine's peak.
-The columns are filled with a loop over the kh*kw kernel offsets, each a strided slice
-copy of the padded input (see ``functional.offset_slice``).
 
 Backward, given g = dL/dy seen as gT (O, N*Ho*Wo)::
 
     dL/db    = gT.sum over its columns
     dL/dW2   = gT @ cols.T                                              (O, C*kh*kw)
     dL/dcols = W2.T @ gT                                                (C*kh*kw, N*Ho*Wo)
-    dL/dx    = col2im(dL/dcols): for each offset (a, b), add its rows into the strided
-               slice of the padded input they came from, then crop the padding.
+    dL/dx    = col2im(dL/dcols): add every column entry back into the pixel it came
+               from, then crop the padding.
+
+For stride 1 the input gradient is itself a convolution: g padded by d*(k-1) - pad,
+correlated with the kernel rotated by 180 degrees, in and out channels swapped::
+
+    dL/dx[n, c, r, s] = sum_{o,a,b} g_pad[n, o, r + a*dh, s + b*dw] * W[o, c, kh-1-a, kw-1-b]
+
+Done as im2col(g_pad) and one GEMM it *gathers* values, ~1.5x faster here than col2im's
+scatter-add, so it is used when g has no more channels than x (else its columns
+would be the larger ones).
 
 Groups split channels into G independent convolutions: the same formulas with an extra
 G axis (W: (O, C/G, kh, kw)).
@@ -28,8 +36,8 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   GEMM then reads what im2col just wrote from cache instead of memory.
 * Backward rebuilds each block's columns instead of keeping all of them from the
   forward pass: cheap (a cached copy) and it keeps memory at the size of the input.
-* Channel-major columns (C*kh*kw, N*Ho*Wo) make the whole block one 2-D GEMM; the
-  per-sample layout (N, C*kh*kw, Ho*Wo) would be N small GEMMs, 2-3x slower here.
+* Stride-1 convolutions use the "rows" column layout (see :mod:`glassnet.nn.im2col`):
+  im2col becomes kh*kw long contiguous copies, for a few percent extra GEMM work.
 
 The naive loop version of this layer, which the tests hold equal to this one, is
 ``glassnet.nn.reference.conv2d_forward`` / ``conv2d_backward``.
@@ -41,46 +49,14 @@ import numpy as np
 
 from . import init
 from ._checks import as_input, check_grad
-from .functional import conv_output_size, offset_slice, pad2d, pair, same_padding
+from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
+from .im2col import col2im, extra_rows, im2col
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv2d", "im2col", "col2im", "BLOCK_BYTES"]
+__all__ = ["Conv2d", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
-
-
-def im2col(
-    xp: np.ndarray,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-    out_hw: tuple[int, int],
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Channel-major columns of a padded input: (C, kh, kw, N, Ho, Wo), one strided
-    copy per kernel offset (written into ``out`` when given)."""
-    n, c = xp.shape[:2]
-    kh, kw = kernel
-    cols = np.empty((c, kh, kw, n, *out_hw), dtype=xp.dtype) if out is None else out
-    xt = xp.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view
-    for a in range(kh):
-        for b in range(kw):
-            cols[:, a, b] = xt[offset_slice(a, b, stride, dilation, out_hw)]
-    return cols
-
-
-def col2im(
-    dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int], dilation: tuple[int, int]
-) -> np.ndarray:
-    """Adjoint of :func:`im2col`: add column gradients (C, kh, kw, N, Ho, Wo) into the
-    padded-input gradient ``dxp`` (N, C, Hp, Wp), in place; returns it."""
-    kh, kw, _, ho, wo = dcols.shape[1:]
-    dxt = dxp.transpose(1, 0, 2, 3)
-    for a in range(kh):
-        for b in range(kw):
-            dxt[offset_slice(a, b, stride, dilation, (ho, wo))] += dcols[:, a, b]
-    return dxp
 
 
 def _blocks(n: int, bytes_per_sample: int):
@@ -169,16 +145,20 @@ class Conv2d(Module):
                 f"{self!r}: input of shape {x.shape} is too small for the kernel "
                 f"(output would be {ho}x{wo})"
             )
-        xp = pad2d(x, *self._pads())
+        rows = self.stride == (1, 1)
+        top, bottom, left, right = self._pads()
+        xp = pad2d(x, top, bottom + extra_rows(rows), left, right)
+        grid_w = xp.shape[3] if rows else wo  # computed output width (see im2col.py)
         g, og = self.groups, self.out_channels // self.groups
         w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Cg*kh*kw)
         y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
-        k = w2.shape[-1] * g
-        for block in _blocks(n, k * ho * wo * x.itemsize):
+        per_sample = w2.shape[-1] * g * ho * grid_w * x.itemsize
+        for block in _blocks(n, per_sample):
             b = block.stop - block.start
-            cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo))
-            out = np.matmul(w2, cols.reshape(g, -1, b * ho * wo))  # (G, Og, B*L)
-            y[block] = out.reshape(self.out_channels, b, ho, wo).transpose(1, 0, 2, 3)
+            cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows)
+            out = np.matmul(w2, cols.reshape(g, -1, b * ho * grid_w))  # (G, Og, B*Ho*G)
+            out = out.reshape(self.out_channels, b, ho, grid_w)[..., :wo]
+            y[block] = out.transpose(1, 0, 2, 3)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
         self._save_for_backward(xp, x.shape)
@@ -191,40 +171,90 @@ class Conv2d(Module):
         ho, wo = self._out_hw(x_shape)
         g_out = check_grad(self, grad_out, (n, self.out_channels, ho, wo))
         g_out = g_out.astype(xp.dtype, copy=False)
+        rows = self.stride == (1, 1)
+        grid_w = xp.shape[3] if rows else wo
         w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Kg)
         need_w = self.weight.requires_grad
         need_b = self.bias is not None and self.bias.requires_grad
-        dw = np.zeros_like(w2) if need_w else None
-        db = np.zeros(self.out_channels, dtype=xp.dtype) if need_b else None
         need_x = self._input_grad
-        dxp = np.zeros(xp.shape, dtype=xp.dtype) if need_x else None
-        for block in _blocks(n, w2.shape[-1] * g * ho * wo * xp.itemsize):
+        gather = need_x and self._gather_pads() is not None
+        dw = np.zeros_like(w2) if need_w else None
+        if need_b:
+            self.bias.grad += channel_sum(g_out)
+        if gather:
+            dx = np.empty(x_shape, dtype=xp.dtype)
+            w_rot = self._rotated_weight()
+            _, _, gl, gr = self._gather_pads()
+            g_cols = self.out_channels * self.kernel_size[0] * self.kernel_size[1]
+            g_cols *= x_shape[2] * (x_shape[3] + gl + gr)
+        elif need_x:
+            dxp = np.zeros(xp.shape, dtype=xp.dtype)
+        per_sample = max(w2.shape[-1] * g * ho * grid_w, g_cols if gather else 0) * xp.itemsize
+        for block in _blocks(n, per_sample):
             b = block.stop - block.start
-            # the block's gradient as (G, Og, B*L), the layout of W2 @ cols
-            g_t = np.ascontiguousarray(g_out[block].transpose(1, 0, 2, 3))
-            g_t = g_t.reshape(g, og, b * ho * wo)
-            if need_b:
-                db += g_t.sum(axis=-1).reshape(-1)
+            # the block's gradient as (G, Og, B*Ho*grid_w): the layout of W2 @ cols, with
+            # zeros in the rows layout's garbage columns
+            make = np.zeros if grid_w != wo else np.empty
+            g_t = make((self.out_channels, b, ho, grid_w), dtype=xp.dtype)
+            g_t[..., :wo] = g_out[block].transpose(1, 0, 2, 3)
+            g_t = g_t.reshape(g, og, -1)
             cols = None
             if need_w:
-                cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo))
-                dw += np.matmul(g_t, cols.reshape(g, -1, b * ho * wo).swapaxes(-1, -2))
-            if need_x:
-                dcols = np.matmul(
-                    w2.swapaxes(-1, -2),
-                    g_t,
-                    out=cols.reshape(g, -1, b * ho * wo) if cols is not None else None,
-                )  # reuse the block's buffer
-                dcols = dcols.reshape(self.in_channels, *self.kernel_size, b, ho, wo)
-                col2im(dcols, dxp[block], self.stride, self.dilation)
+                cols = im2col(
+                    xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows
+                )
+                # (cols @ g_t.T).T, not g_t @ cols.T: same numbers, but BLAS runs this
+                # orientation about 2x faster for a short, wide g_t (benchmarks/layers.py)
+                dw += np.matmul(cols.reshape(g, -1, g_t.shape[-1]), g_t.swapaxes(-1, -2)).swapaxes(
+                    -1, -2
+                )
+            if gather:
+                dx[block] = self._input_grad_gather(g_out[block], w_rot, x_shape)
+            elif need_x:
+                out = None if cols is None else cols.reshape(g, -1, g_t.shape[-1])
+                dcols = np.matmul(w2.swapaxes(-1, -2), g_t, out=out)  # reuses the buffer
+                dcols = dcols.reshape(self.in_channels, *self.kernel_size, b, ho, grid_w)
+                col2im(dcols, dxp[block], self.stride, self.dilation, rows)
         if need_w:
             self.weight.grad += dw.reshape(self.weight.shape)
-        if need_b:
-            self.bias.grad += db
         if not need_x:
             return None
+        if gather:
+            return dx
         top, _, left, _ = self._pads()
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
+
+    def _gather_pads(self) -> tuple[int, int, int, int] | None:
+        """Padding of g for the gather form of dL/dx (module docstring), or None where
+        that form does not apply (stride > 1, more output than input channels, or more
+        padding than the kernel spans)."""
+        if self.stride != (1, 1) or self.out_channels > self.in_channels:
+            return None
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation
+        top, bottom, left, right = self._pads()
+        pads = (
+            dh * (kh - 1) - top,
+            dh * (kh - 1) - bottom,
+            dw * (kw - 1) - left,
+            dw * (kw - 1) - right,
+        )
+        return pads if min(pads) >= 0 else None
+
+    def _rotated_weight(self) -> np.ndarray:
+        """W flipped in space with in/out channels swapped: (G, Cg, Og*kh*kw)."""
+        g = self.groups
+        w = self.weight.data.reshape(g, self.out_channels // g, *self.weight.shape[1:])
+        w = w[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)  # (G, Cg, Og, kh, kw)
+        return np.ascontiguousarray(w).reshape(g, self.in_channels // g, -1)
+
+    def _input_grad_gather(self, g_block, w_rot, x_shape) -> np.ndarray:
+        b, (h, w) = g_block.shape[0], x_shape[2:]
+        top, bottom, left, right = self._gather_pads()
+        g_pad = pad2d(g_block, top, bottom + extra_rows(True), left, right)
+        grid_w = g_pad.shape[3]
+        cols = im2col(g_pad, self.kernel_size, (1, 1), self.dilation, (h, w), rows_layout=True)
+        dx_t = np.matmul(w_rot, cols.reshape(self.groups, -1, b * h * grid_w))
+        return dx_t.reshape(self.in_channels, b, h, grid_w)[..., :w].transpose(1, 0, 2, 3)
 
     def _out_hw(self, x_shape) -> tuple[int, int]:
         top, bottom, left, right = self._pads()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_input, check_grad
+from .functional import channel_dot, channel_sum
 from .module import Module
 from .parameter import Parameter
 
@@ -94,9 +95,9 @@ class _BatchNorm(Module):
                     f"{type(self).__name__} needs more than 1 value per channel in training "
                     f"mode, got input of shape {x.shape}"
                 )
-            mean = _channel_sum(x) / m
+            mean = channel_sum(x) / m
             xhat = x - mean.reshape(shape)  # centred now, normalised below
-            var = _channel_dot(xhat, xhat) / m
+            var = channel_dot(xhat, xhat) / m
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, m)
         else:
@@ -127,7 +128,7 @@ class _BatchNorm(Module):
         xhat, inv_std, use_batch = self._saved()
         g = check_grad(self, grad_out, xhat.shape).astype(xhat.dtype, copy=False)
         shape = self._shape(xhat.ndim)
-        sum_g, sum_gx = _channel_sum(g), _channel_dot(g, xhat)
+        sum_g, sum_gx = channel_sum(g), channel_dot(g, xhat)
         if self.affine:
             if self.bias.requires_grad:
                 self.bias.grad += sum_g
@@ -151,19 +152,6 @@ class _BatchNorm(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
-
-
-def _channel_sum(a: np.ndarray) -> np.ndarray:
-    """sum over every axis but 1 (the channel): einsum is ~3x faster than a.sum(axis=(0,2,3))."""
-    a3 = a.reshape(a.shape[0], a.shape[1], -1)
-    return np.einsum("ncl->c", a3)
-
-
-def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum of a * b over every axis but the channel, without the a * b temporary."""
-    a3 = a.reshape(a.shape[0], a.shape[1], -1)
-    b3 = b.reshape(b.shape[0], b.shape[1], -1)
-    return np.einsum("ncl,ncl->c", a3, b3)
 
 
 class BatchNorm1d(_BatchNorm):
