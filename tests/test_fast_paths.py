@@ -28,7 +28,6 @@ def _torch_grads(gmodule, x, g):
 
 
 @pytest.mark.parametrize("block_bytes", [1, 5000, 10**9])
-@pytest.mark.parametrize("keep_bytes", [0, 10**9])  # rebuild the columns / keep them
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4), (4, 4)])  # dx by scatter / by gather
 @pytest.mark.parametrize(
     "args",
@@ -41,13 +40,10 @@ def _torch_grads(gmodule, x, g):
         dict(padding=3),  # more padding than the kernel spans: the scatter form
     ],
 )
-def test_conv_blocks_of_any_size_give_the_same_result(
-    monkeypatch, block_bytes, keep_bytes, channels, args
-):
+def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, channels, args):
     """One sample per block, a few samples per block, or everything in one block; the
     input gradient by col2im's scatter-add or by the gather (transposed-conv) form."""
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(conv_module, "KEEP_BYTES", keep_bytes)
     rng = np.random.default_rng(0)
     args = {"kernel_size": 3, **args}
     layer = nn.Conv2d(*channels, **args).to(np.float64)

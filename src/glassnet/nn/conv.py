@@ -51,13 +51,12 @@ from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
 from .im2col import col2im, extra_rows, im2col
-from .module import Module, is_grad_enabled
+from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv2d", "BLOCK_BYTES", "KEEP_BYTES"]
+__all__ = ["Conv2d", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
-KEEP_BYTES = 48 * 2**20  # a layer whose columns fit keeps them for backward (no rebuild)
 
 
 def _blocks(n: int, bytes_per_sample: int):
@@ -154,43 +153,26 @@ class Conv2d(Module):
         w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Cg*kh*kw)
         y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
         per_sample = w2.shape[-1] * g * ho * grid_w * x.itemsize
-        keep = (  # small enough to keep every block's columns for the backward pass
-            is_grad_enabled() and self.weight.requires_grad and n * per_sample <= KEEP_BYTES
-        )
-        kept = (
-            np.empty((self.in_channels, *self.kernel_size, n, ho, grid_w), x.dtype)
-            if keep
-            else None
-        )
         for block in _blocks(n, per_sample):
             b = block.stop - block.start
-            cols = im2col(
-                xp[block],
-                self.kernel_size,
-                self.stride,
-                self.dilation,
-                (ho, wo),
-                rows,
-                out=None if kept is None else kept[:, :, :, block],
-            )
+            cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows)
             out = np.matmul(w2, cols.reshape(g, -1, b * ho * grid_w))  # (G, Og, B*Ho*G)
             out = out.reshape(self.out_channels, b, ho, grid_w)[..., :wo]
             y[block] = out.transpose(1, 0, 2, 3)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
-        self._save_for_backward(None if keep else xp, xp.shape, kept, x.shape)
+        self._save_for_backward(xp, x.shape)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        xp, xp_shape, kept, x_shape = self._saved()
+        xp, x_shape = self._saved()
         n, g = x_shape[0], self.groups
         og = self.out_channels // g
         ho, wo = self._out_hw(x_shape)
         g_out = check_grad(self, grad_out, (n, self.out_channels, ho, wo))
-        dtype = self.weight.data.dtype
-        g_out = g_out.astype(dtype, copy=False)
+        g_out = g_out.astype(xp.dtype, copy=False)
         rows = self.stride == (1, 1)
-        grid_w = xp_shape[3] if rows else wo
+        grid_w = xp.shape[3] if rows else wo
         w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Kg)
         need_w = self.weight.requires_grad
         need_b = self.bias is not None and self.bias.requires_grad
@@ -200,30 +182,26 @@ class Conv2d(Module):
         if need_b:
             self.bias.grad += channel_sum(g_out)
         if gather:
-            dx = np.empty(x_shape, dtype=dtype)
+            dx = np.empty(x_shape, dtype=xp.dtype)
             w_rot = self._rotated_weight()
             _, _, gl, gr = self._gather_pads()
             g_cols = self.out_channels * self.kernel_size[0] * self.kernel_size[1]
             g_cols *= x_shape[2] * (x_shape[3] + gl + gr)
         elif need_x:
-            dxp = np.zeros(xp_shape, dtype=dtype)
-        per_sample = max(w2.shape[-1] * g * ho * grid_w, g_cols if gather else 0) * g_out.itemsize
+            dxp = np.zeros(xp.shape, dtype=xp.dtype)
+        per_sample = max(w2.shape[-1] * g * ho * grid_w, g_cols if gather else 0) * xp.itemsize
         for block in _blocks(n, per_sample):
             b = block.stop - block.start
             # the block's gradient as (G, Og, B*Ho*grid_w): the layout of W2 @ cols, with
             # zeros in the rows layout's garbage columns
             make = np.zeros if grid_w != wo else np.empty
-            g_t = make((self.out_channels, b, ho, grid_w), dtype=dtype)
+            g_t = make((self.out_channels, b, ho, grid_w), dtype=xp.dtype)
             g_t[..., :wo] = g_out[block].transpose(1, 0, 2, 3)
             g_t = g_t.reshape(g, og, -1)
             cols = None
             if need_w:
-                cols = (
-                    kept[:, :, :, block]
-                    if kept is not None
-                    else im2col(
-                        xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows
-                    )
+                cols = im2col(
+                    xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows
                 )
                 # (cols @ g_t.T).T, not g_t @ cols.T: same numbers, but BLAS runs this
                 # orientation about 2x faster for a short, wide g_t (benchmarks/layers.py)
@@ -233,11 +211,8 @@ class Conv2d(Module):
             if gather:
                 dx[block] = self._input_grad_gather(g_out[block], w_rot, x_shape)
             elif need_x:
-                # reuse this block's freshly built column buffer (not the kept ones)
-                out = (
-                    None if cols is None or kept is not None else cols.reshape(g, -1, g_t.shape[-1])
-                )
-                dcols = np.matmul(w2.swapaxes(-1, -2), g_t, out=out)
+                out = None if cols is None else cols.reshape(g, -1, g_t.shape[-1])
+                dcols = np.matmul(w2.swapaxes(-1, -2), g_t, out=out)  # reuses the buffer
                 dcols = dcols.reshape(self.in_channels, *self.kernel_size, b, ho, grid_w)
                 col2im(dcols, dxp[block], self.stride, self.dilation, rows)
         if need_w:

@@ -56,18 +56,17 @@ def _row_runs(xp: np.ndarray, kernel, dilation, out_h: int) -> np.ndarray:
 
 
 def im2col(
-    xp: np.ndarray, kernel, stride, dilation, out_hw, rows_layout: bool = False, out=None
+    xp: np.ndarray, kernel, stride, dilation, out_hw, rows_layout: bool = False
 ) -> np.ndarray:
-    """Columns (C, kh, kw, N, Ho, G) of a padded input, G = Wp (rows) or Wo (window);
-    written into ``out`` (any strides) when given."""
+    """Columns (C, kh, kw, N, Ho, G) of a padded input, G = Wp (rows) or Wo (window)."""
     n, c, _, wp = xp.shape
     kh, kw = kernel
     ho, wo = out_hw
-    shape = (c, kh, kw, n, ho, wp if rows_layout else wo)
-    cols = np.empty(shape, dtype=xp.dtype) if out is None else out
     if rows_layout:
-        np.copyto(cols, _row_runs(xp, kernel, dilation, ho).reshape(shape))
+        cols = np.empty((c, kh, kw, n, ho, wp), dtype=xp.dtype)
+        np.copyto(cols.reshape(c, kh, kw, n, ho * wp), _row_runs(xp, kernel, dilation, ho))
         return cols
+    cols = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
     windows = window_view(xp, kernel, stride, dilation, out_hw)  # (N, C, Ho, Wo, kh, kw)
     np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
     return cols
