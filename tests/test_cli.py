@@ -544,3 +544,10 @@ def test_resume_cannot_stretch_a_schedule(capsys, tmp_path):
     assert code == 0, err
     code, _, err = run(capsys, "train", "--resume", tmp_path, "--epochs", 3)
     assert_user_error(code, err, "schedule was planned with total_steps=23")
+
+
+def test_a_model_that_cannot_take_the_images_fails_before_training(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "compare", "--models", "lenet5", "--out", out)
+    assert_user_error(code, err, "lenet5", "(1, 8, 8)")
+    assert not out.exists()  # nothing written, nothing trained

@@ -11,6 +11,8 @@ import numbers
 from dataclasses import dataclass, field
 
 from .. import data, models
+from .. import random as gn_random
+from ..data.datasets import INPUT_SHAPES
 from ..train.fit import SCHEDULERS
 from .engines import ENGINES
 
@@ -114,7 +116,7 @@ class CompareConfig(Recipe):
         if not self.models:
             raise ValueError("no models given")
         for name in self.models:
-            models.resolve(name, self.dataset)  # a ValueError naming the model
+            _check_model_fits(name, self.dataset)
         bad = [e for e in self.engines if e not in ENGINES]
         if bad or not self.engines:
             raise ValueError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
@@ -137,10 +139,26 @@ class TrainConfig(Recipe):
         _check_type(self, "engine", (str,), "an engine name")
         _check_type(self, "early_stopping", (numbers.Integral, type(None)), "a patience in epochs")
         _check_type(self, "log_interval", (numbers.Integral,), "an integer")
-        models.resolve(self.model, self.dataset)
+        _check_model_fits(self.model, self.dataset)
         if self.engine not in ("glassnet", "torch"):
             raise ValueError(
                 f"train runs the 'glassnet' or 'torch' engine, got {self.engine!r}"
                 " (scikit-learn models are trained by compare)"
             )
         return self
+
+
+def _check_model_fits(name: str, dataset: str) -> None:
+    """Build the model for the dataset's image shape now, so that a model that cannot
+    take those images fails before anything is trained or written."""
+    key = models.resolve(name, dataset)  # a ValueError naming the model
+    shape = INPUT_SHAPES[data.canonical_name(dataset)]
+    state = gn_random.get_rng_state()  # building draws weights: leave the generator as it was
+    try:
+        models.get(key, input_shape=shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"model {name!r} cannot take {dataset} images of shape {shape}: {exc}"
+        ) from None
+    finally:
+        gn_random.set_rng_state(state)
