@@ -21,7 +21,7 @@ help:
 	@echo "make test        set up .venv (+ headless Chromium) and run the whole test suite"
 	@echo "make lint        ruff check + format check"
 	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
-	@echo "make bench-long  time-to-accuracy benchmarks (long; run once and recorded)"
+	@echo "make bench-long  accuracy recipes and time to accuracy (long; run once and recorded)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,9 +61,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/layers.py
 	$(PY) benchmarks/training.py
+	$(PY) benchmarks/vectorisation.py
 
 bench-long: $(STAMP)
 	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/time_to_accuracy.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

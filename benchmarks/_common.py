@@ -1,0 +1,454 @@
+"""Shared machinery of the benchmarks: machine facts, fair timing, result files.
+
+Fair timing, the rules every script here follows:
+
+* one process, the same thread count for NumPy's BLAS (threadpoolctl) and PyTorch
+  (``torch.set_num_threads``), pinned once by :func:`pin_threads`;
+* warm-up calls first (first calls allocate, fill caches, pick kernels);
+* the engines are *interleaved*: repetition r times glassnet, then PyTorch, then the
+  next repetition in the opposite order, so a slow spell of the machine (the other
+  core busy, a frequency drop) hits both engines alike;
+* the figure is the *median* over repetitions, and ratios are glassnet / PyTorch
+  medians from the same run.
+
+Results go to ``benchmarks/results/<YYYY-MM-DD>-<name>.json`` (everything, machine
+facts included) and a markdown table beside it, both written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+# environment variables that change how BLAS / OpenMP run (recorded, never changed)
+_ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO", "NVPL_", "BLIS_", "KMP_", "VECLIB_")
+
+
+# ----------------------------------------------------------------------------- arguments
+def parse_args(description: str, add_arguments: Callable | None = None) -> argparse.Namespace:
+    """The flags every benchmark takes: --quick, --threads N, --out DIR, --no-save."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--quick", action="store_true", help="few repetitions: a smoke run, not a measurement"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=available_cores(),
+        help="threads for NumPy's BLAS and PyTorch alike (default: all cores, %(default)s)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
+    parser.add_argument("--no-save", action="store_true", help="print only, write no files")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=None,
+        metavar="S",
+        help="before each case wait up to S seconds for other processes to leave the cores "
+        "(default: 0 with --quick, else 120)",
+    )
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args()
+    if args.wait_quiet is None:
+        args.wait_quiet = 0.0 if args.quick else 120.0
+    return args
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# ----------------------------------------------------------------------------- threads
+_LIMITS = []  # keeps the threadpoolctl limiter alive for the whole process
+
+
+def pin_threads(n: int) -> None:
+    """Same thread count for NumPy's BLAS (and any OpenMP pool) and for PyTorch."""
+    from threadpoolctl import threadpool_limits
+
+    _LIMITS.append(threadpool_limits(limits=n))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
+# ----------------------------------------------------------------------------- machine
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(threads: int) -> dict:
+    """What a reader needs to judge the figures: CPU, cores, versions, BLAS, env vars."""
+    info = {
+        "date": _dt.date.today().isoformat(),
+        "time": _dt.datetime.now().isoformat(timespec="seconds"),
+        "cpu_model": cpu_model(),
+        "cores_available": available_cores(),
+        "cpu_count": os.cpu_count(),
+        "threads_used": threads,
+        "load_average_at_start": load_average(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES)},
+    }
+    # the two OpenBLAS variables that can slow NumPy on this kind of machine: always shown
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        info["env"].setdefault(key, None)
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {
+                k: p.get(k)
+                for k in (
+                    "user_api",
+                    "internal_api",
+                    "prefix",
+                    "version",
+                    "architecture",
+                    "num_threads",
+                    "threading_layer",
+                )
+                if p.get(k) is not None
+            }
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        info["threadpools"] = []
+    blas = [p for p in info["threadpools"] if p.get("user_api") == "blas"]
+    numpy_blas = [p for p in blas if "scipy_openblas64" in p.get("prefix", "")] or blas
+    if numpy_blas:
+        b = numpy_blas[0]
+        info["numpy_blas"] = f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})"
+    for module in ("torch", "sklearn"):
+        try:
+            mod = __import__(module)
+            info[module] = mod.__version__
+        except ImportError:
+            info[module] = None
+    if info["torch"]:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["torch_mkldnn"] = bool(torch.backends.mkldnn.is_available())
+    try:
+        import glassnet
+
+        info["glassnet"] = getattr(glassnet, "__version__", "?")
+        info["glassnet_path"] = str(Path(glassnet.__file__).parent)
+    except ImportError:
+        info["glassnet"] = None
+    info["git"] = git_state(Path(info.get("glassnet_path") or Path(__file__).parent))
+    return info
+
+
+def git_state(where: Path) -> dict | None:
+    """The commit of the glassnet measured, and how many files of its src/ had
+    uncommitted changes (the figures are of the tree as it was at the start)."""
+    import subprocess
+
+    try:
+        root = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True
+        ).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.split("\n")
+    except OSError:
+        return None
+    if not root:
+        return None
+    return {"commit": head or None, "src_changed_files": len([d for d in dirty if d.strip()])}
+
+
+def machine_line(info: dict) -> str:
+    env = ", ".join(f"{k}={v}" for k, v in info["env"].items())
+    git = info.get("git") or {}
+    code = f"glassnet {git.get('commit')}" + (
+        f" (+{git['src_changed_files']} uncommitted src files)"
+        if git.get("src_changed_files")
+        else ""
+    )
+    return (
+        f"{code}; "
+        f"{info['date']}, {info['cpu_model']}, {info['cores_available']} cores, "
+        f"{info['threads_used']} threads; numpy {info['numpy']} ({info.get('numpy_blas', '?')}), "
+        f"torch {info.get('torch')}, scikit-learn {info.get('sklearn')}, "
+        f"Python {info['python']}; env: {env or 'none'}"
+    )
+
+
+def load_average() -> list[float] | None:
+    """1/5/15-minute load averages: above ~0.5 another process shared the cores."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return None
+
+
+def _busy_jiffies() -> tuple[int, int]:
+    """(busy jiffies of the whole machine, jiffies of this process and its children)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    with open("/proc/self/stat") as f:
+        mine = f.read().rsplit(")", 1)[1].split()
+    return busy, sum(int(v) for v in mine[11:15])  # utime stime cutime cstime
+
+
+class OthersCpu:
+    """Context manager: how many cores *other* processes kept busy meanwhile (Linux).
+
+    ``with OthersCpu() as m: ...`` then ``m.cores``; 0 on a quiet machine. A figure
+    above ~0.3 means a co-tenant competed for the cores and the timings are suspect.
+    """
+
+    cores: float | None = None
+
+    def __enter__(self):
+        try:
+            self._start = (time.perf_counter(), *_busy_jiffies())
+        except (OSError, ValueError, IndexError):
+            self._start = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._start is None:
+            return False
+        t0, busy0, mine0 = self._start
+        busy1, mine1 = _busy_jiffies()
+        ticks = (time.perf_counter() - t0) * os.sysconf("SC_CLK_TCK")
+        self.cores = round(max(0.0, (busy1 - busy0) - (mine1 - mine0)) / max(ticks, 1), 2)
+        return False
+
+
+def wait_for_quiet(max_wait_s: float, threshold: float = 0.25) -> float | None:
+    """Wait (up to ``max_wait_s``) until other processes use < ``threshold`` cores."""
+    deadline = time.perf_counter() + max_wait_s
+    while True:
+        with OthersCpu() as m:
+            time.sleep(0.5)
+        if m.cores is None or m.cores < threshold or time.perf_counter() > deadline:
+            return m.cores
+
+
+# ----------------------------------------------------------------------------- timing
+def time_calls(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call of ``fn`` over ``number`` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def per_call(fn: Callable[[], object], min_s: float = 0.02, min_calls: int = 3) -> float:
+    """Seconds per call of ``fn``, from back-to-back calls lasting at least ``min_s``."""
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < min_s:
+        fn()
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
+def calls_for(fn: Callable[[], object], target_s: float, cap: int = 10_000) -> int:
+    """How many back-to-back calls of ``fn`` take about ``target_s`` (at least 1)."""
+    return int(max(1, min(cap, target_s / max(per_call(fn), 1e-7))))
+
+
+# Two effects of this machine (2 vCPUs of a VM) that an interleaved timing must dodge:
+# * after a call, OpenBLAS's worker threads busy-wait for ~0.1 s and PyTorch's OpenMP
+#   threads for ~0.05 s before they sleep; an engine timed right after the other one
+#   fights those spinning threads (measured: a torch Linear 784->128 forward+backward
+#   took 10 ms right after NumPy matmuls instead of 0.57 ms; 0.2 s of pause cured it);
+# * after that pause, the first call pays for waking the idle threads (and vCPU): up to
+#   several ms, whatever the work.
+# So every timed block starts with a pause of SETTLE_S, then one untimed call.
+SETTLE_S = 0.25
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int = 2,
+    number: int | str | None = None,
+    target_s: float = 0.05,
+    settle_s: float = SETTLE_S,
+    wake: bool | dict[str, Callable[[], object]] = True,
+) -> dict[str, dict]:
+    """Time several engines on the same work, interleaved; per-call seconds.
+
+    ``number`` calls make one repetition (chosen so the slowest engine's repetition
+    lasts about ``target_s`` when None; ``"each"``: every engine gets its own count
+    for ``target_s``). Each repetition runs every engine once, the order alternating
+    between repetitions; every timed block starts after a pause of ``settle_s`` and
+    (``wake``) one untimed call (or ``wake[name]()``, a cheaper one), see SETTLE_S.
+    Returns, per engine, the median, the min and all repetition times (s per call).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+        time.sleep(settle_s)
+    if number == "each":  # engines of very different speed: each its own call count
+        numbers = {name: calls_for(fn, target_s) for name, fn in fns.items()}
+    else:
+        number = number or min(calls_for(fn, target_s) for fn in fns.values())
+        numbers = dict.fromkeys(fns, number)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    others: dict[str, list[float | None]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            time.sleep(settle_s)  # let the other engine's idle threads stop spinning
+            if isinstance(wake, dict):
+                wake[name]()  # wake this engine's threads, untimed
+            elif wake:
+                fns[name]()
+            with OthersCpu() as m:
+                times[name].append(time_calls(fns[name], numbers[name]))
+            others[name].append(m.cores)
+    return {name: summary(ts, numbers[name], others[name]) for name, ts in times.items()}
+
+
+QUIET = 0.3  # other processes' cores below which a repetition counts as undisturbed
+
+
+def summary(times: list[float], number: int = 1, others: list | None = None) -> dict:
+    """Median over the *quiet* repetitions (other processes < QUIET cores) when at least
+    3 were quiet, else over all; ``quiet_repeats`` says which (0: all were used)."""
+    quiet = [t for t, o in zip(times, others or []) if o is not None and o < QUIET]
+    use = quiet if len(quiet) >= min(3, len(times)) else times
+    return {
+        "median_s": statistics.median(use),
+        "min_s": min(times),
+        "repeats": len(times),
+        "quiet_repeats": len(quiet) if use is quiet else 0,
+        "calls_per_repeat": number,
+        "times_s": times,
+        "others_cores": others,
+    }
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+# ----------------------------------------------------------------------------- matmul
+def matmul_gflops(m: int, k: int, n: int, repeats: int, dtype=np.float32) -> dict:
+    """GFLOP/s of a plain NumPy ``(m, k) @ (k, n)`` in the current thread setting."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.empty((m, n), dtype=dtype)
+    res = interleaved({"numpy": lambda: np.matmul(a, b, out=out)}, repeats, warmup=2)["numpy"]
+    res["gflops"] = 2.0 * m * k * n / res["median_s"] / 1e9
+    res["shape"] = f"({m}x{k}) @ ({k}x{n})"
+    return res
+
+
+# ----------------------------------------------------------------------------- output
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def md_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual mode of a new file
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, Path] | None:
+    """``<out>/<date>-<name>.json`` and ``.md``; ``-<N>thread`` when not all cores are
+    used, ``-quick`` for a --quick run."""
+    if args.no_save:
+        return None
+    stem = f"{_dt.date.today().isoformat()}-{name}"
+    if args.threads != available_cores():
+        stem += f"-{args.threads}thread"
+    if args.quick:
+        stem += "-quick"
+    json_path, md_path = args.out / f"{stem}.json", args.out / f"{stem}.md"
+    atomic_write(json_path, json.dumps(payload, indent=1, default=_jsonable) + "\n")
+    atomic_write(md_path, markdown.rstrip() + "\n")
+    print(f"\nwrote {json_path}\n      {md_path}")
+    return json_path, md_path
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def header(title: str, info: dict, quick: bool) -> str:
+    note = "\n\n**--quick smoke run: too few repetitions to quote.**" if quick else ""
+    return f"# {title}\n\nMachine: {machine_line(info)}{note}\n"

@@ -1,0 +1,198 @@
+"""Time to accuracy: glassnet vs PyTorch with the same recipe (issue #5, `make bench-long`).
+
+    python benchmarks/time_to_accuracy.py                 # both studies (~40 minutes here)
+    python benchmarks/time_to_accuracy.py --only lenet5
+
+* ``lenet5``: LeNet-5 on MNIST, Adam + OneCycle (max lr 3e-3), batch 64, 8 epochs, both
+  engines from the same initial weights and batches (``glassnet.study.engines``). The
+  figure is the training time (loop only, evaluation excluded) until the test accuracy
+  first reaches 99.0%, and the ratio glassnet / PyTorch.
+* ``resnet8``: ResNet-8 on CIFAR-10 under the same CPU budget (default 10 minutes of
+  training each). Each engine's throughput is measured first; it then gets as many
+  whole epochs as fit its budget, with SGD nesterov + OneCycle (max lr 0.2), weight
+  decay 5e-4, crop + flip, label smoothing 0.1, batch 128, and the schedule spread over
+  those epochs. The figure is the test accuracy at the end. The CIFAR-10 test files
+  here hold 1,000 of the 10,000 test images (about +-1.5 points of sampling noise).
+
+Results go to benchmarks/results/<date>-time-to-accuracy.{json,md}.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import _common as C
+import numpy as np
+
+from glassnet import data, models
+from glassnet import random as gn_random
+from glassnet.study.engines import RunSpec, run_glassnet, run_torch
+
+RUNNERS = {"glassnet": run_glassnet, "torch": run_torch}
+
+
+def _spec(dataset, zoo_name: str, seed: int, **recipe) -> RunSpec:
+    gn_random.manual_seed(seed)
+    init = models.get(zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+    return RunSpec(
+        model=zoo_name,
+        zoo_name=zoo_name,
+        dataset=dataset,
+        init_state=init.state_dict(),
+        seed=seed,
+        **recipe,
+    )
+
+
+def lenet5(args) -> dict:
+    dataset = data.load("mnist")
+    recipe = dict(
+        epochs=2 if args.quick else 8,
+        batch_size=64,
+        optimizer="adam",
+        lr=3e-3,
+        scheduler="onecycle",
+    )
+    out = {"study": "lenet5", "target": 0.99, "recipe": recipe, "engines": {}}
+    for engine, runner in RUNNERS.items():
+        result = runner(_spec(dataset, "lenet5", 0, **recipe))
+        elapsed, reached = 0.0, None
+        for e in result.history:
+            elapsed += e["seconds"]
+            if reached is None and e["test_accuracy"] >= out["target"]:
+                reached = {"epoch": e["epoch"], "train_seconds": elapsed}
+        out["engines"][engine] = {
+            "test_accuracy_per_epoch": [e["test_accuracy"] for e in result.history],
+            "seconds_per_epoch": [e["seconds"] for e in result.history],
+            "reached": reached,
+        }
+        print(
+            f"lenet5 {engine:<9} reached 99%: {reached}  final "
+            f"{result.history[-1]['test_accuracy'] * 100:.2f}%"
+        )
+    g, t = (out["engines"][e]["reached"] for e in ("glassnet", "torch"))
+    out["ratio"] = g["train_seconds"] / t["train_seconds"] if g and t else None
+    return out
+
+
+def _epoch_seconds(runner, dataset, recipe: dict, steps: int) -> float:
+    """Training seconds of one full epoch, extrapolated from two short epochs of a
+    ``steps``-batch subset (the second one, warmed up)."""
+    subset = data.load(dataset.name, train_size=steps * recipe["batch_size"], seed=0)
+    result = runner(_spec(subset, "resnet8", 0, **{**recipe, "epochs": 2}))
+    per_step = result.history[-1]["seconds"] / steps
+    return per_step * math.ceil(len(dataset.y_train) / recipe["batch_size"])
+
+
+def resnet8(args) -> dict:
+    dataset = data.load("cifar10")
+    budget = 30.0 if args.quick else args.budget
+    recipe = dict(
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.2,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+        scheduler="onecycle",
+        label_smoothing=0.1,
+        augment=True,
+    )
+    out = {
+        "study": "resnet8",
+        "budget_seconds": budget,
+        "recipe": recipe,
+        "engines": {},
+        "n_test": int(len(dataset.y_test)),
+    }
+    for engine, runner in RUNNERS.items():
+        epoch_s = _epoch_seconds(runner, dataset, recipe, steps=4 if args.quick else 20)
+        epochs = max(1, int(budget // epoch_s))
+        started = time.perf_counter()
+        result = runner(_spec(dataset, "resnet8", 0, epochs=epochs, **recipe))
+        out["engines"][engine] = {
+            "estimated_epoch_seconds": epoch_s,
+            "epochs": epochs,
+            "train_seconds": sum(e["seconds"] for e in result.history),
+            "wall_seconds": time.perf_counter() - started,
+            "test_accuracy_per_epoch": [e["test_accuracy"] for e in result.history],
+            "final_test_accuracy": result.history[-1]["test_accuracy"],
+        }
+        print(
+            f"resnet8 {engine:<9} {epochs} epochs in {out['engines'][engine]['train_seconds']:.0f}"
+            f" s: test accuracy {result.history[-1]['test_accuracy'] * 100:.1f}%"
+        )
+    g, t = (out["engines"][e]["final_test_accuracy"] for e in ("glassnet", "torch"))
+    out["accuracy_gap_points"] = (t - g) * 100
+    return out
+
+
+def markdown(info: dict, results: list[dict], quick: bool) -> str:
+    md = C.header("Time to accuracy: glassnet vs PyTorch, same recipe", info, quick)
+    for r in results:
+        if r["study"] == "lenet5":
+            rows = []
+            for engine, e in r["engines"].items():
+                reached = e["reached"]
+                rows.append(
+                    [
+                        engine,
+                        f"{max(e['test_accuracy_per_epoch']) * 100:.2f}%",
+                        f"epoch {reached['epoch']}, {reached['train_seconds']:.1f} s"
+                        if reached
+                        else "not reached",
+                        f"{np.median(e['seconds_per_epoch']):.1f} s",
+                    ]
+                )
+            md += (
+                "\n## LeNet-5 on MNIST to 99.0% test accuracy\n\nAdam + OneCycle (max lr "
+                "3e-3), batch 64, same initial weights and batches.\n\n"
+            )
+            md += C.md_table(["engine", "best test acc", "99.0% reached", "s / epoch"], rows)
+            ratio = r["ratio"]
+            md += f"\n\nglassnet / PyTorch time to 99.0%: **{C.fmt(ratio)}** (target <= 1.5)\n"
+        else:
+            rows = [
+                [
+                    engine,
+                    e["epochs"],
+                    f"{e['train_seconds']:.0f} s",
+                    f"{e['final_test_accuracy'] * 100:.1f}%",
+                ]
+                for engine, e in r["engines"].items()
+            ]
+            md += (
+                f"\n## ResNet-8 on CIFAR-10, {r['budget_seconds'] / 60:.0f}-minute training "
+                "budget each\n\nSGD nesterov + OneCycle (max lr 0.2), weight decay 5e-4, crop"
+                " + flip, label smoothing 0.1, batch 128; each engine gets the whole epochs "
+                f"its measured speed fits in the budget. Test set: {r['n_test']} images.\n\n"
+            )
+            md += C.md_table(["engine", "epochs", "training time", "test accuracy"], rows)
+            md += (
+                f"\n\nPyTorch minus glassnet: **{r['accuracy_gap_points']:.1f} points** "
+                "(target: within 2)\n"
+            )
+    return md
+
+
+def main() -> None:
+    def flags(p):
+        p.add_argument("--only", choices=["lenet5", "resnet8"])
+        p.add_argument("--budget", type=float, default=600.0, help="seconds per engine (resnet8)")
+
+    args = C.parse_args(__doc__.splitlines()[0], flags)
+    C.pin_threads(args.threads)
+    info = C.machine_info(args.threads)
+    studies = {"lenet5": lenet5, "resnet8": resnet8}
+    results = [fn(args) for name, fn in studies.items() if args.only in (None, name)]
+    C.write_results(
+        args,
+        "time-to-accuracy",
+        {"machine": info, "results": results},
+        markdown(info, results, args.quick),
+    )
+
+
+if __name__ == "__main__":
+    main()
