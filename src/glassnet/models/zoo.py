@@ -77,45 +77,40 @@ def baseline(input_shape, num_classes, hidden: int = 30):
     )
 
 
-def cnn(input_shape, num_classes, filters: int = 18, hidden: int = 64):
+def _conv_features(channels: int, filters: int, pool: bool) -> list[nn.Module]:
+    """The study's feature extractor: 3x3 conv (padding 1), ReLU, optional 2x2 max pool."""
+    layers = [nn.Conv2d(channels, filters, 3, padding=1), nn.ReLU()]
+    return layers + [nn.MaxPool2d(2)] if pool else layers
+
+
+def _classifier(features: int, hidden: int, num_classes: int) -> list[nn.Module]:
+    return [nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)]
+
+
+def _cnn(input_shape, num_classes, filters: int, hidden: int, pool: bool):
     c, h, w = input_shape
+    size = (h // 2) * (w // 2) if pool else h * w
     return nn.Sequential(
-        nn.Conv2d(c, filters, 3, padding=1),
-        nn.ReLU(),
+        *_conv_features(c, filters, pool),
         nn.Flatten(),
-        nn.Linear(filters * h * w, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, num_classes),
+        *_classifier(filters * size, hidden, num_classes),
     )
+
+
+def cnn(input_shape, num_classes, filters: int = 18, hidden: int = 64):
+    return _cnn(input_shape, num_classes, filters, hidden, pool=False)
 
 
 def cnn_pool(input_shape, num_classes, filters: int = 18, hidden: int = 64):
-    c, h, w = input_shape
-    return nn.Sequential(
-        nn.Conv2d(c, filters, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(filters * (h // 2) * (w // 2), hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, num_classes),
-    )
+    return _cnn(input_shape, num_classes, filters, hidden, pool=True)
 
 
 def cnn_pool_skip(input_shape, num_classes, filters: int = 18, hidden: int = 64):
     c, h, w = input_shape
-    conv_branch = nn.Sequential(
-        nn.Conv2d(c, filters, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-    )
+    conv_branch = nn.Sequential(*_conv_features(c, filters, pool=True), nn.Flatten())
     features = c * h * w + filters * (h // 2) * (w // 2)
     return nn.Sequential(
-        nn.Concat(nn.Flatten(), conv_branch),
-        nn.Linear(features, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, num_classes),
+        nn.Concat(nn.Flatten(), conv_branch), *_classifier(features, hidden, num_classes)
     )
 
 

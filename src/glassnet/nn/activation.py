@@ -100,56 +100,51 @@ class Tanh(Module):
         return g * (1 - y * y)
 
 
-def _softmax_dim(dim: int | None, ndim: int) -> int:
-    # PyTorch's legacy rule when no dim is given: 0 for 0-, 1- and 3-D input, else 1
-    if dim is None:
-        return 0 if ndim in (0, 1, 3) else 1
-    if not -ndim <= dim < ndim:
-        raise ValueError(f"softmax dim {dim} is out of range for a {ndim}-D input")
-    return dim % ndim
+class _AlongDim(Module):
+    """Softmax and LogSoftmax: a normalisation along ``dim`` whose backward needs y only."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def _dim(self, ndim: int) -> int:
+        # PyTorch's legacy rule when no dim is given: 0 for 0-, 1- and 3-D input, else 1
+        if self.dim is None:
+            return 0 if ndim in (0, 1, 3) else 1
+        if not -ndim <= self.dim < ndim:
+            raise ValueError(f"softmax dim {self.dim} is out of range for a {ndim}-D input")
+        return self.dim % ndim
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_input(self, x, _ANY, "(*)")
+        dim = self._dim(x.ndim)
+        y = self._function(x, axis=dim)
+        self._save_for_backward(y, dim)
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        y, dim = self._saved()
+        return self._gradient(y, check_grad(self, grad_out, y.shape), dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
-class Softmax(Module):
+class Softmax(_AlongDim):
     """y = exp(x) / sum(exp(x)) along ``dim``;  dL/dx = y * (g - sum(g * y, dim))."""
 
-    def __init__(self, dim: int | None = None):
-        super().__init__()
-        self.dim = dim
+    _function = staticmethod(softmax)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_input(self, x, _ANY, "(*)")
-        dim = _softmax_dim(self.dim, x.ndim)
-        y = softmax(x, axis=dim)
-        self._save_for_backward(y, dim)
-        return y
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        y, dim = self._saved()
-        g = check_grad(self, grad_out, y.shape)
+    @staticmethod
+    def _gradient(y, g, dim):
         return y * (g - (g * y).sum(axis=dim, keepdims=True))
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     """y = x - log(sum(exp(x))) along ``dim``;  dL/dx = g - softmax(x) * sum(g, dim)."""
 
-    def __init__(self, dim: int | None = None):
-        super().__init__()
-        self.dim = dim
+    _function = staticmethod(log_softmax)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_input(self, x, _ANY, "(*)")
-        dim = _softmax_dim(self.dim, x.ndim)
-        y = log_softmax(x, axis=dim)
-        self._save_for_backward(y, dim)
-        return y
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        y, dim = self._saved()
-        g = check_grad(self, grad_out, y.shape)
+    @staticmethod
+    def _gradient(y, g, dim):
         return g - np.exp(y) * g.sum(axis=dim, keepdims=True)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"

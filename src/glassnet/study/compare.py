@@ -95,22 +95,12 @@ def run_compare(
         init = models.get(
             zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes
         )
-        spec = RunSpec(
+        spec = RunSpec.from_recipe(
+            config,
             model=name,
             zoo_name=zoo_name,
             dataset=dataset,
             init_state=init.state_dict(),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-            nesterov=config.nesterov,
-            scheduler=config.scheduler,
-            label_smoothing=config.label_smoothing,
-            augment=config.augment,
-            seed=config.seed,
             progress=progress,
         )
         for engine in config.engines:

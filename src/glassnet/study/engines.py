@@ -34,6 +34,20 @@ from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 __all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
 
 ENGINES = ("glassnet", "torch", "sklearn")
+# the training recipe: RunSpec fields and glassnet.train.fit arguments of the same names
+RECIPE_FIELDS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "nesterov",
+    "scheduler",
+    "label_smoothing",
+    "augment",
+    "seed",
+)
 
 
 @dataclass
@@ -56,6 +70,15 @@ class RunSpec:
     augment: bool = False
     seed: int = 0
     progress: bool = False
+
+    @classmethod
+    def from_recipe(cls, recipe, **fields) -> RunSpec:
+        """A spec with the training recipe of a config (see RECIPE_FIELDS)."""
+        return cls(**{name: getattr(recipe, name) for name in RECIPE_FIELDS}, **fields)
+
+    def recipe(self) -> dict:
+        """The recipe as keyword arguments of ``glassnet.train.fit``."""
+        return {name: getattr(self, name) for name in RECIPE_FIELDS}
 
     def build_glassnet(self) -> nn.Module:
         d = self.dataset
@@ -133,22 +156,7 @@ def first_layer_weights(model: nn.Module) -> tuple[str | None, np.ndarray | None
 # ---------------------------------------------------------------------- glassnet
 def run_glassnet(spec: RunSpec) -> RunResult:
     model = spec.build_glassnet()
-    history = fit(
-        model,
-        spec.dataset,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        optimizer=spec.optimizer,
-        lr=spec.lr,
-        momentum=spec.momentum,
-        weight_decay=spec.weight_decay,
-        nesterov=spec.nesterov,
-        scheduler=spec.scheduler,
-        label_smoothing=spec.label_smoothing,
-        augment=spec.augment,
-        seed=spec.seed,
-        progress=spec.progress,
-    )
+    history = fit(model, spec.dataset, **spec.recipe(), progress=spec.progress)
     result = evaluate(model, spec.dataset)
     key, first = first_layer_weights(model)
     return RunResult(

@@ -70,21 +70,19 @@ def run_train(
     model = models.get(zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     log(f"{dataset!r}\n{zoo_name}: {model.num_parameters():,} parameters, engine {config.engine}")
     started = time.perf_counter()
+    spec = RunSpec.from_recipe(
+        config,
+        model=config.model,
+        zoo_name=zoo_name,
+        dataset=dataset,
+        init_state=model.state_dict(),
+        progress=progress,
+    )
     if config.engine == "glassnet":
         history = fit(
             model,
             dataset,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-            nesterov=config.nesterov,
-            scheduler=config.scheduler,
-            label_smoothing=config.label_smoothing,
-            augment=config.augment,
-            seed=config.seed,
+            **spec.recipe(),
             early_stopping=config.early_stopping,
             checkpoint_dir=out,
             resume=resume or None,
@@ -94,24 +92,6 @@ def run_train(
         result = evaluate(model, dataset)
         weights = model.state_dict()
     else:
-        spec = RunSpec(
-            model=config.model,
-            zoo_name=zoo_name,
-            dataset=dataset,
-            init_state=model.state_dict(),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-            nesterov=config.nesterov,
-            scheduler=config.scheduler,
-            label_smoothing=config.label_smoothing,
-            augment=config.augment,
-            seed=config.seed,
-            progress=progress,
-        )
         run = run_torch(spec)
         history = History(run.history, run.iterations)
         model.load_state_dict(run.weights)  # same keys: the torch weights in a glassnet model
