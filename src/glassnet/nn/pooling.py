@@ -64,31 +64,6 @@ class _Pool2d(Module):
         extra_w = max(0, (wo - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw))
         return (ho, wo), (ph, ph + extra_h, pw, pw + extra_w)
 
-    def _tiles(self) -> bool:
-        """Windows tile the image (stride == kernel, no padding, dilation or ceil_mode):
-        the backward can then write dL/dx through a (N, C, Ho, kh, Wo, kw) view in one
-        contiguous pass instead of kh*kw strided ones."""
-        return (
-            self.stride == self.kernel_size
-            and self.padding == (0, 0)
-            and self.dilation == (1, 1)
-            and not self.ceil_mode
-        )
-
-    def _tiled_grad(self, x_shape, g: np.ndarray, fill) -> np.ndarray:
-        """dL/dx for tiling windows; ``fill(out)`` writes the (N, C, Ho, kh, Wo, kw) tiles."""
-        n, c, ho, wo = g.shape
-        (kh, kw), (h, w) = self.kernel_size, x_shape[2:]
-        if (ho * kh, wo * kw) == (h, w):
-            dx = np.empty(x_shape, dtype=g.dtype)
-            fill(dx.reshape(n, c, ho, kh, wo, kw))
-            return dx
-        dx = np.zeros(x_shape, dtype=g.dtype)  # rows/columns no window covers get 0
-        tiles = np.empty((n, c, ho, kh, wo, kw), dtype=g.dtype)
-        fill(tiles)
-        dx[:, :, : ho * kh, : wo * kw] = tiles.reshape(n, c, ho * kh, wo * kw)
-        return dx
-
     def _offsets(self):
         kh, kw = self.kernel_size
         return [(a, b) for a in range(kh) for b in range(kw)]
@@ -149,14 +124,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         winners, padded_shape, x_shape, pads = self._saved()
         g = check_grad(self, grad_out, winners.shape)
-        g = g.astype(np.result_type(g.dtype, np.float32), copy=False)
-        if self._tiles():
-            kh, kw = self.kernel_size
-            won = _first_max_tiles(winners[:, :, :, None, :, None], kh, kw)
-            return self._tiled_grad(
-                x_shape, g, lambda out: np.multiply(g[:, :, :, None, :, None], won, out=out)
-            )
-        dxp = np.zeros(padded_shape, dtype=g.dtype)
+        dxp = np.zeros(padded_shape, dtype=np.result_type(g.dtype, np.float32))
         won = np.empty(winners.shape, dtype=bool)
         disjoint = self._disjoint()
         for k, (a, b) in enumerate(self._offsets()):
@@ -196,17 +164,6 @@ def _winners(windows: list[np.ndarray], y: np.ndarray) -> np.ndarray:
         equal &= first < 0
         first[equal] = k
     return first
-
-
-def _first_max_tiles(winners: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """(first max is offset (a, b)) for all offsets at once, laid out (..., kh, 1, kw)."""
-    offsets = range(kh * kw)
-    if winners.dtype == np.int32:
-        return winners == np.array(offsets).reshape(kh, 1, kw)
-    # the bit masks in Python's integers: 1 << 64 would overflow a uint64 shift
-    below_and_k = np.array([(1 << (k + 1)) - 1 for k in offsets], dtype=winners.dtype)
-    bit_k = np.array([1 << k for k in offsets], dtype=winners.dtype)
-    return (winners & below_and_k.reshape(kh, 1, kw)) == bit_k.reshape(kh, 1, kw)
 
 
 def _first_max_is(winners: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
@@ -282,10 +239,6 @@ class AvgPool2d(_Pool2d):
         divisor, padded_shape, x_shape, pads, out_hw = self._saved()
         g = check_grad(self, grad_out, (*x_shape[:2], *out_hw))
         g = g / np.asarray(divisor, dtype=g.dtype)
-        if self._tiles():
-            return self._tiled_grad(
-                x_shape, g, lambda out: np.copyto(out, g[:, :, :, None, :, None])
-            )
         dxp = np.zeros(padded_shape, dtype=g.dtype)
         for a, b in self._offsets():
             dxp[offset_slice(a, b, self.stride, self.dilation, out_hw)] += g
