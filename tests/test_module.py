@@ -10,47 +10,9 @@ import numpy as np
 import pytest
 
 import glassnet
+from _nets import concat_net, lenet5, resnet_block
 from glassnet import nn
 from glassnet.random import get_rng_state, set_rng_state
-
-
-def lenet5():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120),
-        nn.ReLU(),
-        nn.Linear(120, 84),
-        nn.ReLU(),
-        nn.Linear(84, 10),
-    )
-
-
-def resnet_block():
-    body = nn.Sequential(
-        nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1, bias=False),
-        nn.BatchNorm2d(8),
-    )
-    shortcut = nn.Sequential(nn.Conv2d(3, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
-    return nn.Sequential(nn.Residual(body, shortcut), nn.ReLU())
-
-
-def concat_net():
-    return nn.Sequential(
-        nn.Concat(
-            nn.Flatten(),
-            nn.Sequential(nn.Conv2d(1, 18, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()),
-        ),
-        nn.Linear(784 + 18 * 14 * 14, 10),
-    )
 
 
 # torch twins built by hand (not through interop), so names are checked independently

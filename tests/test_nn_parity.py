@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _nets import concat_net, lenet5, resnet_block
 from glassnet import nn
 
 torch = pytest.importorskip("torch")
@@ -193,44 +194,6 @@ def test_dropout_train_is_inverted_dropout():
 
 
 # ----------------------------------------------------------------------------- containers
-def resnet_block(cin=3, cout=8):
-    body = nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-    )
-    shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=2, bias=False), nn.BatchNorm2d(cout))
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cout, 10))
-    return nn.Sequential(nn.Residual(body, shortcut), nn.ReLU(), head)
-
-
-def lenet5(act=nn.ReLU):
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2),
-        act(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
-        act(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120),
-        act(),
-        nn.Linear(120, 84),
-        act(),
-        nn.Linear(84, 10),
-    )
-
-
-def concat_net():
-    return nn.Sequential(
-        nn.Concat(
-            nn.Flatten(),
-            nn.Sequential(nn.Conv2d(1, 18, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()),
-        ),
-        nn.Linear(28 * 28 + 18 * 14 * 14, 10),
-    )
 
 
 def identity_residual_net():
@@ -241,7 +204,7 @@ def identity_residual_net():
 NETS = {
     "lenet5-relu": (lenet5, (1, 28, 28)),
     "lenet5-tanh": (lambda: lenet5(nn.Tanh), (1, 28, 28)),
-    "resnet-block": (resnet_block, (3, 8, 8)),
+    "resnet-block": (lambda: resnet_block(head=True), (3, 8, 8)),
     "concat-skip": (concat_net, (1, 28, 28)),
     "identity-residual": (identity_residual_net, (6,)),
 }
