@@ -79,13 +79,7 @@ def run_compare(
     out = Path(out) if out else default_out(config.dataset)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
-    dataset = data.load(
-        config.dataset,
-        data_dir=config.data_dir,
-        val_size=config.val_size,
-        train_size=config.train_size,
-        seed=config.seed,
-    )
+    dataset = config.load_dataset()
     log(f"{dataset!r}")
     runs = []
     (out / "weights").mkdir(exist_ok=True)

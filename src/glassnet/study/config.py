@@ -86,6 +86,17 @@ class Recipe:
             raise ValueError(f"label smoothing must be in [0, 1], got {self.label_smoothing}")
         return self
 
+    def load_dataset(self, download: bool = True):
+        """The dataset this recipe trains on, split and normalised as configured."""
+        return data.load(
+            self.dataset,
+            data_dir=self.data_dir,
+            download=download,
+            val_size=self.val_size,
+            train_size=self.train_size,
+            seed=self.seed,
+        )
+
     @classmethod
     def from_dict(cls, d: dict):
         names = {f.name for f in dataclasses.fields(cls)}

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from .. import data, models
+from .. import models
 from .. import random as gn_random
 from ..io import load_arrays, read_json, save, write_json
 from ..train import evaluate, fit
@@ -58,13 +58,7 @@ def run_train(
     out = Path(out) if out else default_out(config.dataset, config.model)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())
-    dataset = data.load(
-        config.dataset,
-        data_dir=config.data_dir,
-        val_size=config.val_size,
-        train_size=config.train_size,
-        seed=config.seed,
-    )
+    dataset = config.load_dataset()
     zoo_name = models.resolve(config.model, dataset.name)
     gn_random.manual_seed(config.seed)
     model = models.get(zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
