@@ -177,27 +177,29 @@ class Conv2d(Module):
         need_w = self.weight.requires_grad
         need_b = self.bias is not None and self.bias.requires_grad
         need_x = self._input_grad
-        gather = need_x and self._gather_pads() is not None
+        gather_pads = self._gather_pads() if need_x else None  # None: scatter form
         dw = np.zeros_like(w2) if need_w else None
         if need_b:
             self.bias.grad += channel_sum(g_out)
-        if gather:
+        per_sample = w2.shape[-1] * g * ho * grid_w
+        if gather_pads is not None:
             dx = np.empty(x_shape, dtype=xp.dtype)
             w_rot = self._rotated_weight()
-            _, _, gl, gr = self._gather_pads()
-            g_cols = self.out_channels * self.kernel_size[0] * self.kernel_size[1]
-            g_cols *= x_shape[2] * (x_shape[3] + gl + gr)
+            g_grid_w = wo + gather_pads[2] + gather_pads[3]  # width of the padded gradient
+            kernel_area = self.kernel_size[0] * self.kernel_size[1]
+            per_sample = max(per_sample, self.out_channels * kernel_area * x_shape[2] * g_grid_w)
         elif need_x:
             dxp = np.zeros(xp.shape, dtype=xp.dtype)
-        per_sample = max(w2.shape[-1] * g * ho * grid_w, g_cols if gather else 0) * xp.itemsize
-        for block in _blocks(n, per_sample):
+        scatter = need_x and gather_pads is None
+        for block in _blocks(n, per_sample * xp.itemsize):
             b = block.stop - block.start
-            # the block's gradient as (G, Og, B*Ho*grid_w): the layout of W2 @ cols, with
-            # zeros in the rows layout's garbage columns
-            make = np.zeros if grid_w != wo else np.empty
-            g_t = make((self.out_channels, b, ho, grid_w), dtype=xp.dtype)
-            g_t[..., :wo] = g_out[block].transpose(1, 0, 2, 3)
-            g_t = g_t.reshape(g, og, -1)
+            if need_w or scatter:
+                # the block's gradient as (G, Og, B*Ho*grid_w): the layout of W2 @ cols,
+                # with zeros in the rows layout's garbage columns
+                make = np.zeros if grid_w != wo else np.empty
+                g_t = make((self.out_channels, b, ho, grid_w), dtype=xp.dtype)
+                g_t[..., :wo] = g_out[block].transpose(1, 0, 2, 3)
+                g_t = g_t.reshape(g, og, -1)
             cols = None
             if need_w:
                 cols = im2col(
@@ -208,9 +210,9 @@ class Conv2d(Module):
                 dw += np.matmul(cols.reshape(g, -1, g_t.shape[-1]), g_t.swapaxes(-1, -2)).swapaxes(
                     -1, -2
                 )
-            if gather:
-                dx[block] = self._input_grad_gather(g_out[block], w_rot, x_shape)
-            elif need_x:
+            if gather_pads is not None:
+                dx[block] = self._input_grad_gather(g_out[block], w_rot, gather_pads, x_shape)
+            elif scatter:
                 out = None if cols is None else cols.reshape(g, -1, g_t.shape[-1])
                 dcols = np.matmul(w2.swapaxes(-1, -2), g_t, out=out)  # reuses the buffer
                 dcols = dcols.reshape(self.in_channels, *self.kernel_size, b, ho, grid_w)
@@ -219,7 +221,7 @@ class Conv2d(Module):
             self.weight.grad += dw.reshape(self.weight.shape)
         if not need_x:
             return None
-        if gather:
+        if gather_pads is not None:
             return dx
         top, _, left, _ = self._pads()
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
@@ -247,9 +249,9 @@ class Conv2d(Module):
         w = w[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)  # (G, Cg, Og, kh, kw)
         return np.ascontiguousarray(w).reshape(g, self.in_channels // g, -1)
 
-    def _input_grad_gather(self, g_block, w_rot, x_shape) -> np.ndarray:
+    def _input_grad_gather(self, g_block, w_rot, pads, x_shape) -> np.ndarray:
         b, (h, w) = g_block.shape[0], x_shape[2:]
-        top, bottom, left, right = self._gather_pads()
+        top, bottom, left, right = pads
         g_pad = pad2d(g_block, top, bottom + extra_rows(True), left, right)
         grid_w = g_pad.shape[3]
         cols = im2col(g_pad, self.kernel_size, (1, 1), self.dilation, (h, w), rows_layout=True)

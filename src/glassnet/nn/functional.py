@@ -15,8 +15,6 @@ The sliding-window machinery used by convolution and pooling lives here:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -150,7 +148,3 @@ def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
     """PyTorch's padding='same' for stride 1: total d*(k-1), the extra pixel on the right."""
     total = dilation * (kernel - 1)
     return total // 2, total - total // 2
-
-
-def ceil_div(a: int, b: int) -> int:
-    return int(math.ceil(a / b))

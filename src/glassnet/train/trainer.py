@@ -44,10 +44,6 @@ class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; the message names the epoch and batch."""
 
 
-def _batch_schedulers() -> tuple[type, ...]:
-    return (sched.OneCycleLR,)
-
-
 class Trainer:
     """Train ``model`` with ``optimizer`` on batches from a DataLoader.
 
@@ -77,7 +73,7 @@ class Trainer:
         self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
         self.scheduler = scheduler
         if scheduler_interval == "auto":
-            scheduler_interval = "batch" if isinstance(scheduler, _batch_schedulers()) else "epoch"
+            scheduler_interval = "batch" if isinstance(scheduler, sched.OneCycleLR) else "epoch"
         self.scheduler_interval = scheduler_interval
         self.callbacks: list[Callback] = list(callbacks)
         if progress_enabled(progress):
