@@ -34,7 +34,18 @@ import numpy as np
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 # environment variables that change how BLAS / OpenMP run (recorded, never changed)
-_ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO", "NVPL_", "BLIS_", "KMP_", "VECLIB_")
+_ENV_PREFIXES = (
+    "OPENBLAS_",
+    "OMP_",
+    "MKL_",
+    "GOTO",
+    "NVPL_",
+    "BLIS_",
+    "KMP_",
+    "VECLIB_",
+    "MALLOC_",
+    "GLASSNET_",
+)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -80,8 +91,11 @@ _LIMITS = []  # keeps the threadpoolctl limiter alive for the whole process
 
 
 def pin_threads(n: int) -> None:
-    """Same thread count for NumPy's BLAS (and any OpenMP pool) and for PyTorch."""
+    """Same thread count for NumPy's BLAS (and any OpenMP pool) and for PyTorch, and
+    the allocator setting that glassnet's training loop uses, for both engines."""
     from threadpoolctl import threadpool_limits
+
+    keep_freed_memory()
 
     _LIMITS.append(threadpool_limits(limits=n))
     try:
@@ -89,6 +103,15 @@ def pin_threads(n: int) -> None:
     except ImportError:
         return
     torch.set_num_threads(n)
+
+
+def keep_freed_memory() -> bool:
+    """What ``Trainer.fit`` does (glassnet/allocator.py): glibc keeps freed blocks for
+    reuse, so neither engine pays page faults for each step's fresh temporaries. It is
+    process-wide, so PyTorch in the same process gets it too."""
+    from glassnet import allocator
+
+    return allocator.enabled_by_environment() and allocator.keep_freed_memory()
 
 
 # ----------------------------------------------------------------------------- machine
@@ -112,6 +135,7 @@ def machine_info(threads: int) -> dict:
         "cores_available": available_cores(),
         "cpu_count": os.cpu_count(),
         "threads_used": threads,
+        "freed_memory_kept": _freed_memory_kept(),
         "load_average_at_start": load_average(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
@@ -191,6 +215,12 @@ def git_state(where: Path) -> dict | None:
     return {"commit": head or None, "src_changed_files": len([d for d in dirty if d.strip()])}
 
 
+def _freed_memory_kept() -> bool:
+    from glassnet import allocator
+
+    return allocator.enabled_by_environment() and allocator._get_mallopt() is not None
+
+
 def machine_line(info: dict) -> str:
     env = ", ".join(f"{k}={v}" for k, v in info["env"].items())
     git = info.get("git") or {}
@@ -204,7 +234,9 @@ def machine_line(info: dict) -> str:
         f"{info['date']}, {info['cpu_model']}, {info['cores_available']} cores, "
         f"{info['threads_used']} threads; numpy {info['numpy']} ({info.get('numpy_blas', '?')}), "
         f"torch {info.get('torch')}, scikit-learn {info.get('sklearn')}, "
-        f"Python {info['python']}; env: {env or 'none'}"
+        f"Python {info['python']}; "
+        f"freed memory kept for reuse: {'yes' if info.get('freed_memory_kept') else 'no'}; "
+        f"env: {env or 'none'}"
     )
 
 

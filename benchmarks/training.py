@@ -216,6 +216,7 @@ def _pin_numpy_only(threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     C._LIMITS.append(threadpool_limits(limits=threads))
+    C.keep_freed_memory()
 
 
 def measure_rss(threads: int, quick: bool) -> list[dict]:

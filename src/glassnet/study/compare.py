@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, data, models
+from .. import __version__, allocator, data, models
 from .. import random as gn_random
 from ..io import atomic_write, save_arrays, write_json
 from .config import CompareConfig
@@ -81,6 +81,8 @@ def run_compare(
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
     dataset = config.load_dataset()
     log(f"{dataset!r}")
+    if allocator.enabled_by_environment():
+        allocator.keep_freed_memory()  # for every engine alike, before the first one runs
     runs = []
     (out / "weights").mkdir(exist_ok=True)
     for name in config.models:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import nn
+from .. import allocator, nn
 from .. import random as gn_random
 from ..optim import lr_scheduler as sched
 from .callbacks import Callback, ProgressBar, progress_enabled
@@ -110,6 +110,8 @@ class Trainer:
         if resume is not None:
             self.load_checkpoint(resume)
         self.stop_training = False
+        if allocator.enabled_by_environment():
+            allocator.keep_freed_memory()  # reuse each step's temporaries (allocator.py)
         for cb in self.callbacks:
             cb.on_train_begin(self)
         interrupt = _DeferredInterrupt()
