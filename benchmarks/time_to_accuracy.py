@@ -188,7 +188,7 @@ def main() -> None:
     results = [fn(args) for name, fn in studies.items() if args.only in (None, name)]
     C.write_results(
         args,
-        "time-to-accuracy",
+        "time-to-accuracy" + (f"-{args.only}" if args.only else ""),  # a part: its own file
         {"machine": info, "results": results},
         markdown(info, results, args.quick),
     )
