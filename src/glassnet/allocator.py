@@ -2,19 +2,21 @@
 
 A training step allocates the same large temporaries every time: im2col columns, padded
 inputs, layer outputs and their gradients, a few MB each. By default the C library
-(glibc's malloc, which NumPy uses) serves an allocation above 128 KiB-32 MiB with a
-fresh ``mmap`` and gives it back to the operating system when it is freed. The next
-step's allocation then starts from pages the OS must map in and zero again, one page
-fault per 4 KiB. On this project's 2-core VM that was measured at (1 BLAS thread,
-``benchmarks/results``):
+(glibc's malloc, which NumPy uses) serves an allocation above a threshold (128 KiB at
+first, raised as blocks are freed, at most 32 MiB) with a fresh ``mmap`` and gives it
+back to the operating system when it is freed, and it also trims the free top of its
+heap. The next step's allocation then starts from pages that the OS must map in and
+zero again, one page fault per 4 KiB. On this project's 2-core VM (2026-11-22, a
+plain training loop in a fresh process, 1 BLAS thread) that cost:
 
 * LeNet-5, batch 64:  ~2,000 page faults and 4.9 ms of kernel time per 15 ms step;
 * ResNet-8, batch 128: ~21,000 page faults and 53 ms of kernel time per 390 ms step
   (PyTorch's CPU tensors come from the same malloc and pay the same there).
 
 :func:`keep_freed_memory` tells glibc to serve blocks up to 32 MiB from its heap and not
-to return the heap's free top to the OS below 512 MiB, so after the first step the
-temporaries reuse memory that is already mapped: no page faults, no zeroing. This is
+to trim the free top of its heap below 2 GiB (with a 512 MiB limit, ResNet-20's freed
+step memory crossed it and every step faulted its pages back in), so after the first
+step the temporaries reuse memory that is already mapped: no faults, no zeroing. This is
 the CPU analogue of PyTorch's GPU caching allocator, with the same trade: the process
 keeps its peak memory mapped (it is reused, not leaked).
 
@@ -40,7 +42,7 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 MMAP_THRESHOLD = 32 * 2**20  # the largest value glibc's mallopt accepts on 64-bit
-TRIM_THRESHOLD = 512 * 2**20
+TRIM_THRESHOLD = 2**31 - 1
 _GLIBC_DEFAULT = 128 * 2**10  # glibc's starting value for both thresholds
 
 _mallopt = False  # False: not looked up yet; None: not available
