@@ -58,6 +58,44 @@ def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, 
     np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
 
 
+@pytest.mark.parametrize("channels", [(4, 6), (6, 4)])  # dx by scatter / by gather
+def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(
+    monkeypatch, channels
+):
+    """Backward uses the columns forward kept (none, the first blocks, all of them) and
+    rebuilds the rest, also where its blocks differ from forward's (the gather form
+    sizes them for the gradient's columns)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((7, channels[0], 9, 8))
+    layer = nn.Conv2d(*channels, 3, padding=1).to(np.float64)
+    g = rng.standard_normal((7, channels[1], 9, 8))
+    one_sample = channels[0] * 9 * 9 * 11 * 8  # bytes of one sample's columns (rows layout)
+    monkeypatch.setattr(conv_module, "BLOCK_BYTES", 2 * one_sample)  # blocks of 2 samples
+    results = []
+    for keep in [0, 2 * one_sample, 5 * one_sample, 10**9]:
+        monkeypatch.setattr(conv_module, "KEEP_BYTES", keep)
+        layer.zero_grad()
+        y = layer(x)
+        kept = layer._cache[2]
+        assert sum(c.nbytes for c in kept.values()) <= keep
+        if keep == 10**9:
+            assert len(kept) == 4  # every block
+        results.append((y, layer.backward(g), layer.weight.grad.copy(), layer.bias.grad.copy()))
+    ty, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(results[0][0], ty, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], tdx, atol=1e-12)
+    np.testing.assert_allclose(results[0][2], tgrads["weight"], atol=1e-11)
+    for other in results[1:]:  # the same columns either way: the same numbers, bit for bit
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+    with gn.no_grad():
+        layer(x)
+    assert layer._cache is None  # nothing kept (no columns either) without gradients
+    layer.weight.requires_grad = False
+    layer(x)
+    assert layer._cache[2] == {}  # a frozen layer needs no columns for dL/dW
+
+
 @pytest.mark.parametrize("kernel", [2, 3, 4, 5, 7, 9])  # 4..81 offsets: uint8/16/32/64, int32
 @pytest.mark.parametrize("stride", [1, 2, None])
 def test_maxpool_first_maximum_wins_ties_for_every_kernel_size(kernel, stride):

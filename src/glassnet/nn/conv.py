@@ -34,8 +34,12 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
 * The columns are C*kh*kw times the input (75 MB for 128 CIFAR images at 16 channels),
   so the work is done in blocks of samples whose columns fit in the CPU cache: the
   GEMM then reads what im2col just wrote from cache instead of memory.
-* Backward rebuilds each block's columns instead of keeping all of them from the
-  forward pass: cheap (a cached copy) and it keeps memory at the size of the input.
+* Forward keeps the columns of its first blocks for backward, up to KEEP_BYTES per
+  layer (16 MiB: all of LeNet-5's, the 64-channel layers of the ResNets); backward
+  rebuilds the others. Keeping every block would hold C*kh*kw copies of every input
+  (80 MB for one 16-channel ResNet layer at batch 128); rebuilding all of them cost
+  8-12% of a training step (measured with freed memory kept for reuse, see
+  :mod:`glassnet.allocator`).
 * Stride-1 convolutions use the "rows" column layout (see :mod:`glassnet.nn.im2col`):
   im2col becomes kh*kw long contiguous copies, for a few percent extra GEMM work.
 
@@ -51,12 +55,13 @@ from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
 from .im2col import col2im, extra_rows, im2col
-from .module import Module
+from .module import Module, is_grad_enabled
 from .parameter import Parameter
 
-__all__ = ["Conv2d", "BLOCK_BYTES"]
+__all__ = ["Conv2d", "BLOCK_BYTES", "KEEP_BYTES"]
 
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
+KEEP_BYTES = 16 * 2**20  # columns a layer keeps from forward for backward (speed notes)
 
 
 def _blocks(n: int, bytes_per_sample: int):
@@ -153,19 +158,24 @@ class Conv2d(Module):
         w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Cg*kh*kw)
         y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
         per_sample = w2.shape[-1] * g * ho * grid_w * x.itemsize
+        kept = {}  # (start, stop) of a block -> its columns, for backward's dL/dW
+        budget = KEEP_BYTES if is_grad_enabled() and self.weight.requires_grad else 0
         for block in _blocks(n, per_sample):
             b = block.stop - block.start
             cols = im2col(xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows)
+            if cols.nbytes <= budget:
+                kept[block.start, block.stop] = cols
+                budget -= cols.nbytes
             out = np.matmul(w2, cols.reshape(g, -1, b * ho * grid_w))  # (G, Og, B*Ho*G)
             out = out.reshape(self.out_channels, b, ho, grid_w)[..., :wo]
             y[block] = out.transpose(1, 0, 2, 3)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
-        self._save_for_backward(xp, x.shape)
+        self._save_for_backward(xp, x.shape, kept)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        xp, x_shape = self._saved()
+        xp, x_shape, kept = self._saved()
         n, g = x_shape[0], self.groups
         og = self.out_channels // g
         ho, wo = self._out_hw(x_shape)
@@ -202,9 +212,11 @@ class Conv2d(Module):
                 g_t = g_t.reshape(g, og, -1)
             cols = None
             if need_w:
-                cols = im2col(
-                    xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows
-                )
+                cols = kept.pop((block.start, block.stop), None)  # None: not kept, rebuild
+                if cols is None:
+                    cols = im2col(
+                        xp[block], self.kernel_size, self.stride, self.dilation, (ho, wo), rows
+                    )
                 # (cols @ g_t.T).T, not g_t @ cols.T: same numbers, but BLAS runs this
                 # orientation about 2x faster for a short, wide g_t (benchmarks/layers.py)
                 dw += np.matmul(cols.reshape(g, -1, g_t.shape[-1]), g_t.swapaxes(-1, -2)).swapaxes(
