@@ -59,9 +59,7 @@ def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, 
 
 
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4)])  # dx by scatter / by gather
-def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(
-    monkeypatch, channels
-):
+def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monkeypatch, channels):
     """Backward uses the columns forward kept (none, the first blocks, all of them) and
     rebuilds the rest, also where its blocks differ from forward's (the gather form
     sizes them for the gradient's columns)."""
