@@ -58,6 +58,34 @@ def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, 
     np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
 
 
+@pytest.mark.parametrize(
+    "channels, groups, kernel",
+    [((1, 6), 1, 5), ((3, 8), 1, 3), ((4, 6), 2, 3)],  # C*kh*kw per group: 25, 27, 18
+)
+def test_conv_weight_grad_summed_over_chunks_matches_one_product(
+    monkeypatch, channels, groups, kernel
+):
+    """A small C*kh*kw takes the chunked dL/dW (a batch of products over slices of the
+    long N*Ho*W axis, then a sum), including a last partial chunk."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, channels[0], 37, 29))  # 3 * 37 * (29 + 2) columns: 3441
+    layer = nn.Conv2d(*channels, kernel, padding=1, groups=groups).to(np.float64)
+    y = layer(x)
+    g = rng.standard_normal(y.shape)
+    cols_per_group = channels[0] // groups * kernel * kernel
+    assert cols_per_group <= conv_module.SMALL_K
+    assert x.shape[0] * x.shape[2] * (x.shape[3] + 2) > 3 * conv_module.LONG_SUM_CHUNK
+    layer.backward(g)
+    chunked = layer.weight.grad.copy()
+    monkeypatch.setattr(conv_module, "SMALL_K", 0)  # one product
+    layer.zero_grad()
+    layer(x)
+    layer.backward(g)
+    np.testing.assert_allclose(chunked, layer.weight.grad, rtol=1e-12, atol=1e-12)
+    _, _, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(chunked, tgrads["weight"], atol=1e-10)
+
+
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4)])  # dx by scatter / by gather
 def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monkeypatch, channels):
     """Backward uses the columns forward kept (none, the first blocks, all of them) and
