@@ -1,5 +1,6 @@
-"""The speed tricks of the layers stay exact: conv blocking, max-pool winner bit fields,
-and skipping the input gradient (set_input_grad(False))."""
+"""The speed tricks of the layers stay exact: conv blocking, conv columns kept or
+rebuilt, the chunked dL/dW, max-pool winner indices, and skipping the input gradient
+(set_input_grad(False))."""
 
 from __future__ import annotations
 
