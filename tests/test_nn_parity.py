@@ -171,6 +171,17 @@ def test_maxpool_ties_go_where_torch_sends_them(torch_parity):
         torch_parity(pool.to(np.float64), x)
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+def test_relu_of_infinities_nan_and_zeros_like_torch(inplace):
+    """max(x, 0) exactly: -inf gives 0 (not NaN, as x * [x > 0] would), NaN stays NaN."""
+    values = [-np.inf, -2.0, -0.0, 0.0, 3.0, np.inf, np.nan]
+    x = np.array(values, dtype=np.float32).reshape(1, 7)
+    expected = torch.relu(torch.tensor(x)).numpy()
+    y = nn.ReLU(inplace=inplace)(x.copy())
+    np.testing.assert_array_equal(y, expected)  # NaN == NaN here
+    assert not np.signbit(y[0, :5]).any()  # no -0.0 where torch gives 0
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dropout_eval_is_identity_like_torch(dtype, torch_parity):
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)
