@@ -35,11 +35,12 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   so the work is done in blocks of samples whose columns fit in the CPU cache: the
   GEMM then reads what im2col just wrote from cache instead of memory.
 * Forward keeps the columns of its first blocks for backward, up to KEEP_BYTES per
-  layer (16 MiB: all of LeNet-5's, the 64-channel layers of the ResNets); backward
-  rebuilds the others. Keeping every block would hold C*kh*kw copies of every input
-  (80 MB for one 16-channel ResNet layer at batch 128); rebuilding all of them cost
-  8-12% of a training step (measured with freed memory kept for reuse, see
-  :mod:`glassnet.allocator`).
+  layer (8 MiB: all of LeNet-5's, two blocks of each ResNet layer); backward rebuilds
+  the others. Keeping every block would hold C*kh*kw copies of every input (80 MB for
+  one 16-channel ResNet layer at batch 128). Measured in paired step timings with
+  freed memory kept for reuse (:mod:`glassnet.allocator`): keeping LeNet-5's columns
+  makes its step 7% faster; for ResNet-20, 16 MiB per layer bought ~2% for 290 MB
+  more peak memory, hence the smaller budget.
 * Stride-1 convolutions use the "rows" column layout (see :mod:`glassnet.nn.im2col`):
   im2col becomes kh*kw long contiguous copies, for a few percent extra GEMM work.
 
@@ -63,7 +64,7 @@ __all__ = ["Conv2d", "BLOCK_BYTES", "KEEP_BYTES"]
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
 SMALL_K = 48  # dL/dW sums over chunks when C*kh*kw is at most this (_weight_grad)
 LONG_SUM_CHUNK = 1024
-KEEP_BYTES = 16 * 2**20  # columns a layer keeps from forward for backward (speed notes)
+KEEP_BYTES = 8 * 2**20  # columns a layer keeps from forward for backward (speed notes)
 
 
 def _blocks(n: int, bytes_per_sample: int):
