@@ -218,7 +218,7 @@ def git_state(where: Path) -> dict | None:
 def _freed_memory_kept() -> bool:
     from glassnet import allocator
 
-    return allocator.enabled_by_environment() and allocator._get_mallopt() is not None
+    return allocator.enabled_by_environment() and allocator.available()
 
 
 def machine_line(info: dict) -> str:

@@ -39,6 +39,7 @@ def _faults(mode: str) -> tuple[str, int]:
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 def test_kept_memory_is_reused_without_page_faults():
+    assert allocator.available()
     took, kept = _faults("keep")
     assert took == "True"
     took, default = _faults("default")
@@ -53,6 +54,7 @@ def test_without_glibc_it_does_nothing(monkeypatch):
     monkeypatch.setattr(allocator, "_mallopt", False)
     monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("", ""))
     assert allocator.keep_freed_memory() is False
+    assert allocator.available() is False
     monkeypatch.setattr(allocator, "_mallopt", False)  # looked up again by the next test
 
 

@@ -35,7 +35,7 @@ import ctypes.util
 import os
 import platform
 
-__all__ = ["keep_freed_memory", "enabled_by_environment"]
+__all__ = ["keep_freed_memory", "available", "enabled_by_environment"]
 
 # mallopt parameters, from glibc's malloc.h
 _M_TRIM_THRESHOLD = -1
@@ -61,6 +61,11 @@ def _get_mallopt():
             except (OSError, AttributeError):
                 _mallopt = None
     return _mallopt
+
+
+def available() -> bool:
+    """True where :func:`keep_freed_memory` can take effect (glibc's malloc)."""
+    return _get_mallopt() is not None
 
 
 def keep_freed_memory(enable: bool = True) -> bool:

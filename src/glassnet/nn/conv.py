@@ -59,7 +59,7 @@ from .im2col import col2im, extra_rows, im2col
 from .module import Module, is_grad_enabled
 from .parameter import Parameter
 
-__all__ = ["Conv2d", "BLOCK_BYTES", "KEEP_BYTES"]
+__all__ = ["Conv2d", "BLOCK_BYTES", "KEEP_BYTES", "SMALL_K", "LONG_SUM_CHUNK"]
 
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
 SMALL_K = 48  # dL/dW sums over chunks when C*kh*kw is at most this (_weight_grad)
