@@ -294,6 +294,16 @@ def wait_for_quiet(max_wait_s: float, threshold: float = 0.25) -> float | None:
             return m.cores
 
 
+def measure_case(fn: Callable[..., dict], wait_quiet_s: float, *args, **kwargs) -> dict:
+    """``fn(*args, **kwargs)`` after waiting for a quiet machine; its result dict gets
+    ``others_cpu_before`` (others' cores just before) and ``others_cpu`` (during)."""
+    quiet = wait_for_quiet(wait_quiet_s)
+    with OthersCpu() as others:
+        r = fn(*args, **kwargs)
+    r["others_cpu_before"], r["others_cpu"] = quiet, others.cores
+    return r
+
+
 # ----------------------------------------------------------------------------- timing
 def time_calls(fn: Callable[[], object], number: int) -> float:
     """Seconds per call of ``fn`` over ``number`` back-to-back calls."""

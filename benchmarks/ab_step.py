@@ -27,14 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-from training import glassnet_stepper, random_batches  # noqa: E402
+from training import STEP_SHAPES, glassnet_stepper, random_batches  # noqa: E402
 
 from glassnet.models import get as get_model  # noqa: E402
-
-SHAPES = {"lenet5": ((1, 28, 28), 64), "mnist-mlp": ((1, 28, 28), 64)}
-SHAPES.update({name: ((3, 32, 32), 128) for name in ("resnet8", "resnet20")})
-SHAPES.update({f"digits-{m}": ((1, 8, 8), 32) for m in ("baseline", "cnn", "cnn-pool")})
-SHAPES["digits-cnn-pool-skip"] = ((1, 8, 8), 32)
 
 
 def _setting(path: str):
@@ -51,7 +46,7 @@ def _setting(path: str):
 
 def main() -> None:
     def flags(p):
-        p.add_argument("model", choices=sorted(SHAPES))
+        p.add_argument("model", choices=sorted(STEP_SHAPES))
         p.add_argument("setting", help="module.attribute, e.g. glassnet.nn.conv.KEEP_BYTES")
         p.add_argument("values", nargs="+", help="Python literals; the first is the baseline")
         p.add_argument("--steps", type=int, default=0, help="steps per value (default: ~20 s)")
@@ -63,7 +58,7 @@ def main() -> None:
     module, attr = _setting(args.setting)
     original = getattr(module, attr)
     C.pin_threads(args.threads)
-    shape, batch = SHAPES[args.model]
+    shape, batch = STEP_SHAPES[args.model]
     model = get_model(args.model, seed=0)
     xs, ys = random_batches(shape, batch, 4)
     step = glassnet_stepper(model, xs, ys)

@@ -168,16 +168,13 @@ def main() -> None:
 
     results = []
     for case in cases():
-        quiet = C.wait_for_quiet(args.wait_quiet)
-        with C.OthersCpu() as others:
-            r = bench_case(case, repeats, target_s)
-        r["others_cpu_before"], r["others_cpu"] = quiet, others.cores
+        r = C.measure_case(bench_case, args.wait_quiet, case, repeats, target_s)
         results.append(r)
         print(
             f"{r['layer']:<36} glassnet {C.fmt_time(r['glassnet_s']):>10}  "
             f"torch {C.fmt_time(r['torch_s']):>10}  ratio {r['ratio']:5.2f}"
             + (f"  {r['glassnet_gflops']:6.1f} GFLOP/s" if "glassnet_gflops" in r else "")
-            + f"  [others {others.cores} cores]"
+            + f"  [others {r['others_cpu']} cores]"
         )
 
     # plain NumPy matmuls in the same run: the machine's limit the convs are held to

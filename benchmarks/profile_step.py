@@ -17,14 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-from training import glassnet_stepper, random_batches  # noqa: E402
+from training import STEP_SHAPES, glassnet_stepper, random_batches  # noqa: E402
 
 import glassnet  # noqa: E402
 from glassnet.models import get as get_model  # noqa: E402
-
-SHAPES = {"lenet5": ((1, 28, 28), 64), "resnet8": ((3, 32, 32), 128)}
-SHAPES["resnet20"] = SHAPES["resnet8"]
-SHAPES["mnist-mlp"] = SHAPES["lenet5"]
 
 
 def _name(func: tuple) -> str:
@@ -36,7 +32,7 @@ def _name(func: tuple) -> str:
 
 
 def profile(name: str, steps: int, top: int) -> dict:
-    shape, batch = SHAPES[name]
+    shape, batch = STEP_SHAPES[name]
     model = get_model(name, seed=0)
     xs, ys = random_batches(shape, batch, 4)
     step = glassnet_stepper(model, xs, ys)
@@ -103,14 +99,11 @@ def main() -> None:
     results = []
     for name in args.models:
         steps = args.steps or (2 if args.quick else (20 if name in ("lenet5", "mnist-mlp") else 4))
-        C.wait_for_quiet(args.wait_quiet)
-        with C.OthersCpu() as others:
-            r = profile(name, steps, args.top)
-        r["others_cpu"] = others.cores
+        r = C.measure_case(profile, args.wait_quiet, name, steps, args.top)
         results.append(r)
         text += f"\n## {name} (batch {r['batch']}, {steps} steps, "
         text += f"{r['profiled_s_per_step']:.3f} s/step profiled; "
-        text += f"others' cores {others.cores})\n\n"
+        text += f"others' cores {r['others_cpu']})\n\n"
         text += "### By own time (tottime)\n\n" + table(r["by_tottime"], "tottime_share")
         text += "\n\n### By cumulative time\n\n" + table(r["by_cumtime"], "cumtime_share") + "\n"
     print(text)

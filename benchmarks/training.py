@@ -55,6 +55,8 @@ CONFIGS = [
     ("resnet8", 128, "cifar10", (3, 32, 32), None),
     ("resnet20", 128, "cifar10", (3, 32, 32), None),
 ]
+# model -> (input shape, batch) of its first config above: what one "step" of it means
+STEP_SHAPES = {name: (shape, batch) for name, batch, _, shape, _ in reversed(CONFIGS)}
 RSS_CONFIGS = [("lenet5", 64, (1, 28, 28), 30), ("resnet20", 128, (3, 32, 32), 3)]
 TARGETS = {"mnist-mlp": 1.0, "lenet5": 1.5, "resnet20": 2.0, "digits": 1.0}
 
@@ -327,17 +329,16 @@ def main() -> None:
             repeats, target_s = 2, (0 if big else 0.02)
         else:
             repeats, target_s = (10, 0) if big else (11, 0.3)
-        quiet = C.wait_for_quiet(args.wait_quiet)
-        with C.OthersCpu() as others:
-            r = bench_config(name, batch, dataset, shape, sk, repeats, target_s)
-        r["others_cpu_before"], r["others_cpu"] = quiet, others.cores
+        r = C.measure_case(
+            bench_config, args.wait_quiet, name, batch, dataset, shape, sk, repeats, target_s
+        )
         results.append(r)
         s = r["step_s"]
         print(
             f"{name:<22} batch {batch:>3}  glassnet {C.fmt_time(s['glassnet']):>10}  "
             f"torch {C.fmt_time(s['torch']):>10}  ratio {r['ratio']:5.2f}"
             + (f"  sklearn {C.fmt_time(s['sklearn'])}" if "sklearn" in s else "")
-            + f"  [others {others.cores} cores]"
+            + f"  [others {r['others_cpu']} cores]"
         )
     rss = [] if args.no_rss else measure_rss(args.threads, args.quick)
     info["load_average_at_end"] = C.load_average()

@@ -142,15 +142,12 @@ def main() -> None:
     glassnet.manual_seed(0)
     results = []
     for p in problems():
-        quiet = C.wait_for_quiet(args.wait_quiet)
-        with C.OthersCpu() as others:
-            r = bench(p, repeats, target_s)
-        r["others_cpu_before"], r["others_cpu"] = quiet, others.cores
+        r = C.measure_case(bench, args.wait_quiet, p, repeats, target_s)
         results.append(r)
         print(
             f"{r['problem']:<44} reference {C.fmt_time(r['reference_s']):>10}  "
             f"vectorised {C.fmt_time(r['vectorised_s']):>10}  speed-up {r['speedup']:8.0f}x  "
-            f"{'agree' if r['agree'] else 'DISAGREE'}  [others {others.cores} cores]"
+            f"{'agree' if r['agree'] else 'DISAGREE'}  [others {r['others_cpu']} cores]"
         )
     info["load_average_at_end"] = C.load_average()
     payload = {"benchmark": "vectorisation", "quick": args.quick, "machine": info}
