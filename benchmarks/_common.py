@@ -111,7 +111,7 @@ def keep_freed_memory() -> bool:
     process-wide, so PyTorch in the same process gets it too."""
     from glassnet import allocator
 
-    return allocator.enabled_by_environment() and allocator.keep_freed_memory()
+    return allocator.keep_freed_memory_unless_disabled()
 
 
 # ----------------------------------------------------------------------------- machine

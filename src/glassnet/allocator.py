@@ -35,7 +35,12 @@ import ctypes.util
 import os
 import platform
 
-__all__ = ["keep_freed_memory", "available", "enabled_by_environment"]
+__all__ = [
+    "keep_freed_memory",
+    "keep_freed_memory_unless_disabled",
+    "available",
+    "enabled_by_environment",
+]
 
 # mallopt parameters, from glibc's malloc.h
 _M_TRIM_THRESHOLD = -1
@@ -80,6 +85,12 @@ def keep_freed_memory(enable: bool = True) -> bool:
     ok = mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
     ok = mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1 and ok
     return ok
+
+
+def keep_freed_memory_unless_disabled() -> bool:
+    """:func:`keep_freed_memory`, unless ``GLASSNET_KEEP_FREED_MEMORY`` switches it off
+    (what ``Trainer.fit`` and ``run_compare`` do); True if it took effect."""
+    return enabled_by_environment() and keep_freed_memory()
 
 
 def enabled_by_environment() -> bool:

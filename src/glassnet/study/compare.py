@@ -81,8 +81,7 @@ def run_compare(
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
     dataset = config.load_dataset()
     log(f"{dataset!r}")
-    if allocator.enabled_by_environment():
-        allocator.keep_freed_memory()  # for every engine alike, before the first one runs
+    allocator.keep_freed_memory_unless_disabled()  # every engine alike, before the first
     runs = []
     (out / "weights").mkdir(exist_ok=True)
     for name in config.models:

@@ -110,8 +110,7 @@ class Trainer:
         if resume is not None:
             self.load_checkpoint(resume)
         self.stop_training = False
-        if allocator.enabled_by_environment():
-            allocator.keep_freed_memory()  # reuse each step's temporaries (allocator.py)
+        allocator.keep_freed_memory_unless_disabled()  # reuse each step's temporaries
         for cb in self.callbacks:
             cb.on_train_begin(self)
         interrupt = _DeferredInterrupt()
