@@ -28,6 +28,7 @@ def _torch_grads(gmodule, x, g):
     )
 
 
+@pytest.mark.parametrize("w_from_grad_cols", [True, False])
 @pytest.mark.parametrize("block_bytes", [1, 5000, 10**9])
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4), (4, 4)])  # dx by scatter / by gather
 @pytest.mark.parametrize(
@@ -41,10 +42,14 @@ def _torch_grads(gmodule, x, g):
         dict(padding=3),  # more padding than the kernel spans: the scatter form
     ],
 )
-def test_conv_blocks_of_any_size_give_the_same_result(monkeypatch, block_bytes, channels, args):
+def test_conv_blocks_of_any_size_give_the_same_result(
+    monkeypatch, w_from_grad_cols, block_bytes, channels, args
+):
     """One sample per block, a few samples per block, or everything in one block; the
-    input gradient by col2im's scatter-add or by the gather (transposed-conv) form."""
+    input gradient by col2im's scatter-add or by the gather (transposed-conv) form, and
+    in the gather form dL/dW from the gradient's columns or from x's."""
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv_module, "W_FROM_GRAD_COLS", w_from_grad_cols)
     rng = np.random.default_rng(0)
     args = {"kernel_size": 3, **args}
     layer = nn.Conv2d(*channels, **args).to(np.float64)
@@ -91,7 +96,9 @@ def test_conv_weight_grad_summed_over_chunks_matches_one_product(
 def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monkeypatch, channels):
     """Backward uses the columns forward kept (none, the first blocks, all of them) and
     rebuilds the rest, also where its blocks differ from forward's (the gather form
-    sizes them for the gradient's columns)."""
+    sizes them for the gradient's columns). The gather form normally takes dL/dW from
+    the gradient's columns and keeps nothing; switched off, it uses x's columns."""
+    monkeypatch.setattr(conv_module, "W_FROM_GRAD_COLS", False)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((7, channels[0], 9, 8))
     layer = nn.Conv2d(*channels, 3, padding=1).to(np.float64)
@@ -121,6 +128,14 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
     layer.weight.requires_grad = False
     layer(x)
     assert layer._cache[2] == {}  # a frozen layer needs no columns for dL/dW
+    layer.weight.requires_grad = True
+    monkeypatch.setattr(conv_module, "W_FROM_GRAD_COLS", True)
+    gather = channels[1] <= channels[0]
+    layer.zero_grad()
+    layer(x)
+    assert (layer._cache[2] == {}) == gather  # dL/dW from g's columns: nothing to keep
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
 
 
 @pytest.mark.parametrize("kernel", [2, 3, 4, 5, 9, 17])  # 4..289 offsets: uint8, int32
