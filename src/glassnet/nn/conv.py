@@ -39,16 +39,17 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
 * The columns are C*kh*kw times the input (75 MB for 128 CIFAR images at 16 channels),
   so the work is done in blocks of samples whose columns fit in the CPU cache: the
   GEMM then reads what im2col just wrote from cache instead of memory.
-* Forward keeps the columns of its first blocks for backward, up to KEEP_BYTES per
-  layer (8 MiB: all of LeNet-5's, two blocks of each ResNet layer); backward rebuilds
-  the others. Keeping every block would hold C*kh*kw copies of every input (80 MB for
-  one 16-channel ResNet layer at batch 128). Measured in paired step timings with
-  freed memory kept for reuse (:mod:`glassnet.allocator`): keeping LeNet-5's columns
-  makes its step 7% faster; for ResNet-20, 16 MiB per layer bought ~2% for 290 MB
-  more peak memory, hence the smaller budget.
 * In the gather form dL/dW comes from g_pad's columns (W_FROM_GRAD_COLS), so backward
   copies one set of columns instead of two and forward keeps none: ResNet-20's step
   7-8% faster in paired timings.
+* The other layers (first layers, strided ones, more output than input channels) need
+  x's columns for dL/dW. Forward keeps the columns of its first blocks for backward,
+  up to KEEP_BYTES per layer (32 MiB: all of LeNet-5's, all of a ResNet stem's and
+  strided layers' at batch 128); backward rebuilds the others. Measured in paired
+  step timings with freed memory kept for reuse (:mod:`glassnet.allocator`): keeping
+  LeNet-5's columns makes its step 7% faster; 32 MiB instead of 8 makes ResNet-8's and
+  ResNet-20's 3% faster for ~35 MB more. (Before the gather layers stopped keeping
+  columns, 16 MiB cost ResNet-20 290 MB of peak memory for ~2%.)
 * Stride-1 convolutions use the "rows" column layout (see :mod:`glassnet.nn.im2col`):
   im2col becomes kh*kw long contiguous copies, for a few percent extra GEMM work.
 
@@ -72,7 +73,7 @@ __all__ = ["Conv2d", "BLOCK_BYTES", "KEEP_BYTES", "SMALL_K", "LONG_SUM_CHUNK", "
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
 SMALL_K = 48  # dL/dW sums over chunks when C*kh*kw is at most this (_weight_grad)
 LONG_SUM_CHUNK = 1024
-KEEP_BYTES = 8 * 2**20  # columns a layer keeps from forward for backward (speed notes)
+KEEP_BYTES = 32 * 2**20  # columns a layer keeps from forward for backward (speed notes)
 W_FROM_GRAD_COLS = True  # gather form: dL/dW from g_pad's columns (speed notes)
 
 
