@@ -1,6 +1,6 @@
 """The speed tricks of the layers stay exact: conv blocking, conv columns kept or
-rebuilt, the chunked dL/dW, max-pool winner indices, and skipping the input gradient
-(set_input_grad(False))."""
+rebuilt, the chunked dL/dW, max-pool winner indices, skipping the input gradient
+(set_input_grad(False)) and Linear's one-sample dL/dW."""
 
 from __future__ import annotations
 
@@ -199,3 +199,21 @@ def test_fit_skips_the_input_gradient_and_restores_the_flag():
     model(x)
     dx = model.backward(np.ones((16, 10), dtype=np.float32))
     assert dx is not None and dx.shape == x.shape
+
+
+@pytest.mark.parametrize("lead", [(1,), (1, 1), (3,)])
+def test_linear_weight_grad_of_one_sample_is_the_outer_product(lead):
+    """One sample takes dL/dW as a broadcast outer product instead of a K = 1 GEMM:
+    the same products, so the same numbers bit for bit, and equal to PyTorch's."""
+    rng = np.random.default_rng(3)
+    layer = nn.Linear(7, 5).to(np.float64)
+    x = rng.standard_normal((*lead, 7))
+    g = rng.standard_normal((*lead, 5))
+    layer(x)
+    dx = layer.backward(g)
+    g2, x2 = g.reshape(-1, 5), x.reshape(-1, 7)
+    np.testing.assert_array_equal(layer.weight.grad, g2.T @ x2)
+    _, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(dx, tdx, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-12)
+    np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-12)

@@ -53,7 +53,11 @@ class Linear(Module):
         g = check_grad(self, grad_out, (*x_shape[:-1], self.out_features))
         g = g.reshape(-1, self.out_features).astype(x2.dtype, copy=False)
         if self.weight.requires_grad:
-            self.weight.grad += g.T @ x2
+            if g.shape[0] == 1:  # one sample (per-sample SGD): an outer product, the same
+                # numbers; BLAS's 2-thread GEMM with K = 1 took 3x longer (28 vs 9 us)
+                self.weight.grad += g.T * x2
+            else:
+                self.weight.grad += g.T @ x2
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += g.sum(axis=0)
         if not self._input_grad:
