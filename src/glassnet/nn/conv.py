@@ -225,7 +225,6 @@ class Conv2d(Module):
         need_b = self.bias is not None and self.bias.requires_grad
         need_x = self._input_grad
         gather_pads = self._gather_pads() if need_x else None  # None: scatter form
-        dw = np.zeros_like(w2) if need_w else None
         if need_b:
             self.bias.grad += channel_sum(g_out)
         per_sample = w2.shape[-1] * g * ho * grid_w
@@ -238,11 +237,11 @@ class Conv2d(Module):
         elif need_x:
             dxp = np.zeros(xp.shape, dtype=xp.dtype)
         scatter = need_x and gather_pads is None
-        # dL/dW from the gradient's columns (see _weight_grad_from_grad_cols): the gather
-        # form builds them anyway, so x's columns need not be rebuilt
-        w_from_g = need_w and gather_pads is not None and W_FROM_GRAD_COLS
-        if w_from_g:
+        w_from_g = need_w and self._w_from_grad_cols()
+        if w_from_g:  # (G, Og*kh*kw, Cg), the kernel rotated
             dw = np.zeros((g, og * kernel_area, self.in_channels // g), dtype=xp.dtype)
+        elif need_w:
+            dw = np.zeros_like(w2)
         for block in _blocks(n, per_sample * xp.itemsize):
             b = block.stop - block.start
             if w_from_g:
@@ -272,11 +271,10 @@ class Conv2d(Module):
                 dcols = np.matmul(w2.swapaxes(-1, -2), g_t, out=out)  # reuses the buffer
                 dcols = dcols.reshape(self.in_channels, *self.kernel_size, b, ho, grid_w)
                 col2im(dcols, dxp[block], self.stride, self.dilation, rows)
-        if w_from_g:  # (G, Og*kh*kw, Cg) with the kernel rotated: back to W's layout
+        if w_from_g:  # back to W's layout (G, Og, Cg, kh, kw)
             kh, kw = self.kernel_size
             dw = dw.reshape(g, og, kh, kw, -1)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)
-            self.weight.grad += dw.reshape(self.weight.shape)
-        elif need_w:
+        if need_w:
             self.weight.grad += dw.reshape(self.weight.shape)
         if not need_x:
             return None
@@ -285,11 +283,17 @@ class Conv2d(Module):
         top, _, left, _ = self._pads()
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 
+    def _w_from_grad_cols(self) -> bool:
+        """Whether backward takes dL/dW from the gradient's columns: wherever dL/dx is
+        done in the gather form, which builds those columns anyway, so x's columns need
+        not be rebuilt (see _weight_grad_from_grad_cols)."""
+        return W_FROM_GRAD_COLS and self._input_grad and self._gather_pads() is not None
+
     def _keeps_columns(self) -> bool:
-        """Whether backward will want x's columns (dL/dW other than from g's columns)."""
+        """Whether forward should keep x's columns for backward's dL/dW."""
         if not (is_grad_enabled() and self.weight.requires_grad):
             return False
-        return not (W_FROM_GRAD_COLS and self._input_grad and self._gather_pads() is not None)
+        return not self._w_from_grad_cols()
 
     def _gather_pads(self) -> tuple[int, int, int, int] | None:
         """Padding of g for the gather form of dL/dx (module docstring), or None where
