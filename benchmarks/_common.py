@@ -25,6 +25,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -383,6 +384,62 @@ def interleaved(
 
 
 QUIET = 0.3  # other processes' cores below which a repetition counts as undisturbed
+
+
+def take_turns(jobs: dict[str, Callable[[Callable[[int, dict], None]], object]]) -> dict:
+    """Run long jobs (whole training runs) in turns, one epoch each; their results.
+
+    Each job is called as ``job(epoch_end)`` in its own thread and must call
+    ``epoch_end(epoch, logs)`` after every epoch (``RunSpec.epoch_end``): that hands the
+    turn to the next job still running and waits for its own next turn. Only one job
+    runs at any time, so the engines' epochs alternate and a slow spell of the shared
+    machine (minutes long here) lands on both instead of on whichever ran then. A job
+    that finishes or fails leaves the rotation; the first error is raised at the end.
+    """
+    names = list(jobs)
+    active = list(names)
+    state = {"turn": names[0]}
+    cond = threading.Condition()
+    results: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def pass_turn(name: str, leaving: bool) -> None:  # called with cond held
+        i = active.index(name)
+        if leaving:
+            active.remove(name)
+            state["turn"] = active[i % len(active)] if active else None
+        else:
+            state["turn"] = active[(i + 1) % len(active)]
+        cond.notify_all()
+
+    def wait_turn(name: str) -> None:  # called with cond held
+        cond.wait_for(lambda: state["turn"] == name)
+
+    def worker(name: str) -> None:
+        def epoch_end(epoch: int, logs: dict) -> None:
+            with cond:
+                pass_turn(name, leaving=False)
+                wait_turn(name)
+            time.sleep(SETTLE_S)  # the other engine's idle threads stop spinning
+
+        with cond:
+            wait_turn(name)
+        try:
+            results[name] = jobs[name](epoch_end)
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
+            errors.append(exc)
+        finally:
+            with cond:
+                pass_turn(name, leaving=True)
+
+    threads = [threading.Thread(target=worker, args=(n,), name=n, daemon=True) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def summary(times: list[float], number: int = 1, others: list | None = None) -> dict:

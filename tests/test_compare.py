@@ -256,3 +256,27 @@ def test_unknown_settings_in_a_config_file():
     with pytest.raises(ValueError, match="unknown setting.*epoch_count"):
         CompareConfig.from_dict({"epoch_count": 3})
     assert CompareConfig.from_dict({"epochs": 3}).epochs == 3
+
+
+@pytest.mark.parametrize("engine", ["glassnet", "torch", "sklearn"])
+def test_epoch_end_hook_sees_every_epoch_after_its_evaluation(digits, engine):
+    from glassnet import random as gn_random
+    from glassnet.study.engines import RunSpec, run_engine
+
+    gn_random.manual_seed(0)
+    init = models.get("digits-baseline").state_dict()
+    seen = []
+    spec = RunSpec(
+        model="baseline",
+        zoo_name="digits-baseline",
+        dataset=digits,
+        init_state=init,
+        epochs=3,
+        batch_size=128,
+        epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))),
+    )
+    result = run_engine(engine, spec)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    for (_, logs), recorded in zip(seen, result.history):
+        assert logs["test_accuracy"] == recorded["test_accuracy"]  # evaluated before the hook
+        assert logs["seconds"] == recorded["seconds"]

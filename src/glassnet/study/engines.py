@@ -15,13 +15,16 @@ The fairness rules:
   own shuffling, and no learning-rate schedule.
 
 Every engine times only its training loop (seconds per epoch); evaluation on the
-test split after each epoch is not counted.
+test split after each epoch is not counted. ``RunSpec.epoch_end``, when set, is called
+after each epoch's evaluation, outside the timed loop: the benchmarks use it to let
+two engines take turns epoch by epoch, so both see the same state of a shared machine.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +32,7 @@ import numpy as np
 from .. import models, nn
 from ..data import DataLoader, default_train_transform
 from ..train import evaluate, fit, make_optimizer, make_scheduler
+from ..train.callbacks import Callback
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 
 __all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
@@ -70,6 +74,8 @@ class RunSpec:
     augment: bool = False
     seed: int = 0
     progress: bool = False
+    # epoch_end(epoch, logs): called after each epoch and its evaluation (not timed)
+    epoch_end: Callable[[int, dict], None] | None = field(default=None, repr=False)
 
     @classmethod
     def from_recipe(cls, recipe, **fields) -> RunSpec:
@@ -154,9 +160,20 @@ def first_layer_weights(model: nn.Module) -> tuple[str | None, np.ndarray | None
 
 
 # ---------------------------------------------------------------------- glassnet
+class _EpochEnd(Callback):
+    """Hands each finished epoch (after its evaluation) to ``RunSpec.epoch_end``."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self.fn(epoch, logs)
+
+
 def run_glassnet(spec: RunSpec) -> RunResult:
     model = spec.build_glassnet()
-    history = fit(model, spec.dataset, **spec.recipe(), progress=spec.progress)
+    hooks = [] if spec.epoch_end is None else [_EpochEnd(spec.epoch_end)]
+    history = fit(model, spec.dataset, **spec.recipe(), progress=spec.progress, callbacks=hooks)
     result = evaluate(model, spec.dataset)
     key, first = first_layer_weights(model)
     return RunResult(
@@ -202,7 +219,7 @@ def run_torch(spec: RunSpec) -> RunResult:
         x_val = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_val))
         y_val = torch.from_numpy(spec.dataset.y_val)
     history, iterations, step = [], [], 0
-    bar = _progress(spec, "torch")
+    bar = _epoch_end(spec, "torch")
     for epoch in range(1, spec.epochs + 1):
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -316,7 +333,7 @@ def run_sklearn(spec: RunSpec) -> RunResult:
     x_test = d.x_test.reshape(len(d.x_test), -1)
     classes = np.arange(d.num_classes)
     history, iterations = [], []
-    bar = _progress(spec, "sklearn")
+    bar = _epoch_end(spec, "sklearn")
     for epoch in range(1, spec.epochs + 1):
         started = time.perf_counter()
         with warnings.catch_warnings():
@@ -362,19 +379,23 @@ def run_sklearn(spec: RunSpec) -> RunResult:
     )
 
 
-def _progress(spec: RunSpec, engine: str):
-    """A per-epoch tqdm bar when progress is on, else a no-op."""
-    if not spec.progress:
-        return lambda epoch, logs: None
-    from tqdm.auto import tqdm
+def _epoch_end(spec: RunSpec, engine: str):
+    """What the torch and sklearn loops call after each epoch: the per-epoch tqdm bar
+    (when progress is on), then ``spec.epoch_end``."""
+    bar = None
+    if spec.progress:
+        from tqdm.auto import tqdm
 
-    bar = tqdm(total=spec.epochs, desc=f"{spec.model} [{engine}]", unit="epoch", leave=False)
+        bar = tqdm(total=spec.epochs, desc=f"{spec.model} [{engine}]", unit="epoch", leave=False)
 
     def update(epoch, logs):
-        bar.update(1)
-        bar.set_postfix(test_acc=f"{logs['test_accuracy']:.4f}")
-        if epoch == spec.epochs:
-            bar.close()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(test_acc=f"{logs['test_accuracy']:.4f}")
+            if epoch == spec.epochs:
+                bar.close()
+        if spec.epoch_end is not None:
+            spec.epoch_end(epoch, logs)
 
     return update
 
