@@ -17,6 +17,13 @@ facts included) and a markdown table beside it, both written atomically.
 
 from __future__ import annotations
 
+# isort: off
+# first, before NumPy loads OpenBLAS: glassnet shortens the BLAS threads' spin-wait
+# (glassnet/blas_spin.py); every script imports this module before NumPy
+import glassnet  # noqa: F401
+
+# isort: on
+
 import argparse
 import datetime as _dt
 import json
@@ -143,9 +150,10 @@ def machine_info(threads: int) -> dict:
         "numpy": np.__version__,
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES)},
     }
-    # the two OpenBLAS variables that can slow NumPy on this kind of machine: always shown
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    # OpenBLAS variables that change NumPy's speed on this kind of machine: always shown
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT"):
         info["env"].setdefault(key, None)
+    info["openblas_thread_timeout"] = _openblas_thread_timeout()
     try:
         from threadpoolctl import threadpool_info
 
@@ -194,6 +202,22 @@ def machine_info(threads: int) -> dict:
     return info
 
 
+def _openblas_thread_timeout() -> int | None:
+    """The spin-wait exponent NumPy's OpenBLAS read at load (0: its built-in 28), or None
+    where that can't be asked (another BLAS, no threadpoolctl): proof that
+    OPENBLAS_THREAD_TIMEOUT reached the library, not just the environment."""
+    import ctypes
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        paths = [p["filepath"] for p in threadpool_info() if p.get("internal_api") == "openblas"]
+        numpy_paths = [p for p in paths if "numpy" in p] or paths
+        return int(ctypes.CDLL(numpy_paths[0]).openblas_thread_timeout()) if numpy_paths else None
+    except (ImportError, OSError, AttributeError, IndexError):
+        return None
+
+
 def git_state(where: Path) -> dict | None:
     """The commit of the glassnet measured, and how many files of its src/ had
     uncommitted changes (the figures are of the tree as it was at the start)."""
@@ -237,6 +261,8 @@ def machine_line(info: dict) -> str:
         f"torch {info.get('torch')}, scikit-learn {info.get('sklearn')}, "
         f"Python {info['python']}; "
         f"freed memory kept for reuse: {'yes' if info.get('freed_memory_kept') else 'no'}; "
+        f"OpenBLAS spin-wait exponent in use: {info.get('openblas_thread_timeout')} "
+        "(0 = its default 28); "
         f"env: {env or 'none'}"
     )
 

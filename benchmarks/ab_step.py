@@ -23,10 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C  # noqa: E402  (first: see its top)
+import numpy as np  # noqa: E402
 from training import STEP_SHAPES, glassnet_stepper, random_batches  # noqa: E402
 
 from glassnet.models import get as get_model  # noqa: E402

@@ -28,10 +28,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C  # noqa: E402  (first: see its top)
+import numpy as np  # noqa: E402
 
 import glassnet  # noqa: E402
 from glassnet import nn, optim  # noqa: E402

@@ -19,10 +19,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C  # noqa: E402  (first: see its top)
+import numpy as np  # noqa: E402
 
 import glassnet  # noqa: E402
 from glassnet import nn  # noqa: E402

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# before anything imports NumPy: OpenBLAS reads its thread settings once, at load
+from .blas_spin import set_short_spin  # noqa: E402
+
+set_short_spin()
+
 from . import data, models, nn, optim, train  # noqa: E402
 from .gradcheck import GradcheckResult, gradcheck  # noqa: E402
 from .io import load_state, save  # noqa: E402

@@ -1,0 +1,63 @@
+"""glassnet.blas_spin: OPENBLAS_THREAD_TIMEOUT set before NumPy loads, never over the user's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from glassnet import blas_spin
+
+PROBE = """
+import ctypes, os, sys
+{first}
+import numpy
+from threadpoolctl import threadpool_info
+libs = [p["filepath"] for p in threadpool_info() if p.get("internal_api") == "openblas"]
+read = ctypes.CDLL(libs[0]).openblas_thread_timeout() if libs else "no-openblas"
+print(os.environ.get("OPENBLAS_THREAD_TIMEOUT"), read)
+"""
+
+
+def probe(first: str, **env) -> list[str]:
+    pytest.importorskip("threadpoolctl")
+    clean = {k: v for k, v in os.environ.items() if k != blas_spin.ENV_VAR}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(first=first)],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def test_importing_glassnet_first_reaches_openblas():
+    env_value, read = probe("import glassnet")
+    assert env_value == str(blas_spin.SPIN_EXPONENT)
+    if read != "no-openblas":  # another BLAS ignores the variable
+        assert read == str(blas_spin.SPIN_EXPONENT)
+
+
+def test_the_users_setting_wins():
+    assert probe("import glassnet", OPENBLAS_THREAD_TIMEOUT="28")[0] == "28"
+
+
+def test_too_late_once_numpy_is_loaded():
+    env_value, _ = probe("import numpy; import glassnet")
+    assert env_value == "None"
+
+
+def test_set_short_spin_in_process(monkeypatch):
+    monkeypatch.setenv(blas_spin.ENV_VAR, "x")  # so that teardown restores the original
+    monkeypatch.delenv(blas_spin.ENV_VAR)
+    assert blas_spin.set_short_spin() is False  # NumPy is loaded in this process
+    assert blas_spin.ENV_VAR not in os.environ
+    monkeypatch.delitem(sys.modules, "numpy")
+    assert blas_spin.set_short_spin() is True
+    assert os.environ[blas_spin.ENV_VAR] == "22"
+    monkeypatch.setenv(blas_spin.ENV_VAR, "4")
+    assert blas_spin.set_short_spin() is False
+    assert os.environ[blas_spin.ENV_VAR] == "4"
