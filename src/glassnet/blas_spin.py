@@ -19,10 +19,10 @@ host is busy (pause-loop exiting hands its physical core to someone else), and t
 it starts its half of the next GEMM late, while a vCPU that had gone to sleep is
 woken promptly. With ``OPENBLAS_THREAD_TIMEOUT=22`` (2**22 cycles, ~1.6 ms: long
 enough to carry the worker across the short copies between one conv block's GEMM and
-the next, short enough to sleep through BatchNorm) the slow mode mostly disappeared:
-over six rounds of 15 s per setting, alternating processes, the mean step was
-244 ms with the default and 206 ms with 22; in the two quiet rounds the default was
-1-2% faster (wake-ups cost a little).
+the next, short enough to sleep through BatchNorm) the slow mode became rarer, though
+it still happens: over six rounds of 15 s per setting, alternating processes, the mean
+step was 244 ms with the default and 206 ms with 22; in the two quiet rounds the
+default's median step was 1-2% shorter (waking a sleeping worker costs a little).
 
 OpenBLAS reads the variable once, when NumPy loads it, so it must be set before the
 first ``import numpy``. ``import glassnet`` does that (:func:`set_short_spin`, called
