@@ -22,6 +22,7 @@ from .io import load_state, save  # noqa: E402
 from .nn.module import no_grad  # noqa: E402
 from .random import manual_seed  # noqa: E402
 from .summary import summary  # noqa: E402
+from .threads import get_num_threads, set_num_threads  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -37,4 +38,6 @@ __all__ = [
     "load_state",
     "no_grad",
     "manual_seed",
+    "set_num_threads",
+    "get_num_threads",
 ]

@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .functional import add
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "Residual", "Concat"]
@@ -132,7 +133,7 @@ class Residual(Module):
                 "output shape"
             )
         self._save_for_backward(True)
-        return y + s
+        return add(y, s)
 
     def backward(self, grad_out):
         self._saved()
@@ -140,7 +141,7 @@ class Residual(Module):
         grad_skip = grad_out if self.shortcut is None else self.shortcut.backward(grad_out)
         if not self._input_grad:
             return None
-        return grad_in + grad_skip
+        return add(grad_in, grad_skip)
 
     def set_input_grad(self, enabled: bool = True) -> Residual:
         super().set_input_grad(enabled)

@@ -18,10 +18,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..threads import batch_slices, parallel_map
+
 __all__ = [
     "pair",
     "conv_output_size",
     "pad2d",
+    "add",
     "window_view",
     "offset_slice",
     "softmax",
@@ -70,7 +73,21 @@ def pad2d(x: np.ndarray, top: int, bottom: int, left: int, right: int, value=0.0
     shape = (n, c, h + top + bottom, w + left + right)
     # zeros come from calloc (pages zeroed lazily by the OS): cheaper than a fill
     out = np.zeros(shape, dtype=x.dtype) if value == 0 else np.full(shape, value, dtype=x.dtype)
-    out[:, :, top : top + h, left : left + w] = x
+
+    def copy(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+        out[s, :, top : top + h, left : left + w] = x[s]
+
+    parallel_map(copy, batch_slices(n, 2 * x.nbytes))
+    return out
+
+
+def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` for two arrays of the same shape, slices of the batch on glassnet's
+    threads (a skip link's sum, forward and backward)."""
+    out = np.empty(a.shape, dtype=np.result_type(a, b))
+    if a.ndim == 0:
+        return np.add(a, b, out=out)
+    parallel_map(lambda s: np.add(a[s], b[s], out=out[s]), batch_slices(len(a), 3 * out.nbytes))
     return out
 
 

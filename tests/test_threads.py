@@ -1,0 +1,240 @@
+"""glassnet's own threads (glassnet.threads): the thread count setting, parallel_map's
+contract (order, errors, nesting, BLAS's count restored), and the layers that use it
+giving the same numbers, bit for bit, with one thread or two."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import nn, threads
+from glassnet.nn import conv as conv_module
+
+needs_blas = pytest.mark.skipif(
+    not threads.blas_threads_controllable(),
+    reason="NumPy's BLAS is not an OpenBLAS glassnet can set the thread count of",
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_setting():
+    before = threads._requested
+    yield
+    threads._requested = before
+
+
+def test_set_num_threads_checks_its_argument():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive int"):
+            gn.set_num_threads(bad)
+    gn.set_num_threads(3)
+    assert gn.get_num_threads() == (3 if threads.blas_threads_controllable() else 1)
+
+
+@needs_blas
+def test_num_threads_from_the_environment(monkeypatch):
+    threads._requested = None
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", "3")
+    assert gn.get_num_threads() == 3
+    for bad in ("0", "two", "-2"):
+        monkeypatch.setenv("GLASSNET_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="GLASSNET_NUM_THREADS"):
+            gn.get_num_threads()
+    monkeypatch.delenv("GLASSNET_NUM_THREADS")
+    assert gn.get_num_threads() == threads._get_blas().get()  # default: BLAS's count
+
+
+@needs_blas
+def test_numpys_own_openblas_comes_first_when_scipy_brings_another():
+    pytest.importorskip("scipy.linalg")  # SciPy's wheel loads its own OpenBLAS
+    paths = threads._candidate_libraries()
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    assert paths and paths[0].startswith(os.path.join(site, "numpy"))
+
+
+@needs_blas
+def test_parallel_map_uses_the_threads_and_keeps_the_order():
+    gn.set_num_threads(2)
+    idents = set()
+
+    def work(i):
+        idents.add(threading.get_ident())
+        time.sleep(0.01)  # long enough for the helper thread to take items too
+        return i * i
+
+    assert threads.parallel_map(work, range(8)) == [i * i for i in range(8)]
+    assert len(idents) == 2
+    assert threading.get_ident() in idents  # the caller takes part
+
+
+@needs_blas
+def test_parallel_map_sets_blas_to_one_thread_inside_and_restores_it():
+    gn.set_num_threads(2)
+    blas = threads._get_blas()
+    before = blas.get()
+    inside = threads.parallel_map(lambda _: blas.get(), range(4))
+    assert inside == [1] * 4
+    assert blas.get() == before
+
+    def fail(i):
+        if i == 1:
+            raise KeyError("item 1")
+        return i
+
+    with pytest.raises(KeyError, match="item 1"):
+        threads.parallel_map(fail, range(6))
+    assert blas.get() == before
+
+
+@needs_blas
+def test_parallel_map_raises_the_first_error_after_every_item_ran():
+    gn.set_num_threads(2)
+    done = []
+
+    def work(i):
+        time.sleep(0.002)
+        done.append(i)
+        if i in (2, 5):
+            raise ValueError(f"bad item {i}")
+        return i
+
+    with pytest.raises(ValueError, match="bad item 2"):
+        threads.parallel_map(work, range(8))
+    assert sorted(done) == list(range(8))
+
+
+@needs_blas
+def test_nested_parallel_map_runs_serially_without_deadlock():
+    gn.set_num_threads(2)
+
+    def outer(i):
+        return threads.parallel_map(lambda j: (i, j), range(3))
+
+    assert threads.parallel_map(outer, range(4)) == [[(i, j) for j in range(3)] for i in range(4)]
+
+
+def _child_map(queue):
+    gn.set_num_threads(2)
+    queue.put(threads.parallel_map(lambda i: i + 1, range(6)))
+
+
+@needs_blas
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_parallel_map_works_in_a_forked_child():
+    gn.set_num_threads(2)
+    threads.parallel_map(lambda i: i, range(4))  # the parent has started its helper
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_map, args=(queue,))
+    child.start()
+    result = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert result == list(range(1, 7)) and child.exitcode == 0
+
+
+def test_batch_slices_cover_the_batch_and_depend_on_sizes_only(monkeypatch):
+    monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 100)
+    for n in (1, 3, 4, 10, 129):
+        for nbytes in (10, 10**6):
+            slices = threads.batch_slices(n, nbytes)
+            covered = [i for s in slices for i in range(n)[s]]
+            assert covered == list(range(n))
+            expected = 1 if nbytes < 100 else min(threads.BATCH_PIECES, n)
+            assert len(slices) == expected
+            gn.set_num_threads(1)
+            assert threads.batch_slices(n, nbytes) == slices  # not the thread count
+
+
+def _run_with(num_threads, fn):
+    gn.set_num_threads(num_threads)
+    return fn()
+
+
+def _assert_same_bits(a, b):
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@needs_blas
+@pytest.mark.parametrize("channels", [(4, 6), (6, 4)])  # dx by scatter / by gather
+@pytest.mark.parametrize(
+    "args",
+    [dict(padding=1), dict(stride=2, padding=1), dict(groups=2, padding=1, bias=False)],
+)
+def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels, args):
+    """A layer large enough for threads (made so here by lowering the limit) cuts the
+    same blocks whatever the thread count, and dL/dW adds their parts in block order."""
+    monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)
+    monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 3000)  # blocks of ~1 sample
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, channels[0], 10, 9)).astype(np.float32)
+    g = rng.standard_normal((9, channels[1], *nn.Conv2d(*channels, 3, **args)(x).shape[2:]))
+    g = g.astype(np.float32)
+
+    def run():
+        layer = nn.Conv2d(*channels, 3, **args)
+        layer.weight.data[...] = rng_weights(layer.weight.shape)
+        if layer.bias is not None:
+            layer.bias.data[...] = 0.1
+        y = layer(x)
+        dx = layer.backward(g)
+        return y, dx, layer.weight.grad.copy()
+
+    one, two = _run_with(1, run), _run_with(2, run)
+    _assert_same_bits(one, two)
+    assert len(conv_module._blocks(9, channels[0] * 9 * 10 * 11 * 4)) > 2
+
+
+def rng_weights(shape):
+    return np.random.default_rng(7).standard_normal(shape).astype(np.float32) * 0.1
+
+
+@needs_blas
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_relu_and_skip_sum_on_threads_give_the_same_bits(monkeypatch, training):
+    monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 0)  # every pass in BATCH_PIECES
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((10, 5, 6, 7)).astype(np.float32) * 3 + 1
+    g = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run():
+        block = nn.Residual(nn.Sequential(nn.BatchNorm2d(5), nn.ReLU()))
+        block.train(training)
+        if not training:
+            block.body[0].running_mean[...] = 0.5
+            block.body[0].running_var[...] = 2.0
+        y = block(x)
+        dx = block.backward(g)
+        bn = block.body[0]
+        return y, dx, bn.weight.grad.copy(), bn.bias.grad.copy(), bn.running_var.copy()
+
+    one, two = _run_with(1, run), _run_with(2, run)
+    _assert_same_bits(one, two)
+    monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 10**12)  # one piece: the plain sums
+    plain = _run_with(1, run)
+    for a, b in zip(one, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@needs_blas
+def test_inplace_relu_on_threads():
+    x = np.random.default_rng(5).standard_normal((8, 3, 4, 4)).astype(np.float32)
+    expected = np.maximum(x, 0)
+    gn.set_num_threads(2)
+    threads_min = threads.SLICES_MIN_BYTES
+    threads.SLICES_MIN_BYTES = 0
+    try:
+        layer = nn.ReLU(inplace=True)
+        y = layer(x)
+        dx = layer.backward(np.ones_like(x))
+    finally:
+        threads.SLICES_MIN_BYTES = threads_min
+    assert y is x
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(dx, (expected > 0).astype(np.float32))
