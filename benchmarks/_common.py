@@ -20,7 +20,7 @@ from __future__ import annotations
 # isort: off
 # first, before NumPy loads OpenBLAS: glassnet shortens the BLAS threads' spin-wait
 # (glassnet/blas_spin.py); every script imports this module before NumPy
-import glassnet  # noqa: F401
+import glassnet
 
 # isort: on
 
@@ -106,6 +106,7 @@ def pin_threads(n: int) -> None:
     keep_freed_memory()
 
     _LIMITS.append(threadpool_limits(limits=n))
+    glassnet.set_num_threads(n)  # its own threads for conv blocks and batch slices
     try:
         import torch
     except ImportError:
@@ -195,6 +196,7 @@ def machine_info(threads: int) -> dict:
         import glassnet
 
         info["glassnet"] = getattr(glassnet, "__version__", "?")
+        info["glassnet_threads"] = glassnet.get_num_threads()
         info["glassnet_path"] = str(Path(glassnet.__file__).parent)
     except ImportError:
         info["glassnet"] = None
@@ -257,7 +259,8 @@ def machine_line(info: dict) -> str:
     return (
         f"{code}; "
         f"{info['date']}, {info['cpu_model']}, {info['cores_available']} cores, "
-        f"{info['threads_used']} threads; numpy {info['numpy']} ({info.get('numpy_blas', '?')}), "
+        f"{info['threads_used']} threads (glassnet's own: {info.get('glassnet_threads')}); "
+        f"numpy {info['numpy']} ({info.get('numpy_blas', '?')}), "
         f"torch {info.get('torch')}, scikit-learn {info.get('sklearn')}, "
         f"Python {info['python']}; "
         f"freed memory kept for reuse: {'yes' if info.get('freed_memory_kept') else 'no'}; "
