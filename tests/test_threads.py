@@ -93,20 +93,21 @@ def test_parallel_map_sets_blas_to_one_thread_inside_and_restores_it():
 
 
 @needs_blas
-def test_parallel_map_raises_the_first_error_after_every_item_ran():
+def test_parallel_map_stops_starting_items_after_an_error_and_raises_it():
     gn.set_num_threads(2)
-    done = []
+    started = []
 
     def work(i):
-        time.sleep(0.002)
-        done.append(i)
-        if i in (2, 5):
+        started.append(i)
+        time.sleep(0.005)
+        if i == 2:
             raise ValueError(f"bad item {i}")
         return i
 
     with pytest.raises(ValueError, match="bad item 2"):
-        threads.parallel_map(work, range(8))
-    assert sorted(done) == list(range(8))
+        threads.parallel_map(work, range(40))
+    assert 2 in started and len(started) < 10  # the rest never started
+    assert threads.parallel_map(lambda i: i, range(5)) == list(range(5))  # usable again
 
 
 @needs_blas

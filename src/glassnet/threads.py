@@ -217,8 +217,9 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
     The caller's thread takes part; the threads take the next item in order as they
     become free. Runs serially when glassnet has one thread, when there is one item,
     or when another parallel region is running (a nested call from inside ``fn``, or
-    another user thread). Results come back in item order; the first exception raised
-    by ``fn`` is raised again after every item has finished.
+    another user thread). Results come back in item order. Once ``fn`` raises (or the
+    user interrupts), no further item starts; the items already running finish, then
+    the exception of the earliest failed item is raised again.
     """
     threads = min(get_num_threads(), len(items))
     if threads <= 1 or not _region_lock.acquire(blocking=False):
@@ -229,16 +230,19 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
         next_item = iter(range(len(items)))
         take = threading.Lock()
 
+        failed = []
+
         def drain() -> None:
             while True:
                 with take:
-                    i = next(next_item, None)
+                    i = None if failed else next(next_item, None)
                 if i is None:
                     return
                 try:
                     results[i] = fn(items[i])
-                except BaseException as e:  # noqa: BLE001  (raised again below, in order)
-                    errors[i] = e
+                except BaseException as e:  # noqa: BLE001  (raised again below)
+                    errors[i] = e  # KeyboardInterrupt too: no new items start
+                    failed.append(i)
 
         blas = _get_blas()
         before = blas.get()
