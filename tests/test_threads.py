@@ -111,6 +111,52 @@ def test_parallel_map_stops_starting_items_after_an_error_and_raises_it():
 
 
 @needs_blas
+def test_interrupt_while_waiting_still_waits_for_the_worker(monkeypatch):
+    """Ctrl-C while the caller waits for a worker: parallel_map raises it only once
+    the worker is idle again (its next task must not overlap this one), with BLAS's
+    thread count restored."""
+    gn.set_num_threads(2)
+    blas = threads._get_blas()
+    before = blas.get()
+    threads.parallel_map(lambda i: i, range(2))  # the worker exists
+    real_wait = threads._Worker.wait
+    calls = []
+
+    def wait_interrupted_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real_wait(self)
+
+    monkeypatch.setattr(threads._Worker, "wait", wait_interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        threads.parallel_map(lambda i: time.sleep(0.01), range(20))
+    assert len(calls) == 2  # waited again after the interrupt
+    assert threads._workers[0]._done.is_set()  # idle when parallel_map returned
+    assert blas.get() == before
+    monkeypatch.setattr(threads._Worker, "wait", real_wait)
+    assert threads.parallel_map(lambda i: 2 * i, range(50)) == [2 * i for i in range(50)]
+
+
+@needs_blas
+def test_interrupt_inside_an_item_stops_the_region():
+    gn.set_num_threads(2)
+    main = threading.get_ident()
+    started = []
+
+    def work(i):
+        started.append(i)
+        time.sleep(0.005)
+        if threading.get_ident() == main and len(started) > 4:
+            raise KeyboardInterrupt
+        return i
+
+    with pytest.raises(KeyboardInterrupt):
+        threads.parallel_map(work, range(100))
+    assert len(started) < 20
+
+
+@needs_blas
 def test_nested_parallel_map_runs_serially_without_deadlock():
     gn.set_num_threads(2)
 

@@ -229,33 +229,46 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
         errors: list = [None] * len(items)
         next_item = iter(range(len(items)))
         take = threading.Lock()
-
-        failed = []
+        stop = threading.Event()  # set on the first failure: no new item starts
 
         def drain() -> None:
             while True:
                 with take:
-                    i = None if failed else next(next_item, None)
+                    i = None if stop.is_set() else next(next_item, None)
                 if i is None:
                     return
                 try:
                     results[i] = fn(items[i])
                 except BaseException as e:  # noqa: BLE001  (raised again below)
-                    errors[i] = e  # KeyboardInterrupt too: no new items start
-                    failed.append(i)
+                    errors[i] = e  # a KeyboardInterrupt inside fn too
+                    stop.set()
 
+        interrupt = None  # a KeyboardInterrupt between items or while waiting
         blas = _get_blas()
         before = blas.get()
         blas.set(1)  # one BLAS thread per block: threads x 1, not threads x cores
+        workers = _get_workers(threads - 1)
         try:
-            workers = _get_workers(threads - 1)
             for w in workers:
                 w.run(drain)
             drain()
-            for w in workers:
-                w.wait()
+        except BaseException as e:  # noqa: BLE001
+            stop.set()
+            interrupt = e
         finally:
+            # never leave while a worker still runs items: its next task would start
+            # before this one ended, and it writes into the caller's arrays
+            for w in workers:
+                while True:
+                    try:
+                        w.wait()
+                        break
+                    except BaseException as e:  # noqa: BLE001  (Ctrl-C: stop, keep waiting)
+                        stop.set()
+                        interrupt = interrupt or e
             blas.set(before)
+        if interrupt is not None:
+            raise interrupt
         for e in errors:
             if e is not None:
                 raise e
