@@ -44,6 +44,7 @@ __all__ = [
     "set_num_threads",
     "parallel_map",
     "batch_slices",
+    "sum_in_order",
     "blas_threads_controllable",
     "SLICES_MIN_BYTES",
     "BATCH_PIECES",
@@ -286,3 +287,12 @@ def batch_slices(n: int, nbytes: int) -> list[slice]:
     pieces = min(BATCH_PIECES, n) if nbytes >= SLICES_MIN_BYTES else 1
     bounds = [n * i // pieces for i in range(pieces + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def sum_in_order(parts: Sequence):
+    """The per-block or per-slice parts of a sum (arrays), added in their order: the
+    same numbers however many threads computed the parts."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total

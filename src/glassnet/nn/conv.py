@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..threads import parallel_map
+from ..threads import parallel_map, sum_in_order
 from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
@@ -241,8 +241,9 @@ class Conv2d(Module):
         keep_bytes = KEEP_BYTES if self._keeps_columns() else 0
         bias = None if self.bias is None else self.bias.data[:, None, None]
 
-        def forward_block(block: slice) -> np.ndarray | None:
-            """Writes y[block]; returns the block's columns if backward keeps them."""
+        def forward_block(block: slice) -> tuple[tuple[int, int], np.ndarray | None]:
+            """Writes y[block]; returns the block's bounds and, if backward keeps them,
+            its columns."""
             b = block.stop - block.start
             cols = self._columns(x[block], pads, (ho, wo))
             out = np.matmul(w2, cols.reshape(g, -1, b * ho * grid_w))  # (G, Og, B*Ho*G)
@@ -251,11 +252,11 @@ class Conv2d(Module):
             if bias is not None:  # while the block is in the cache
                 y[block] += bias
             # the first blocks, up to KEEP_BYTES of columns, are kept for backward
-            return cols if block.stop * per_sample <= keep_bytes else None
+            keep = block.stop * per_sample <= keep_bytes
+            return (block.start, block.stop), cols if keep else None
 
-        blocks_cols = _map_blocks(forward_block, n, per_sample)
-        blocks = _blocks(n, per_sample)
-        kept = {(b.start, b.stop): c for b, c in zip(blocks, blocks_cols) if c is not None}
+        results = _map_blocks(forward_block, n, per_sample)
+        kept = {bounds: cols for bounds, cols in results if cols is not None}
         self._save_for_backward(x, pads, kept)
         return y
 
@@ -323,9 +324,7 @@ class Conv2d(Module):
 
         dw_blocks = _map_blocks(backward_block, n, per_sample * dtype.itemsize)
         if need_w:  # the blocks' shares added in block order: the same sum for any threads
-            dw = np.zeros_like(dw_blocks[0])
-            for part in dw_blocks:
-                dw += part
+            dw = sum_in_order(dw_blocks)
         if w_from_g:  # back to W's layout (G, Og, Cg, kh, kw)
             kh, kw = self.kernel_size
             dw = dw.reshape(g, og, kh, kw, -1)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)

@@ -34,21 +34,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..threads import batch_slices, parallel_map
+from ..threads import batch_slices, parallel_map, sum_in_order
 from ._checks import as_input, check_grad
 from .functional import channel_dot, channel_sum
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
-
-
-def _add_parts(parts: list[np.ndarray]) -> np.ndarray:
-    """The per-slice parts of a per-channel sum, added in slice order."""
-    total = parts[0].copy()
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 class _BatchNorm(Module):
@@ -114,13 +106,13 @@ class _BatchNorm(Module):
         slices = batch_slices(len(x), 2 * x.nbytes)
         xc = np.empty_like(x)
         if use_batch:
-            mean = _add_parts(parallel_map(lambda s: channel_sum(x[s]), slices)) / m
+            mean = sum_in_order(parallel_map(lambda s: channel_sum(x[s]), slices)) / m
 
             def centre(s: slice) -> np.ndarray:  # xc = x - mean, and sum(xc^2) of the slice
                 np.subtract(x[s], mean.reshape(shape), out=xc[s])
                 return channel_dot(xc[s], xc[s])
 
-            var = _add_parts(parallel_map(centre, slices)) / m
+            var = sum_in_order(parallel_map(centre, slices)) / m
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, m)
         else:
@@ -160,8 +152,8 @@ class _BatchNorm(Module):
         shape = self._shape(xc.ndim)
         slices = batch_slices(len(g), 2 * g.nbytes)
         parts = parallel_map(lambda s: (channel_sum(g[s]), channel_dot(g[s], xc[s])), slices)
-        sum_g = _add_parts([p[0] for p in parts])
-        sum_gx = _add_parts([p[1] for p in parts]) * inv_std  # sum(g * xhat)
+        sum_g = sum_in_order([p[0] for p in parts])
+        sum_gx = sum_in_order([p[1] for p in parts]) * inv_std  # sum(g * xhat)
         if self.affine:
             if self.bias.requires_grad:
                 self.bias.grad += sum_g
