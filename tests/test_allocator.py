@@ -1,5 +1,6 @@
 """glassnet.allocator: freed memory is kept for the next step (glibc), and fit uses it."""
 
+import os
 import platform
 import subprocess
 import sys
@@ -31,8 +32,13 @@ _FAULTS = textwrap.dedent(
 
 
 def _faults(mode: str) -> tuple[str, int]:
+    # NumPy asks for transparent huge pages on arrays of 4 MiB and more: when the kernel
+    # has free 2 MiB pages, a fresh 8 MB block then costs ~4 faults instead of ~2,000
+    # (a clean-clone CI run saw 95 faults for the 19 blocks), so the count would depend
+    # on the machine's memory at that moment. Counted in 4 KiB pages, it does not.
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"}
     out = subprocess.run(
-        [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
     return out[0], int(out[1])
 
