@@ -222,6 +222,8 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
     user interrupts), no further item starts; the items already running finish, then
     the exception of the earliest failed item is raised again.
     """
+    if len(items) <= 1:  # the common case for small layers: no settings to look up
+        return [fn(item) for item in items]
     threads = min(get_num_threads(), len(items))
     if threads <= 1 or not _region_lock.acquire(blocking=False):
         return [fn(item) for item in items]
