@@ -217,3 +217,28 @@ def test_linear_weight_grad_of_one_sample_is_the_outer_product(lead):
     np.testing.assert_allclose(dx, tdx, atol=1e-12)
     np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-12)
     np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rows_layout_columns_equal_the_window_layout(seed):
+    """im2col's rows layout, with its shared left/right padding (``rows_pads``), holds
+    the window layout's columns once its garbage columns are dropped: random kernels,
+    dilations, asymmetric padding and images narrower than the kernel's span."""
+    from glassnet.nn.functional import pad2d
+    from glassnet.nn.im2col import im2col, rows_pads
+
+    rng = np.random.default_rng(seed)
+    kernel = tuple(int(k) for k in rng.integers(1, 5, 2))
+    dilation = tuple(int(d) for d in rng.integers(1, 4, 2))
+    spans = [(k - 1) * d for k, d in zip(kernel, dilation)]
+    pads = tuple(int(rng.integers(0, s + 2)) for s in (spans[0], spans[0], spans[1], spans[1]))
+    h = max(1, spans[0] + 1 - pads[0] - pads[1]) + int(rng.integers(0, 4))
+    w = max(1, spans[1] + 1 - pads[2] - pads[3]) + int(rng.integers(0, 4))
+    ho, wo = h + pads[0] + pads[1] - spans[0], w + pads[2] + pads[3] - spans[1]
+    x = rng.standard_normal((2, 3, h, w))
+    window = im2col(pad2d(x, *pads), kernel, (1, 1), dilation, (ho, wo))
+    row_pads = rows_pads(pads, w, kernel, dilation)
+    assert row_pads[0::2] == pads[0::2] and row_pads[1] >= pads[1] and row_pads[3] <= pads[3]
+    rows = im2col(pad2d(x, *row_pads), kernel, (1, 1), dilation, (ho, wo), rows_layout=True)
+    assert rows.shape[-1] == w + row_pads[2] + row_pads[3] >= wo
+    np.testing.assert_array_equal(rows[..., :wo], window)

@@ -65,7 +65,11 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   ResNet-20, ResNet-8 and LeNet-5 1.5-2% faster, and one padded copy of every conv
   input less in memory.
 * Stride-1 convolutions use the "rows" column layout (see :mod:`glassnet.nn.im2col`):
-  im2col becomes kh*kw long contiguous copies, for a few percent extra GEMM work.
+  im2col becomes kh*kw long contiguous copies, for a few percent extra GEMM work. A
+  row's left padding doubles as the right padding of the row above (``rows_pads``),
+  which halves that extra work for symmetric padding: paired steps 3.6% faster for
+  ResNet-20 (whose 8x8 layers computed 10 columns per row for 8, now 9), 1.5% for
+  ResNet-8, 1.3% for LeNet-5.
 
 The naive loop version of this layer, which the tests hold equal to this one, is
 ``glassnet.nn.reference.conv2d_forward`` / ``conv2d_backward``.
@@ -79,7 +83,7 @@ from ..threads import parallel_map, sum_in_order
 from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
-from .im2col import col2im, extra_rows, im2col
+from .im2col import col2im, im2col, rows_pads
 from .module import Module, is_grad_enabled
 from .parameter import Parameter
 
@@ -232,7 +236,7 @@ class Conv2d(Module):
                 f"(output would be {ho}x{wo})"
             )
         rows = self.stride == (1, 1)
-        pads = self._block_pads()
+        pads = self._block_pads(x.shape[3])
         grid_w = x.shape[3] + pads[2] + pads[3] if rows else wo  # computed width (im2col.py)
         g, og = self.groups, self.out_channels // self.groups
         w2 = self.weight.data.reshape(g, og, -1)  # (G, Og, Cg*kh*kw)
@@ -275,6 +279,8 @@ class Conv2d(Module):
         need_b = self.bias is not None and self.bias.requires_grad
         need_x = self._input_grad
         gather_pads = self._gather_pads() if need_x else None  # None: scatter form
+        if gather_pads is not None:  # laid out for the rows layout of g's columns
+            gather_pads = rows_pads(gather_pads, wo, self.kernel_size, self.dilation)
         if need_b:
             self.bias.grad += channel_sum(g_out)
         per_sample = w2.shape[-1] * g * ho * grid_w
@@ -370,8 +376,7 @@ class Conv2d(Module):
     def _grad_cols(self, g_block, pads, x_shape) -> np.ndarray:
         """Rows-layout columns of the padded gradient: (G, Og*kh*kw, B*H*grid_w)."""
         b, (h, w) = g_block.shape[0], x_shape[2:]
-        top, bottom, left, right = pads
-        g_pad = pad2d(g_block, top, bottom + extra_rows(True), left, right)
+        g_pad = pad2d(g_block, *pads)  # pads: from rows_pads
         cols = im2col(g_pad, self.kernel_size, (1, 1), self.dilation, (h, w), rows_layout=True)
         return cols.reshape(self.groups, -1, b * h * g_pad.shape[3])
 
@@ -384,11 +389,12 @@ class Conv2d(Module):
         gcols = self._grad_cols(g_block, pads, x_shape)
         return self._input_grad_from_cols(gcols, w_rot, g_block.shape[0], x_shape)
 
-    def _block_pads(self) -> tuple[int, int, int, int]:
+    def _block_pads(self, width: int) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) zeros around each block of x for its columns: the
-        layer's padding, plus the rows layout's extra row (see im2col.py)."""
-        top, bottom, left, right = self._pads()
-        return top, bottom + extra_rows(self.stride == (1, 1)), left, right
+        layer's padding, laid out for the rows layout at stride 1 (``rows_pads``)."""
+        if self.stride != (1, 1):
+            return self._pads()
+        return rows_pads(self._pads(), width, self.kernel_size, self.dilation)
 
     def _columns(self, x_block: np.ndarray, pads, out_hw) -> np.ndarray:
         """im2col of one block of x, padded on its own: the padded copy is a block's

@@ -18,9 +18,17 @@ Two layouts, the same matrix:
   values needed by all output pixels of an image are one contiguous run of the
   flattened image, ``xp_flat[n, c, a*dh*Wp + b*dw : ... + Ho*Wp]``, and im2col becomes
   kh*kw long memory copies. The Wp - Wo extra columns per row hold garbage; the caller
-  drops them from the output and gives them zero gradient. The runs of the last rows
-  reach up to (kw-1)*dw values past the image, so the padded input carries one extra
-  zero row at the bottom (``extra_rows``).
+  drops them from the output and gives them zero gradient.
+
+  The padding is laid out for this (``rows_pads``). In the flattened image the zeros
+  at the start of a row follow straight after the end of the row above, so a row's
+  left padding also serves as the right padding of the row above: an output pixel
+  near the right edge reads past the end of its row into the next row's left zeros.
+  So the right padding shrinks to what the left one does not cover (none for the
+  usual symmetric padding), and the grid is W + p wide instead of W + 2p: for a 3x3
+  kernel with padding 1 on an 8x8 image, 9 columns per row instead of 10 (a tenth
+  less GEMM work and copying), on 16x16, 17 instead of 18. The runs of the last rows
+  reach up to (kw-1)*dw values past the image, into extra zero rows at the bottom.
 """
 
 from __future__ import annotations
@@ -30,20 +38,34 @@ from numpy.lib.stride_tricks import as_strided
 
 from .functional import offset_slice, window_view
 
-__all__ = ["extra_rows", "im2col", "col2im"]
+__all__ = ["rows_pads", "im2col", "col2im"]
 
 
-def extra_rows(rows_layout: bool) -> int:
-    """Zero rows to add below the padded input for the chosen layout."""
-    return 1 if rows_layout else 0
+def rows_pads(pads, width: int, kernel, dilation) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) zeros around an input ``width`` columns wide for the
+    rows layout of a convolution with padding ``pads`` (top, bottom, left, right).
+
+    With the row width Wp = left + width + right', the reads of a valid output pixel
+    reach column width + left + right - 1 of its row; those past Wp land in the next
+    row's first columns, which must be its left zeros: Wp >= width + right. The grid
+    must also hold the Wo valid outputs: Wp >= Wo. Hence right' below. The bottom gets
+    enough extra zero rows for the last runs' (kw-1)*dw values past the last row.
+    """
+    top, bottom, left, right = pads
+    (_, kw), (_, dw) = kernel, dilation
+    span = (kw - 1) * dw
+    out_w = width + left + right - span
+    right = max(0, right - left, out_w - width - left)
+    row = left + width + right
+    return top, bottom + -(-span // row), left, right
 
 
 def _row_runs(xp: np.ndarray, kernel, dilation, out_h: int) -> np.ndarray:
     """View (C, kh, kw, N, Ho*Wp) of the contiguous runs of the rows layout."""
     n, c, hp, wp = xp.shape
     (kh, kw), (dh, dw) = kernel, dilation
-    if (kh - 1) * dh + out_h >= hp:  # the runs need the extra zero row below the image
-        raise ValueError("the rows layout needs extra_rows(True) rows of padding at the bottom")
+    if ((kh - 1) * dh + out_h) * wp + (kw - 1) * dw > hp * wp:  # see rows_pads
+        raise ValueError("the rows layout needs the zero rows of rows_pads at the bottom")
     s_n, s_c, s_h, s_w = xp.strides
     if s_w != xp.itemsize or s_h != wp * s_w:
         raise ValueError("the rows layout needs a C-contiguous padded image")
