@@ -242,3 +242,64 @@ def test_rows_layout_columns_equal_the_window_layout(seed):
     rows = im2col(pad2d(x, *row_pads), kernel, (1, 1), dilation, (ho, wo), rows_layout=True)
     assert rows.shape[-1] == w + row_pads[2] + row_pads[3] >= wo
     np.testing.assert_array_equal(rows[..., :wo], window)
+
+
+@pytest.mark.parametrize("input_grad", [True, False])
+@pytest.mark.parametrize(
+    "args",
+    [
+        dict(stride=2, bias=False),  # a ResNet shortcut
+        dict(stride=1),
+        dict(stride=(2, 1), groups=2),
+        dict(dilation=2, padding="same"),  # 'same' for a 1x1 kernel: no padding
+        dict(stride=(1, 3)),
+        dict(stride=3, groups=3, padding="valid"),
+    ],
+)
+def test_pointwise_conv_as_matmul_matches_im2col_and_torch(monkeypatch, input_grad, args):
+    """1x1 kernels without padding skip im2col (POINTWISE_AS_MATMUL): the same output and
+    gradients as the im2col path and as PyTorch; without dL/dx it returns None."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 6, 7, 8))
+    layer = nn.Conv2d(6, 9 if args.get("groups", 1) == 3 else 4, 1, **args).to(np.float64)
+    assert layer._pointwise()
+    layer.set_input_grad(input_grad)
+    g = rng.standard_normal(layer(x).shape)
+
+    def run():
+        layer.zero_grad()
+        y = layer(x)
+        dx = layer.backward(g)
+        grads = [p.grad.copy() for p in layer.parameters()]
+        return y, dx, grads
+
+    y, dx, grads = run()
+    monkeypatch.setattr(conv_module, "POINTWISE_AS_MATMUL", False)
+    assert not layer._pointwise()
+    y2, dx2, grads2 = run()
+    np.testing.assert_allclose(y, y2, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads, grads2, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    ty, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(y, ty, atol=1e-12)
+    np.testing.assert_allclose(grads[0], tgrads["weight"], atol=1e-11)
+    if input_grad:
+        np.testing.assert_allclose(dx, dx2, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dx, tdx, atol=1e-12)
+    else:
+        assert dx is None and dx2 is None
+
+
+def test_pointwise_conv_keeps_only_the_strided_samples_for_backward():
+    """At stride 2 backward keeps x[:, :, ::2, ::2] (a quarter of x); at stride 1 x
+    itself, not a copy."""
+    x = np.random.default_rng(12).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    strided = nn.Conv2d(3, 4, 1, stride=2)
+    strided(x)
+    np.testing.assert_array_equal(strided._cache[0], x[:, :, ::2, ::2])
+    plain = nn.Conv2d(3, 4, 1)
+    plain(x)
+    assert plain._cache[0] is x
+    with gn.no_grad():
+        plain(x)
+    assert plain._cache is None

@@ -238,6 +238,30 @@ def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels
     assert len(conv_module._blocks(9, channels[0] * 9 * 10 * 11 * 4)) > 2
 
 
+@needs_blas
+@pytest.mark.parametrize("args", [dict(stride=2, bias=False), dict(groups=2)])
+def test_pointwise_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, args):
+    """The 1x1 path cuts the batch by size only; dL/dW adds the slices' parts in order."""
+    monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 0)  # every pass in BATCH_PIECES
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((9, 4, 10, 9)).astype(np.float32)
+    g = rng.standard_normal((9, 6, *nn.Conv2d(4, 6, 1, **args)(x).shape[2:]))
+    g = g.astype(np.float32)
+
+    def run():
+        layer = nn.Conv2d(4, 6, 1, **args)
+        layer.weight.data[...] = rng_weights(layer.weight.shape)
+        if layer.bias is not None:
+            layer.bias.data[...] = 0.1
+        y = layer(x)
+        dx = layer.backward(g)
+        return y, dx, layer.weight.grad.copy()
+
+    one, two = _run_with(1, run), _run_with(2, run)
+    _assert_same_bits(one, two)
+    assert len(threads.batch_slices(9, 1)) == threads.BATCH_PIECES
+
+
 def rng_weights(shape):
     return np.random.default_rng(7).standard_normal(shape).astype(np.float32) * 0.1
 

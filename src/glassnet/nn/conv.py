@@ -70,6 +70,12 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   which halves that extra work for symmetric padding: paired steps 3.6% faster for
   ResNet-20 (whose 8x8 layers computed 10 columns per row for 8, now 9), 1.5% for
   ResNet-8, 1.3% for LeNet-5.
+* A 1x1 kernel without padding (the ResNets' projection shortcuts) needs no columns:
+  y[n] = W @ x[n, :, ::sh, ::sw] is one product per sample, written straight into y's
+  layout (``_pointwise_forward``, POINTWISE_AS_MATMUL), in slices of the batch on the
+  threads. Before, these small layers ran im2col and its transposes on one core.
+  Paired steps: ResNet-8 5.3% faster, ResNet-20 2.4%; the shortcut's forward+backward
+  went from 6.4 to 4.2 ms (16->32, stride 2, batch 128; PyTorch 5.2).
 
 The naive loop version of this layer, which the tests hold equal to this one, is
 ``glassnet.nn.reference.conv2d_forward`` / ``conv2d_backward``.
@@ -79,7 +85,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..threads import parallel_map, sum_in_order
+from ..threads import batch_slices, parallel_map, sum_in_order
 from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
@@ -96,6 +102,7 @@ __all__ = [
     "W_FROM_GRAD_COLS",
     "THREADED_BYTES",
     "THREADED_BLOCK_BYTES",
+    "POINTWISE_AS_MATMUL",
 ]
 
 BLOCK_BYTES = 4 * 2**20  # columns per block of samples: about the size of the L2/L3 cache
@@ -105,6 +112,7 @@ KEEP_BYTES = 32 * 2**20  # columns a layer keeps from forward for backward (spee
 W_FROM_GRAD_COLS = True  # gather form: dL/dW from g_pad's columns (speed notes)
 THREADED_BYTES = 8 * 2**20  # layers with at least this many column bytes use threads
 THREADED_BLOCK_BYTES = 2 * 2**20  # their blocks: one per core in the cache at a time
+POINTWISE_AS_MATMUL = True  # 1x1 kernels without padding: per-sample matmuls (speed notes)
 
 
 def _threaded(n: int, bytes_per_sample: int) -> bool:
@@ -235,6 +243,8 @@ class Conv2d(Module):
                 f"{self!r}: input of shape {x.shape} is too small for the kernel "
                 f"(output would be {ho}x{wo})"
             )
+        if self._pointwise():
+            return self._pointwise_forward(x, ho, wo)
         rows = self.stride == (1, 1)
         pads = self._block_pads(x.shape[3])
         grid_w = x.shape[3] + pads[2] + pads[3] if rows else wo  # computed width (im2col.py)
@@ -266,6 +276,8 @@ class Conv2d(Module):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         x, pads, kept = self._saved()
+        if pads is None:  # saved by _pointwise_forward: x's strided samples, x's shape
+            return self._pointwise_backward(x, kept, grad_out)
         x_shape, dtype = x.shape, x.dtype
         n, g = x_shape[0], self.groups
         og = self.out_channels // g
@@ -337,6 +349,79 @@ class Conv2d(Module):
         if need_w:
             self.weight.grad += dw.reshape(self.weight.shape)
         return dx if need_x else None
+
+    # ------------------------------------------------------------ 1x1 kernels
+    def _pointwise(self) -> bool:
+        """Whether this is a 1x1 convolution without padding (a ResNet shortcut), done
+        as matrix products on x itself (``_pointwise_forward``) instead of im2col."""
+        return POINTWISE_AS_MATMUL and self.kernel_size == (1, 1) and not any(self._pads())
+
+    def _pointwise_forward(self, x: np.ndarray, ho: int, wo: int) -> np.ndarray:
+        """A 1x1 kernel sees one pixel: with xs = x[:, :, ::sh, ::sw] (every pixel at
+        stride 1, where xs is x itself) seen as (N, G, Cg, Ho*Wo),
+
+            y[n, g] = W[g] @ xs[n, g]                        W: (G, Og, Cg)
+
+        a product per sample that writes y straight in (N, C_out, Ho, Wo) layout: no
+        columns and no transposed copy of the output. Slices of the batch run on
+        glassnet's threads. Backward keeps xs (a quarter of x at stride 2)."""
+        n, c = x.shape[:2]
+        g, og, cg, p = self.groups, self.out_channels // self.groups, c // self.groups, ho * wo
+        sh, sw = self.stride
+        w = self.weight.data.reshape(g, og, cg)
+        xs = x if (sh, sw) == (1, 1) else np.empty((n, c, ho, wo), dtype=x.dtype)
+        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
+        bias = None if self.bias is None else self.bias.data[:, None, None]
+
+        def part(s: slice) -> None:
+            if xs is not x:
+                xs[s] = x[s, :, ::sh, ::sw]
+            b = s.stop - s.start
+            np.matmul(w, xs[s].reshape(b, g, cg, p), out=y[s].reshape(b, g, og, p))
+            if bias is not None:  # while the slice is in the cache
+                y[s] += bias
+
+        parallel_map(part, batch_slices(n, x.nbytes + y.nbytes))
+        self._save_for_backward(xs, None, x.shape)
+        return y
+
+    def _pointwise_backward(self, xs: np.ndarray, x_shape, grad_out: np.ndarray):
+        """Backward of ``_pointwise_forward``, per sample n and group g::
+
+            dL/dW[g] = sum_n gy[n, g] @ xs[n, g].T       dL/dxs[n, g] = W[g].T @ gy[n, g]
+
+        and dL/dx is dL/dxs at the strided pixels, zero elsewhere. The dL/dW parts of
+        the slices are added in slice order (the same sum for any number of threads)."""
+        n, c, ho, wo = xs.shape
+        g, og, cg, p = self.groups, self.out_channels // self.groups, c // self.groups, ho * wo
+        g_out = check_grad(self, grad_out, (n, self.out_channels, ho, wo))
+        g_out = g_out.astype(xs.dtype, copy=False)
+        sh, sw = self.stride
+        need_w = self.weight.requires_grad
+        need_x = self._input_grad
+        w_t = self.weight.data.reshape(g, og, cg).swapaxes(-1, -2)  # (G, Cg, Og)
+        dx = np.empty(x_shape, dtype=xs.dtype) if need_x else None
+        strided = (sh, sw) != (1, 1)
+
+        def part(s: slice) -> np.ndarray | None:
+            b = s.stop - s.start
+            gy = g_out[s].reshape(b, g, og, p)
+            if need_x:
+                if strided:
+                    dx[s] = 0
+                    dx[s, :, ::sh, ::sw] = np.matmul(w_t, gy).reshape(b, c, ho, wo)
+                else:
+                    np.matmul(w_t, gy, out=dx[s].reshape(b, g, cg, p))
+            if need_w:
+                return np.matmul(gy, xs[s].reshape(b, g, cg, p).swapaxes(-1, -2)).sum(axis=0)
+            return None
+
+        parts = parallel_map(part, batch_slices(n, 2 * xs.nbytes + g_out.nbytes))
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += channel_sum(g_out)
+        if need_w:
+            self.weight.grad += sum_in_order(parts).reshape(self.weight.shape)
+        return dx
 
     def _w_from_grad_cols(self) -> bool:
         """Whether backward takes dL/dW from the gradient's columns: wherever dL/dx is
