@@ -303,3 +303,32 @@ def test_pointwise_conv_keeps_only_the_strided_samples_for_backward():
     with gn.no_grad():
         plain(x)
     assert plain._cache is None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_col2im_by_phases_equals_col2im_and_crop(seed):
+    """The strided input gradient by the stride's phases (``col2im_phases``) equals the
+    plain col2im into the padded gradient, cropped: random strides, kernels,
+    dilations, padding (more than the kernel spans too) and sizes whose last rows or
+    columns no window reads."""
+    from glassnet.nn.functional import conv_output_size
+    from glassnet.nn.im2col import col2im, col2im_phases, phase_width
+
+    rng = np.random.default_rng(100 + seed)
+    stride = tuple(int(s) for s in rng.integers(1, 4, 2))
+    kernel = tuple(int(k) for k in rng.integers(1, 5, 2))
+    dilation = tuple(int(d) for d in rng.integers(1, 3, 2))
+    pads = tuple(int(p) for p in rng.integers(0, 4, 4))
+    h, w = (int(v) for v in rng.integers(7, 14, 2))  # at least the kernel's span
+    ho = conv_output_size(h, kernel[0], stride[0], pads[0] + pads[1], dilation[0])
+    wo = conv_output_size(w, kernel[1], stride[1], pads[2] + pads[3], dilation[1])
+    c, n = 3, 2
+    dcols = rng.standard_normal((c, *kernel, n, ho, wo))
+    dxp = np.zeros((n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]))
+    col2im(dcols, dxp, stride, dilation)
+    expected = dxp[:, :, pads[0] : pads[0] + h, pads[2] : pads[2] + w]
+    grid = np.zeros((c, *kernel, n, ho, phase_width(wo, kernel[1], dilation[1], stride[1])))
+    grid[..., :wo] = dcols
+    dx = np.full((n, c, h, w), np.nan)
+    col2im_phases(grid, dx, pads, stride, dilation)
+    np.testing.assert_allclose(dx, expected, rtol=1e-13, atol=1e-13)
