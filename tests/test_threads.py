@@ -262,6 +262,34 @@ def test_pointwise_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch
     assert len(threads.batch_slices(9, 1)) == threads.BATCH_PIECES
 
 
+@needs_blas
+@pytest.mark.parametrize(
+    "pool",
+    [
+        lambda: nn.MaxPool2d(2),
+        lambda: nn.MaxPool2d(3, stride=2, padding=1),  # overlapping windows
+        lambda: nn.AvgPool2d(2),
+        lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+    ],
+)
+def test_pooling_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, pool):
+    monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 0)  # every pass in BATCH_PIECES
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((9, 3, 11, 10)).astype(np.float32)
+    x[:, :, 4, 4] = x[:, :, 4, 5]  # ties: the first maximum wins
+    g = rng.standard_normal(pool()(x).shape).astype(np.float32)
+
+    def run():
+        layer = pool()
+        y = layer(x)
+        return y, layer.backward(g)
+
+    one, two = _run_with(1, run), _run_with(2, run)
+    _assert_same_bits(one, two)
+    monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 10**12)  # the whole batch at once
+    _assert_same_bits(one, _run_with(1, run))
+
+
 def rng_weights(shape):
     return np.random.default_rng(7).standard_normal(shape).astype(np.float32) * 0.1
 

@@ -13,12 +13,17 @@ PyTorch). Backward routes each output gradient to that one input pixel::
 
 AvgPool2d: y = (sum of the window) / divisor, so backward spreads ``dL/dy / divisor``
 evenly over every input pixel of the window.
+
+Samples are independent, so a large batch (SLICES_MIN_BYTES, as for ReLU) is pooled in
+slices on glassnet's threads (:mod:`glassnet.threads`), forward and backward; the
+numbers do not depend on the thread count.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..threads import batch_slices, parallel_map
 from ._checks import as_input, check_grad
 from .functional import conv_output_size, offset_slice, pad2d, pair
 from .module import Module, is_grad_enabled
@@ -105,14 +110,24 @@ class MaxPool2d(_Pool2d):
         x = as_input(self, x, (4,), "(N, C, H, W)")
         out_hw, pads = self._geometry(x)
         xp = pad2d(x, *pads, value=-np.inf)
-        windows = [
-            xp[offset_slice(a, b, self.stride, self.dilation, out_hw)] for a, b in self._offsets()
-        ]
-        y = windows[0].copy()
-        for w in windows[1:]:
-            np.maximum(y, w, out=y)
-        if is_grad_enabled():
-            self._save_for_backward(_winners(windows, y), xp.shape, x.shape, pads)
+        y = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        keep = is_grad_enabled()
+        winners = np.empty(y.shape, dtype=_winner_dtype(len(self._offsets()))) if keep else None
+
+        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+            windows = [
+                xp[s][offset_slice(a, b, self.stride, self.dilation, out_hw)]
+                for a, b in self._offsets()
+            ]
+            np.copyto(y[s], windows[0])
+            for w in windows[1:]:
+                np.maximum(y[s], w, out=y[s])
+            if keep:
+                winners[s] = _winners(windows, y[s])
+
+        parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
+        if keep:
+            self._save_for_backward(winners, xp.shape, x.shape, pads)
         return y
 
     def _disjoint(self) -> bool:
@@ -124,18 +139,28 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         winners, padded_shape, x_shape, pads = self._saved()
         g = check_grad(self, grad_out, winners.shape)
-        dxp = np.zeros(padded_shape, dtype=np.result_type(g.dtype, np.float32))
-        won = np.empty(winners.shape, dtype=bool)
+        dxp = np.empty(padded_shape, dtype=np.result_type(g.dtype, np.float32))
         disjoint = self._disjoint()
-        for k, (a, b) in enumerate(self._offsets()):
-            _first_max_is(winners, k, out=won)
-            target = dxp[offset_slice(a, b, self.stride, self.dilation, winners.shape[2:])]
-            if disjoint:  # each input pixel is in one window: write, don't accumulate
-                np.multiply(g, won, out=target)
-            else:
-                target += g * won
+
+        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+            dxs, gs, ws = dxp[s], g[s], winners[s]
+            dxs[...] = 0
+            won = np.empty(ws.shape, dtype=bool)
+            for k, (a, b) in enumerate(self._offsets()):
+                _first_max_is(ws, k, out=won)
+                target = dxs[offset_slice(a, b, self.stride, self.dilation, ws.shape[2:])]
+                if disjoint:  # each input pixel is in one window: write, don't accumulate
+                    np.multiply(gs, won, out=target)
+                else:
+                    target += gs * won
+
+        parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
         top, _, left, _ = pads
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
+
+
+def _winner_dtype(offsets: int) -> type:
+    return np.uint8 if offsets <= 256 else np.int32
 
 
 def _winners(windows: list[np.ndarray], y: np.ndarray) -> np.ndarray:
@@ -153,7 +178,7 @@ def _winners(windows: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     (N, C, Ho, Wo, kh*kw) array.
     """
     n = len(windows)
-    first = np.zeros(y.shape, dtype=np.uint8 if n <= 256 else np.int32)
+    first = np.zeros(y.shape, dtype=_winner_dtype(n))
     still = np.ones(y.shape, dtype=bool)  # no maximum among the offsets so far
     differ = np.empty(y.shape, dtype=bool)
     for w in windows[:-1]:  # the last offset is never counted past
@@ -220,21 +245,46 @@ class AvgPool2d(_Pool2d):
         x = as_input(self, x, (4,), "(N, C, H, W)")
         out_hw, pads = self._geometry(x)
         xp = pad2d(x, *pads)
-        y = np.zeros((*x.shape[:2], *out_hw), dtype=x.dtype)
-        for a, b in self._offsets():
-            y += xp[offset_slice(a, b, self.stride, self.dilation, out_hw)]
+        y = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         divisor = self._divisor(x.shape[2:], out_hw, pads)
-        y /= np.asarray(divisor, dtype=x.dtype)
+        div = np.asarray(divisor, dtype=x.dtype)
+        offsets = self._offsets()
+
+        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+            ys = y[s]
+            for k, (a, b) in enumerate(offsets):
+                window = xp[s][offset_slice(a, b, self.stride, self.dilation, out_hw)]
+                if k == 0:
+                    np.copyto(ys, window)
+                else:
+                    ys += window
+            ys /= div
+
+        parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
         self._save_for_backward(divisor, xp.shape, x.shape, pads, out_hw)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         divisor, padded_shape, x_shape, pads, out_hw = self._saved()
         g = check_grad(self, grad_out, (*x_shape[:2], *out_hw))
-        g = g / np.asarray(divisor, dtype=g.dtype)
-        dxp = np.zeros(padded_shape, dtype=g.dtype)
-        for a, b in self._offsets():
-            dxp[offset_slice(a, b, self.stride, self.dilation, out_hw)] += g
+        dtype = np.result_type(g.dtype, np.float32)
+        div = np.asarray(divisor, dtype=dtype)
+        dxp = np.empty(padded_shape, dtype=dtype)
+        # windows that do not overlap write their share; overlapping ones add it up
+        disjoint = all(s >= k for s, k in zip(self.stride, self.kernel_size))
+
+        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+            dxs = dxp[s]
+            dxs[...] = 0
+            share = g[s] / div
+            for a, b in self._offsets():
+                target = dxs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
+                if disjoint:
+                    target[...] = share
+                else:
+                    target += share
+
+        parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
         top, _, left, _ = pads
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 
