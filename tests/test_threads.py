@@ -208,6 +208,25 @@ def _assert_same_bits(a, b):
         np.testing.assert_array_equal(x, y)
 
 
+def _conv_bits_on_one_and_two_threads(channels, kernel, args, seed):
+    """y, dL/dx and dL/dW of a fresh Conv2d (fixed weights) run with 1, then 2 threads."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((9, channels[0], 10, 9)).astype(np.float32)
+    g = rng.standard_normal((9, channels[1], *nn.Conv2d(*channels, kernel, **args)(x).shape[2:]))
+    g = g.astype(np.float32)
+
+    def run():
+        layer = nn.Conv2d(*channels, kernel, **args)
+        layer.weight.data[...] = rng_weights(layer.weight.shape)
+        if layer.bias is not None:
+            layer.bias.data[...] = 0.1
+        y = layer(x)
+        dx = layer.backward(g)
+        return y, dx, layer.weight.grad.copy()
+
+    return _run_with(1, run), _run_with(2, run)
+
+
 @needs_blas
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4)])  # dx by scatter / by gather
 @pytest.mark.parametrize(
@@ -219,22 +238,7 @@ def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels
     same blocks whatever the thread count, and dL/dW adds their parts in block order."""
     monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)
     monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 3000)  # blocks of ~1 sample
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((9, channels[0], 10, 9)).astype(np.float32)
-    g = rng.standard_normal((9, channels[1], *nn.Conv2d(*channels, 3, **args)(x).shape[2:]))
-    g = g.astype(np.float32)
-
-    def run():
-        layer = nn.Conv2d(*channels, 3, **args)
-        layer.weight.data[...] = rng_weights(layer.weight.shape)
-        if layer.bias is not None:
-            layer.bias.data[...] = 0.1
-        y = layer(x)
-        dx = layer.backward(g)
-        return y, dx, layer.weight.grad.copy()
-
-    one, two = _run_with(1, run), _run_with(2, run)
-    _assert_same_bits(one, two)
+    _assert_same_bits(*_conv_bits_on_one_and_two_threads(channels, 3, args, seed=3))
     assert len(conv_module._blocks(9, channels[0] * 9 * 10 * 11 * 4)) > 2
 
 
@@ -243,22 +247,7 @@ def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels
 def test_pointwise_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, args):
     """The 1x1 path cuts the batch by size only; dL/dW adds the slices' parts in order."""
     monkeypatch.setattr(threads, "SLICES_MIN_BYTES", 0)  # every pass in BATCH_PIECES
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((9, 4, 10, 9)).astype(np.float32)
-    g = rng.standard_normal((9, 6, *nn.Conv2d(4, 6, 1, **args)(x).shape[2:]))
-    g = g.astype(np.float32)
-
-    def run():
-        layer = nn.Conv2d(4, 6, 1, **args)
-        layer.weight.data[...] = rng_weights(layer.weight.shape)
-        if layer.bias is not None:
-            layer.bias.data[...] = 0.1
-        y = layer(x)
-        dx = layer.backward(g)
-        return y, dx, layer.weight.grad.copy()
-
-    one, two = _run_with(1, run), _run_with(2, run)
-    _assert_same_bits(one, two)
+    _assert_same_bits(*_conv_bits_on_one_and_two_threads((4, 6), 1, args, seed=6))
     assert len(threads.batch_slices(9, 1)) == threads.BATCH_PIECES
 
 
