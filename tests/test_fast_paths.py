@@ -308,11 +308,11 @@ def test_pointwise_conv_keeps_only_the_strided_samples_for_backward():
 @pytest.mark.parametrize("seed", range(40))
 def test_col2im_by_phases_equals_col2im_and_crop(seed):
     """The strided input gradient by the stride's phases (``col2im_phases``) equals the
-    plain col2im into the padded gradient, cropped: random strides, kernels,
-    dilations, padding (more than the kernel spans too) and sizes whose last rows or
-    columns no window reads."""
-    from glassnet.nn.functional import conv_output_size
-    from glassnet.nn.im2col import col2im, col2im_phases, phase_width
+    plain col2im (each offset's columns added into its strided pixels of the padded
+    gradient), cropped: random strides, kernels, dilations, padding (more than the
+    kernel spans too) and sizes whose last rows or columns no window reads."""
+    from glassnet.nn.functional import conv_output_size, offset_slice
+    from glassnet.nn.im2col import col2im_phases, phase_width
 
     rng = np.random.default_rng(100 + seed)
     stride = tuple(int(s) for s in rng.integers(1, 4, 2))
@@ -325,7 +325,10 @@ def test_col2im_by_phases_equals_col2im_and_crop(seed):
     c, n = 3, 2
     dcols = rng.standard_normal((c, *kernel, n, ho, wo))
     dxp = np.zeros((n, c, h + pads[0] + pads[1], w + pads[2] + pads[3]))
-    col2im(dcols, dxp, stride, dilation)
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            window = offset_slice(a, b, stride, dilation, (ho, wo))
+            dxp.transpose(1, 0, 2, 3)[window] += dcols[:, a, b]
     expected = dxp[:, :, pads[0] : pads[0] + h, pads[2] : pads[2] + w]
     grid = np.zeros((c, *kernel, n, ho, phase_width(wo, kernel[1], dilation[1], stride[1])))
     grid[..., :wo] = dcols

@@ -346,7 +346,7 @@ class Conv2d(Module):
                 top, bottom, left, right = pads
                 h, w = x_shape[2:]
                 dxp = np.zeros((b, self.in_channels, h + top + bottom, w + left + right), dtype)
-                col2im(dcols, dxp, self.stride, self.dilation, rows)
+                col2im(dcols, dxp, self.dilation)
                 dx[block] = dxp[:, :, top : top + h, left : left + w]
             return dw_block
 

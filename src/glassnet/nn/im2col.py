@@ -5,8 +5,8 @@ For a padded input xp (N, C, Hp, Wp) and a kh x kw kernel, the columns are::
     cols[c, a, b, n, i, j] = xp[n, c, i*sh + a*dh, j*sw + b*dw]       (C, kh, kw, N, Ho, Wo)
 
 seen as a (C*kh*kw, N*Ho*Wo) matrix, so that a convolution is ``W.reshape(O, -1) @ cols``.
-``col2im`` is the adjoint (the backward pass): it adds each column entry back into the
-pixel it was copied from.
+The adjoint (the backward pass) adds each column entry back into the pixel it was
+copied from: ``col2im`` for the rows layout, ``col2im_phases`` for strided layers.
 
 Two layouts, the same matrix:
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .functional import offset_slice, window_view
+from .functional import window_view
 
 __all__ = ["rows_pads", "im2col", "col2im", "phase_width", "col2im_phases"]
 
@@ -94,25 +94,19 @@ def im2col(
     return cols
 
 
-def col2im(dcols: np.ndarray, dxp: np.ndarray, stride, dilation, rows_layout: bool = False):
-    """Add column gradients (C, kh, kw, N, Ho, G) into ``dxp`` (N, C, Hp, Wp), in place.
-
-    In the rows layout the garbage columns must carry zero gradient (they then add
-    zeros to pixels they never read)."""
+def col2im(dcols: np.ndarray, dxp: np.ndarray, dilation) -> np.ndarray:
+    """Add rows-layout column gradients (C, kh, kw, N, Ho, Wp) into the padded gradient
+    ``dxp`` (N, C, Hp, Wp), in place: kernel offset (a, b) adds one contiguous run per
+    image and channel. The garbage columns must carry zero gradient (they then add
+    zeros to pixels they never read). Strided layers: ``col2im_phases``."""
     c, kh, kw, n, ho, grid_w = dcols.shape
-    if rows_layout:
-        wp = dxp.shape[3]
-        flat = dxp.reshape(n, c, -1).transpose(1, 0, 2)  # (C, N, Hp*Wp) view
-        runs = dcols.reshape(c, kh, kw, n, ho * grid_w)
-        for a in range(kh):
-            for b in range(kw):
-                start = a * dilation[0] * wp + b * dilation[1]
-                flat[:, :, start : start + ho * wp] += runs[:, a, b]
-        return dxp
-    dxt = dxp.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view
+    wp = dxp.shape[3]
+    flat = dxp.reshape(n, c, -1).transpose(1, 0, 2)  # (C, N, Hp*Wp) view
+    runs = dcols.reshape(c, kh, kw, n, ho * grid_w)
     for a in range(kh):
         for b in range(kw):
-            dxt[offset_slice(a, b, stride, dilation, (ho, grid_w))] += dcols[:, a, b]
+            start = a * dilation[0] * wp + b * dilation[1]
+            flat[:, :, start : start + ho * wp] += runs[:, a, b]
     return dxp
 
 
@@ -126,8 +120,9 @@ def col2im_phases(dcols: np.ndarray, dx: np.ndarray, pads, stride, dilation) -> 
     """col2im for a strided convolution, written straight into dL/dx (N, C, H, W).
 
     ``dcols`` (C, kh, kw, N, Ho, Wq) is dL/dcols on a grid ``phase_width`` wide, its
-    columns past Wo zero. col2im's adds into the padded gradient are strided (every
-    sh-th row, sw-th column) and short (Wo values), which NumPy runs slowly. Split the
+    columns past Wo zero. The plain way adds offset (a, b)'s columns into the strided
+    pixels ``dxp[:, :, a*dh::sh, b*dw::sw]`` of the padded gradient: short strided adds
+    of Wo values, which NumPy runs slowly. Split the
     padded gradient into its sh*sw phases instead, phase (p, q) holding the pixels at
     rows p, p+sh, ... and columns q, q+sw, ...: kernel offset (a, b) adds only into
     phase ((a*dh) % sh, (b*dw) % sw), shifted by ((a*dh) // sh, (b*dw) // sw), and on
