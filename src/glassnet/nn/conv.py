@@ -148,6 +148,16 @@ def _map_blocks(fn, n: int, bytes_per_sample: int) -> list:
     return parallel_map(fn, blocks)
 
 
+def _on_grid(a: np.ndarray, grid_w: int, groups: int) -> np.ndarray:
+    """(N, C, H, W) laid out channel-major on a grid ``grid_w`` wide, as the columns'
+    GEMMs need it: (G, C/G, N*H*grid_w), zeros in each row's columns past W."""
+    n, c, h, w = a.shape
+    make = np.zeros if grid_w != w else np.empty
+    out = make((c, n, h, grid_w), dtype=a.dtype)
+    out[..., :w] = a.transpose(1, 0, 2, 3)
+    return out.reshape(groups, c // groups, -1)
+
+
 def _weight_grad(cols: np.ndarray, g_t: np.ndarray) -> np.ndarray:
     """dL/dW2 = g_t @ cols.T for cols (G, K, P) and g_t (G, Og, P): (G, Og, K).
 
@@ -325,10 +335,7 @@ class Conv2d(Module):
             if need_w or (scatter and rows):
                 # the block's gradient as (G, Og, B*Ho*grid_w): the layout of W2 @ cols,
                 # with zeros in the rows layout's garbage columns
-                make = np.zeros if grid_w != wo else np.empty
-                g_t = make((self.out_channels, b, ho, grid_w), dtype=dtype)
-                g_t[..., :wo] = g_out[block].transpose(1, 0, 2, 3)
-                g_t = g_t.reshape(g, og, -1)
+                g_t = _on_grid(g_out[block], grid_w, g)
             cols = dw_block = None
             if need_w:
                 cols = kept.pop((block.start, block.stop), None)  # None: not kept, rebuild
@@ -440,12 +447,9 @@ class Conv2d(Module):
     def _phase_grid(self, g_block: np.ndarray) -> np.ndarray:
         """A strided layer's output gradient laid out for ``col2im_phases``: (G, Og,
         B*Ho*Wq), each output row followed by Wq - Wo zeros."""
-        b, o, ho, wo = g_block.shape
+        wo = g_block.shape[3]
         grid_w = phase_width(wo, self.kernel_size[1], self.dilation[1], self.stride[1])
-        make = np.zeros if grid_w != wo else np.empty
-        g_q = make((o, b, ho, grid_w), dtype=g_block.dtype)
-        g_q[..., :wo] = g_block.transpose(1, 0, 2, 3)
-        return g_q.reshape(self.groups, o // self.groups, -1)
+        return _on_grid(g_block, grid_w, self.groups)
 
     def _w_from_grad_cols(self) -> bool:
         """Whether backward takes dL/dW from the gradient's columns: wherever dL/dx is
@@ -527,11 +531,8 @@ class Conv2d(Module):
         itself instead of against x's kh*kw-times-larger columns, which backward would
         otherwise have to copy out again.
         """
-        b, _, h, w = x_block.shape
-        grid_w = gcols.shape[-1] // (b * h)
-        xg = np.zeros((self.in_channels, b, h, grid_w), dtype=x_block.dtype)
-        xg[..., :w] = x_block.transpose(1, 0, 2, 3)
-        xg = xg.reshape(self.groups, -1, gcols.shape[-1])  # (G, Cg, B*H*grid_w)
+        b, _, h, _ = x_block.shape
+        xg = _on_grid(x_block, gcols.shape[-1] // (b * h), self.groups)  # (G, Cg, B*H*grid)
         return np.matmul(gcols, xg.swapaxes(-1, -2))
 
     def _out_hw(self, x_shape) -> tuple[int, int]:
