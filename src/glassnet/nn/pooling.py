@@ -73,6 +73,12 @@ class _Pool2d(Module):
         kh, kw = self.kernel_size
         return [(a, b) for a in range(kh) for b in range(kw)]
 
+    def _disjoint(self) -> bool:
+        """True when windows do not overlap (stride >= window span on both axes)."""
+        return all(
+            s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel_size)
+        )
+
     def extra_repr(self) -> str:
         def show(t):
             return t[0] if t[0] == t[1] else t
@@ -129,12 +135,6 @@ class MaxPool2d(_Pool2d):
         if keep:
             self._save_for_backward(winners, xp.shape, x.shape, pads)
         return y
-
-    def _disjoint(self) -> bool:
-        """True when windows do not overlap (stride >= window span on both axes)."""
-        return all(
-            s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel_size)
-        )
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         winners, padded_shape, x_shape, pads = self._saved()
@@ -270,8 +270,7 @@ class AvgPool2d(_Pool2d):
         dtype = np.result_type(g.dtype, np.float32)
         div = np.asarray(divisor, dtype=dtype)
         dxp = np.empty(padded_shape, dtype=dtype)
-        # windows that do not overlap write their share; overlapping ones add it up
-        disjoint = all(s >= k for s, k in zip(self.stride, self.kernel_size))
+        disjoint = self._disjoint()  # windows that do not overlap write, others add
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
             dxs = dxp[s]
