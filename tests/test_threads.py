@@ -242,6 +242,33 @@ def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels
     assert len(conv_module._blocks(9, channels[0] * 9 * 10 * 11 * 4)) > 2
 
 
+@pytest.mark.parametrize(
+    "n, bytes_per_sample, threaded",
+    [
+        (128, 288 * 8 * 8 * 4, True),
+        (128, 144 * 16 * 16 * 4, True),
+        (7, 10**6, True),
+        (64, 10**5, False),
+    ],
+)
+def test_conv_blocks_share_the_batch_out_evenly(monkeypatch, n, bytes_per_sample, threaded):
+    """Blocks cover the batch in order, fit the byte limit, differ in size by one at
+    most, and a threaded layer has a multiple of BLOCK_COUNT_MULTIPLE of them where
+    the batch allows (ResNet's 32->64 stride-2 layer: 6 blocks of 21-22, not 4 x 28 + 16)."""
+    monkeypatch.setattr(conv_module, "THREADED_BYTES", 0 if threaded else 10**12)
+    blocks = conv_module._blocks(n, bytes_per_sample)
+    assert blocks[0].start == 0 and blocks[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(blocks[:-1], blocks[1:]))
+    sizes = [b.stop - b.start for b in blocks]
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    limit = conv_module.THREADED_BLOCK_BYTES if threaded else conv_module.BLOCK_BYTES
+    assert max(sizes) == 1 or max(sizes) * bytes_per_sample <= limit
+    if threaded:
+        assert len(blocks) % conv_module.BLOCK_COUNT_MULTIPLE == 0 or len(blocks) == n
+    else:
+        assert len(blocks) == -(-n // (limit // bytes_per_sample))
+
+
 @needs_blas
 @pytest.mark.parametrize("args", [dict(stride=2, bias=False), dict(groups=2)])
 def test_pointwise_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, args):
