@@ -362,10 +362,21 @@ def calls_for(fn: Callable[[], object], target_s: float, cap: int = 10_000) -> i
 #   threads for ~0.05 s before they sleep; an engine timed right after the other one
 #   fights those spinning threads (measured: a torch Linear 784->128 forward+backward
 #   took 10 ms right after NumPy matmuls instead of 0.57 ms; 0.2 s of pause cured it);
-# * after that pause, the first call pays for waking the idle threads (and vCPU): up to
-#   several ms, whatever the work.
-# So every timed block starts with a pause of SETTLE_S, then one untimed call.
+# * after that pause, the first calls pay for waking the idle threads (and vCPU): up to
+#   several ms, whatever the work, and for glassnet's threaded layers ~0.1 s in all.
+#   Those threads wait on a lock and hand the GIL to each other many times per layer;
+#   after a long idle each hand-over wakes a vCPU that the host has stopped polling,
+#   and it takes ~0.1 s of steady work before hand-overs are quick again. Measured
+#   (2026-11-22, ResNet's 16->32 stride-2 conv, fwd+bwd, 2 threads): 11.7 ms in a
+#   steady loop; after a 0.25 s pause, the first call 21-27 ms and the next 14-16 ms;
+#   with 0.05 / 0.1 / 0.2 / 0.4 s of calls after the pause, 14.2 / 13.1 / 13.0 / 13.0
+#   ms. PyTorch's conv, whose threads spin instead of sleeping: 9.9 ms after one call,
+#   10.7-11.3 ms after 0.05-0.4 s, 11.1 ms in a steady loop.
+# So every timed block starts with a pause of SETTLE_S, then untimed calls for at least
+# WAKE_S (at least one call): the engines are timed in the steady state that training
+# runs in, not while waking up.
 SETTLE_S = 0.25
+WAKE_S = 0.15
 
 
 def interleaved(
@@ -376,6 +387,7 @@ def interleaved(
     target_s: float = 0.05,
     settle_s: float = SETTLE_S,
     wake: bool | dict[str, Callable[[], object]] = True,
+    wake_s: float = WAKE_S,
 ) -> dict[str, dict]:
     """Time several engines on the same work, interleaved; per-call seconds.
 
@@ -383,7 +395,8 @@ def interleaved(
     lasts about ``target_s`` when None; ``"each"``: every engine gets its own count
     for ``target_s``). Each repetition runs every engine once, the order alternating
     between repetitions; every timed block starts after a pause of ``settle_s`` and
-    (``wake``) one untimed call (or ``wake[name]()``, a cheaper one), see SETTLE_S.
+    (``wake``) untimed calls for at least ``wake_s`` (of ``wake[name]``, a cheaper
+    one, where given), see SETTLE_S.
     Returns, per engine, the median, the min and all repetition times (s per call).
     """
     for fn in fns.values():
@@ -402,10 +415,12 @@ def interleaved(
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             time.sleep(settle_s)  # let the other engine's idle threads stop spinning
-            if isinstance(wake, dict):
-                wake[name]()  # wake this engine's threads, untimed
-            elif wake:
-                fns[name]()
+            if wake:  # wake this engine's threads, untimed, for at least wake_s
+                wake_fn = wake[name] if isinstance(wake, dict) else fns[name]
+                start = time.perf_counter()
+                wake_fn()
+                while time.perf_counter() - start < wake_s:
+                    wake_fn()
             with OthersCpu() as m:
                 times[name].append(time_calls(fns[name], numbers[name]))
             others[name].append(m.cores)

@@ -159,7 +159,7 @@ def bench_config(name, batch, dataset, shape, sk, repeats, target_s) -> dict:
         fn(2)
         ks[e] = int(max(1, min(5000, target_s / C.per_call(lambda f=fn: f(1)))))
     fns = {e: (lambda f=fn, k=ks[e]: f(k)) for e, fn in engines.items()}
-    wake = {e: (lambda f=fn: f(1)) for e, fn in engines.items()}  # one step each
+    wake = {e: (lambda f=fn: f(1)) for e, fn in engines.items()}  # single steps, WAKE_S
     res = C.interleaved(fns, repeats, warmup=1, number=1, wake=wake)
     per_step = {e: r["median_s"] / ks[e] for e, r in res.items()}
     steps_per_epoch = math.ceil(TRAIN_SIZE[dataset] / batch)
