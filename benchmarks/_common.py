@@ -567,10 +567,12 @@ def atomic_write(path: Path, text: str) -> None:
 
 def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, Path] | None:
     """``<out>/<date>-<name>.json`` and ``.md``; ``-<N>thread`` when not all cores are
-    used, ``-quick`` for a --quick run."""
+    used, ``-quick`` for a --quick run. The date is the run's start (its machine record),
+    so a run that crosses midnight files under the date its header shows."""
     if args.no_save:
         return None
-    stem = f"{_dt.date.today().isoformat()}-{name}"
+    date = payload.get("machine", {}).get("date") or _dt.date.today().isoformat()
+    stem = f"{date}-{name}"
     if args.threads != available_cores():
         stem += f"-{args.threads}thread"
     if args.quick:
