@@ -62,10 +62,9 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   instead of 4 another 3%; the same for LeNet-5 made its step 7% longer, so small
   layers stay in the caller's thread. dL/dW adds the blocks' parts in block order, so
   the numbers do not depend on the thread count.
-* The blocks share the batch out evenly, and a threaded layer has an even number of
-  them (BLOCK_COUNT_MULTIPLE), so both threads get the same work: the strided layers,
-  cut into few blocks, had one thread idle at the end (32->64: 5 blocks of 28, 28, 28,
-  28, 16). Layer forward+backward, 2 threads, two alternating runs: 16->32 stride 2
+* The blocks share the batch out evenly, an even number of them in a threaded layer
+  (``_blocks``): the strided layers, cut into few blocks, had left one thread idle at
+  the end. Layer forward+backward, 2 threads, two alternating runs: 16->32 stride 2
   5-7% faster, 32->64 stride 2 10-11%, 64->64 2-4%; paired steps ResNet-8 and
   ResNet-20 0.994.
 * Each block of x is padded on its own, just before its im2col (``_columns``), and
