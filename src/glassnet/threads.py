@@ -286,7 +286,9 @@ def batch_slices(n: int, nbytes: int) -> list[slice]:
     than SLICES_MIN_BYTES (``nbytes``), as handing it over would cost more than it
     saves. The cut depends on the sizes only, never on the number of threads, so sums
     made of per-slice parts come out the same with any number of threads."""
-    pieces = min(BATCH_PIECES, n) if nbytes >= SLICES_MIN_BYTES else 1
+    if nbytes < SLICES_MIN_BYTES or n <= 1:  # the usual case for small layers: one piece
+        return [slice(0, n)]
+    pieces = min(BATCH_PIECES, n)
     bounds = [n * i // pieces for i in range(pieces + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
