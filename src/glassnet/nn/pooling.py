@@ -121,15 +121,16 @@ class MaxPool2d(_Pool2d):
         winners = np.empty(y.shape, dtype=_winner_dtype(len(self._offsets()))) if keep else None
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+            xs, ys = xp[s], y[s]
             windows = [
-                xp[s][offset_slice(a, b, self.stride, self.dilation, out_hw)]
+                xs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
                 for a, b in self._offsets()
             ]
-            np.copyto(y[s], windows[0])
+            np.copyto(ys, windows[0])
             for w in windows[1:]:
-                np.maximum(y[s], w, out=y[s])
+                np.maximum(ys, w, out=ys)
             if keep:
-                winners[s] = _winners(windows, y[s])
+                _winners(windows, ys, out=winners[s])
 
         parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
         if keep:
@@ -163,9 +164,10 @@ def _winner_dtype(offsets: int) -> type:
     return np.uint8 if offsets <= 256 else np.int32
 
 
-def _winners(windows: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+def _winners(windows: list[np.ndarray], y: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Index of the kernel offset that holds each window's first maximum (PyTorch's tie
-    rule), for the backward pass: uint8 up to 256 offsets, else int32.
+    rule), for the backward pass, written into ``out`` (uint8 up to 256 offsets, else
+    int32: ``_winner_dtype``).
 
     The index of the first maximum is the number of offsets before it, that is the
     number of leading offsets whose value differs from the maximum::
@@ -177,15 +179,14 @@ def _winners(windows: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     masked writes (``np.where``/``np.copyto``); an argmax would first need a copied
     (N, C, Ho, Wo, kh*kw) array.
     """
-    n = len(windows)
-    first = np.zeros(y.shape, dtype=_winner_dtype(n))
+    out[...] = 0
     still = np.ones(y.shape, dtype=bool)  # no maximum among the offsets so far
     differ = np.empty(y.shape, dtype=bool)
     for w in windows[:-1]:  # the last offset is never counted past
         np.not_equal(w, y, out=differ)
         still &= differ
-        first += still
-    return first
+        out += still
+    return out
 
 
 def _first_max_is(winners: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
@@ -251,9 +252,9 @@ class AvgPool2d(_Pool2d):
         offsets = self._offsets()
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            ys = y[s]
+            xs, ys = xp[s], y[s]
             for k, (a, b) in enumerate(offsets):
-                window = xp[s][offset_slice(a, b, self.stride, self.dilation, out_hw)]
+                window = xs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
                 if k == 0:
                     np.copyto(ys, window)
                 else:
