@@ -118,13 +118,13 @@ class MaxPool2d(_Pool2d):
         xp = pad2d(x, *pads, value=-np.inf)
         y = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         keep = is_grad_enabled()
-        winners = np.empty(y.shape, dtype=_winner_dtype(len(self._offsets()))) if keep else None
+        offsets = self._offsets()
+        winners = np.empty(y.shape, dtype=_winner_dtype(len(offsets))) if keep else None
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
             xs, ys = xp[s], y[s]
             windows = [
-                xs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
-                for a, b in self._offsets()
+                xs[offset_slice(a, b, self.stride, self.dilation, out_hw)] for a, b in offsets
             ]
             np.copyto(ys, windows[0])
             for w in windows[1:]:
@@ -142,12 +142,13 @@ class MaxPool2d(_Pool2d):
         g = check_grad(self, grad_out, winners.shape)
         dxp = np.empty(padded_shape, dtype=np.result_type(g.dtype, np.float32))
         disjoint = self._disjoint()
+        offsets = self._offsets()
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
             dxs, gs, ws = dxp[s], g[s], winners[s]
             dxs[...] = 0
             won = np.empty(ws.shape, dtype=bool)
-            for k, (a, b) in enumerate(self._offsets()):
+            for k, (a, b) in enumerate(offsets):
                 _first_max_is(ws, k, out=won)
                 target = dxs[offset_slice(a, b, self.stride, self.dilation, ws.shape[2:])]
                 if disjoint:  # each input pixel is in one window: write, don't accumulate
@@ -272,12 +273,13 @@ class AvgPool2d(_Pool2d):
         div = np.asarray(divisor, dtype=dtype)
         dxp = np.empty(padded_shape, dtype=dtype)
         disjoint = self._disjoint()  # windows that do not overlap write, others add
+        offsets = self._offsets()
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
             dxs = dxp[s]
             dxs[...] = 0
             share = g[s] / div
-            for a, b in self._offsets():
+            for a, b in offsets:
                 target = dxs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
                 if disjoint:
                     target[...] = share
