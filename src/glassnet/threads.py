@@ -44,6 +44,7 @@ __all__ = [
     "set_num_threads",
     "parallel_map",
     "batch_slices",
+    "even_slices",
     "sum_in_order",
     "blas_threads_controllable",
     "SLICES_MIN_BYTES",
@@ -288,8 +289,13 @@ def batch_slices(n: int, nbytes: int) -> list[slice]:
     made of per-slice parts come out the same with any number of threads."""
     if nbytes < SLICES_MIN_BYTES or n <= 1:  # the usual case for small layers: one piece
         return [slice(0, n)]
-    pieces = min(BATCH_PIECES, n)
-    bounds = [n * i // pieces for i in range(pieces + 1)]
+    return even_slices(n, min(BATCH_PIECES, n))
+
+
+def even_slices(n: int, count: int) -> list[slice]:
+    """``count`` consecutive slices covering ``range(n)``, their sizes differing by one
+    at most."""
+    bounds = [n * i // count for i in range(count + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 

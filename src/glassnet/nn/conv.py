@@ -99,7 +99,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..threads import batch_slices, parallel_map, sum_in_order
+from ..threads import batch_slices, even_slices, parallel_map, sum_in_order
 from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
@@ -152,8 +152,7 @@ def _blocks(n: int, bytes_per_sample: int) -> list[slice]:
     count = -(-n // size)
     if threaded:
         count = min(n, -(-count // BLOCK_COUNT_MULTIPLE) * BLOCK_COUNT_MULTIPLE)
-    bounds = [n * i // count for i in range(count + 1)]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    return even_slices(n, count)
 
 
 def _map_blocks(fn, n: int, bytes_per_sample: int) -> list:
