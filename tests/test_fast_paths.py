@@ -138,6 +138,121 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
     np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
 
 
+def test_conv_runs_by_kernel_rows_only_where_chosen():
+    """Stride 1, a kernel at least KERNEL_ROWS_MIN_KW wide and Cg*kh >= KERNEL_ROWS_MIN_K:
+    LeNet-5's conv2, not its conv1 (1 x 5 rows), not 3x3 or strided layers."""
+    assert nn.Conv2d(6, 16, 5)._by_kernel_rows()
+    assert nn.Conv2d(2, 3, (4, 5), padding=2)._by_kernel_rows()
+    assert not nn.Conv2d(1, 6, 5, padding=2)._by_kernel_rows()
+    assert not nn.Conv2d(16, 16, 3, padding=1)._by_kernel_rows()
+    assert not nn.Conv2d(6, 16, 5, stride=2)._by_kernel_rows()
+    assert nn.Conv2d(4, 4, (5, 4), groups=2)._by_kernel_rows()  # 4 wide, 2 x 5 rows
+    assert not nn.Conv2d(4, 4, (5, 3))._by_kernel_rows()
+
+
+KERNEL_ROWS_CASES = [
+    dict(channels=(6, 16), kernel_size=5),  # LeNet-5's conv2
+    dict(channels=(4, 3), kernel_size=5, padding=2),  # fewer outputs than inputs
+    dict(channels=(2, 5), kernel_size=(4, 6), padding=(1, 3), bias=False),
+    dict(channels=(4, 6), kernel_size=5, padding="same", dilation=(1, 2), groups=2),
+    dict(channels=(3, 4), kernel_size=(3, 6), padding="same"),  # asymmetric: odd total
+    dict(channels=(2, 4), kernel_size=5, padding=4, dilation=2),  # more than the span
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's
+@pytest.mark.parametrize("input_grad", [True, False])
+@pytest.mark.parametrize("block_bytes", [1, 20000, 10**9])
+@pytest.mark.parametrize("case", range(len(KERNEL_ROWS_CASES)))
+def test_conv_by_kernel_rows_matches_torch_and_im2col(monkeypatch, input_grad, block_bytes, case):
+    """The kernel-rows form (columns over kernel rows, outputs shifted per kernel column)
+    gives PyTorch's y, dL/dx, dL/dW and dL/db, and the im2col form's numbers, in blocks
+    of one sample, a few, or one block; with and without the input gradient."""
+    args = dict(KERNEL_ROWS_CASES[case])
+    channels = args.pop("channels")
+    monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(30 + case)
+    layer = nn.Conv2d(*channels, **args).to(np.float64)
+    assert layer._by_kernel_rows()
+    layer.set_input_grad(input_grad)
+    x = rng.standard_normal((5, channels[0], 13, 12))
+    y = layer(x)
+    g = rng.standard_normal(y.shape)
+    dx = layer.backward(g)
+    ty, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(y, ty, atol=1e-12)
+    if input_grad:
+        np.testing.assert_allclose(dx, tdx, atol=1e-12)
+    else:
+        assert dx is None
+    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
+    if layer.bias is not None:
+        np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
+    grads = layer.weight.grad.copy()
+    monkeypatch.setattr(conv_module, "KERNEL_ROWS_MIN_KW", 99)  # the im2col form
+    assert not layer._by_kernel_rows()
+    layer.zero_grad()
+    np.testing.assert_allclose(layer(x), y, rtol=1e-13, atol=1e-13)
+    dx2 = layer.backward(g)
+    if input_grad:
+        np.testing.assert_allclose(dx2, dx, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(layer.weight.grad, grads, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_by_kernel_rows_keeps_or_rebuilds_its_columns(monkeypatch):
+    """Backward uses the row columns forward kept (none, the first blocks, all) and
+    rebuilds the others: the same bits either way. A frozen layer and no_grad keep none."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, 6, 14, 14))
+    layer = nn.Conv2d(6, 16, 5).to(np.float64)
+    g = rng.standard_normal((7, 16, 10, 10))
+    one_sample = 16 * 5 * 10 * 14 * 8  # Z's bytes per sample: the larger of R and Z
+    assert layer._kernel_rows_bytes(10, 14, 8) == one_sample
+    monkeypatch.setattr(conv_module, "BLOCK_BYTES", 2 * one_sample)  # blocks of 2 samples
+    results = []
+    for keep in [0, 2 * one_sample, 10**9]:
+        monkeypatch.setattr(conv_module, "KEEP_BYTES", keep)
+        layer.zero_grad()
+        y = layer(x)
+        kept = layer._cache[2]
+        assert len(kept) == {0: 0, 2 * one_sample: 1, 10**9: 4}[keep]
+        results.append((y, layer.backward(g), layer.weight.grad.copy(), layer.bias.grad.copy()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+    _, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(results[0][1], tdx, atol=1e-12)
+    np.testing.assert_allclose(results[0][2], tgrads["weight"], atol=1e-11)
+    with gn.no_grad():
+        layer(x)
+    assert layer._cache is None
+    layer.weight.requires_grad = False
+    layer(x)
+    assert layer._cache[2] == {}
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_shifted_copies_and_add_shifted_follow_their_definitions(count, step):
+    """out[..., b, k] = a[..., k - b*step] (zeros shifted in), and its adjoint
+    out[..., k] = sum_b z[..., b, k + b*step] for every k that stays inside z."""
+    from glassnet.nn.im2col import add_shifted, shifted_copies
+
+    rng = np.random.default_rng(count * 10 + step)
+    a = rng.standard_normal((2, 3, 17))
+    s = shifted_copies(a, count, step)
+    for b in range(count):
+        for k in range(17):
+            want = a[..., k - b * step] if k >= b * step else 0.0
+            np.testing.assert_array_equal(s[..., b, k], want)
+    z = rng.standard_normal((2, 3, count, 17))
+    out = add_shifted(z, step)
+    run = 17 - (count - 1) * step
+    for k in range(run):
+        want = sum(z[..., b, k + b * step] for b in range(count))
+        np.testing.assert_allclose(out[..., k], want, rtol=1e-14)
+
+
 @pytest.mark.parametrize("kernel", [2, 3, 4, 5, 9, 17])  # 4..289 offsets: uint8, int32
 @pytest.mark.parametrize("stride", [1, 2, None])
 def test_maxpool_first_maximum_wins_ties_for_every_kernel_size(kernel, stride):

@@ -107,6 +107,17 @@ def test_conv2d_covers_the_hyperparameters():
     assert any(isinstance(c.padding, tuple) and max(c.padding) > 0 for c in convs)
 
 
+@pytest.mark.parametrize(
+    "args", [dict(padding=(2, 1)), dict(padding="same", dilation=(2, 1), groups=2)]
+)
+def test_conv2d_by_kernel_rows(args):
+    """Kernels 5 wide with Cg*kh >= 8 (4 x 4, 2 x 4) run by kernel rows (Conv2d._by_kernel_rows)."""
+    conv = nn.Conv2d(4, 2, (4, 5), **args)
+    assert conv._by_kernel_rows()
+    x = np.random.default_rng(2).standard_normal((2, 4, 8, 7))
+    assert_gradcheck(conv, x)
+
+
 def test_conv2d_same_even_kernel_dilated():
     conv = nn.Conv2d(2, 3, (2, 4), padding="same", dilation=(3, 1))
     x = np.random.default_rng(1).standard_normal((2, 2, 5, 6))

@@ -242,6 +242,15 @@ def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels
     assert len(conv_module._blocks(9, channels[0] * 9 * 10 * 11 * 4)) > 2
 
 
+@needs_blas
+def test_conv_by_kernel_rows_on_threads_gives_the_same_bits_as_one_thread(monkeypatch):
+    """The kernel-rows form (a 5-wide kernel) in blocks on threads: the same bits."""
+    monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)
+    monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 6000)  # blocks of ~1 sample
+    assert nn.Conv2d(4, 6, 5, padding=2)._by_kernel_rows()
+    _assert_same_bits(*_conv_bits_on_one_and_two_threads((4, 6), 5, dict(padding=2), seed=4))
+
+
 @pytest.mark.parametrize(
     "n, bytes_per_sample, threaded",
     [

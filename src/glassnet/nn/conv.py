@@ -31,6 +31,27 @@ round: column (n, r, s) holds every g value that x[n, :, r, s] was multiplied wi
 
 is one GEMM of those columns against x itself, and x's columns need not be rebuilt.
 
+Wide kernels at stride 1 (LeNet-5's 5x5) run **by kernel rows** instead: columns
+over the kernel's rows only, the kernel's columns done by shifting whole rows. On
+the padded input xp, Wp = Wo + (kw-1)*dw wide::
+
+    R[(c, a), (n, i, s)] = xp[n, c, i + a*dh, s]           (C*kh, N*Ho*Wp), s < Wp
+    Z = Wc @ R,  Wc[(o, b), (c, a)] = W[o, c, a, b]         (O*kw, N*Ho*Wp)
+    y[n, o, i, j] = sum_b Z[(o, b), (n, i, j + b*dw)] + b[o]                (j < Wo)
+
+R is kw times smaller than the columns, and the shifted sum is kw contiguous adds
+over the whole grid (``im2col.add_shifted``). Backward shifts g the other way:
+S[(o, b), (n, i, s)] = g[n, o, i, s - b*dw] (zero outside 0 <= s - b*dw < Wo), kw
+contiguous copies of g laid out on the Wp-wide grid (``im2col.shifted_copies``: a row
+shifted right reads the zeros that end the row before), and::
+
+    dL/dWc  = S @ R.T                                   dL/dW[o, c, a, b] = dL/dWc[(o, b), (c, a)]
+    Zx      = Wr @ S,  Wr[(c, a), (o, b)] = W[o, c, a, b]
+    dL/dxp[n, c, i + a*dh, s] = sum_a Zx[(c, a), (n, i, s)]    (kh contiguous adds)
+
+the scatter of col2im split in two: gathered along the kernel's columns by the
+product, scattered along its rows by ``im2col.col2im_rows``.
+
 Groups split channels into G independent convolutions: the same formulas with an extra
 G axis (W: (O, C/G, kh, kw)).
 
@@ -84,6 +105,17 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   short strided adds, written straight into dL/dx, for 1/Wo more dL/dcols GEMM work.
   Layer forward+backward: ResNet's 16->32 stride-2 layer 11% faster (59 -> 67
   GFLOP/s, 2 threads, matmul 174), 32->64 7% (81 -> 87); paired steps ResNet-8 1.3%.
+* By kernel rows (``_by_kernel_rows``: stride 1, kernels KERNEL_ROWS_MIN_KW = 4 or
+  more wide, KERNEL_ROWS_MIN_K = 8 or more rows Cg*kh in the forward product). LeNet-5's
+  conv2 input gradient by the split scatter: 0.91 -> 0.55 ms (batch 64, 2 BLAS
+  threads); col2im's 25 adds had run as short runs of one image's rows (a 140-value
+  inner loop, 3x slower per value than a long one), now 5, and the product writes
+  1.1 MB instead of 5.4. The whole form, paired steps: LeNet-5 7.4% faster (6.44 ->
+  6.04 ms, 500 steps each); layer forward+backward (paired, batch 64,
+  2 threads): 5x5 layers 0.59-0.93 (6->16 on 14x14 padded 0.59, 16->16 0.93), 7x7
+  3->16 0.71, 4x4 6->16 0.88; but 3x3 1.00-1.03 and LeNet-5's conv1 (1 x 5 rows in
+  its product) 1.05, so those keep im2col. The split scatter alone in 3x3 layers
+  with more outputs than inputs was 1.10-1.25x slower.
 * A 1x1 kernel without padding (the ResNets' projection shortcuts) needs no columns:
   y[n] = W @ x[n, :, ::sh, ::sw] is one product per sample, written straight into y's
   layout (``_pointwise_forward``, POINTWISE_AS_MATMUL), in slices of the batch on the
@@ -103,7 +135,16 @@ from ..threads import batch_slices, even_slices, parallel_map, sum_in_order
 from . import init
 from ._checks import as_input, check_grad
 from .functional import channel_sum, conv_output_size, pad2d, pair, same_padding
-from .im2col import col2im, col2im_phases, im2col, phase_width, rows_pads
+from .im2col import (
+    add_shifted,
+    col2im,
+    col2im_phases,
+    col2im_rows,
+    im2col,
+    phase_width,
+    rows_pads,
+    shifted_copies,
+)
 from .module import Module, is_grad_enabled
 from .parameter import Parameter
 
@@ -118,6 +159,8 @@ __all__ = [
     "THREADED_BLOCK_BYTES",
     "POINTWISE_AS_MATMUL",
     "BLOCK_COUNT_MULTIPLE",
+    "KERNEL_ROWS_MIN_KW",
+    "KERNEL_ROWS_MIN_K",
 ]
 
 BLOCK_BYTES = 8 * 2**20  # columns per block of samples in a layer below THREADED_BYTES
@@ -129,6 +172,8 @@ THREADED_BYTES = 8 * 2**20  # layers with at least this many column bytes use th
 THREADED_BLOCK_BYTES = 2 * 2**20  # their blocks: one per core in the cache at a time
 POINTWISE_AS_MATMUL = True  # 1x1 kernels without padding: per-sample matmuls (speed notes)
 BLOCK_COUNT_MULTIPLE = 2  # a threaded layer's block count: a multiple of this (_blocks)
+KERNEL_ROWS_MIN_KW = 4  # stride-1 kernels at least this wide, with at least
+KERNEL_ROWS_MIN_K = 8  # this many Cg*kh input rows, run by kernel rows (_by_kernel_rows)
 
 
 def _threaded(n: int, bytes_per_sample: int) -> bool:
@@ -281,6 +326,8 @@ class Conv2d(Module):
             )
         if self._pointwise():
             return self._pointwise_forward(x, ho, wo)
+        if self._by_kernel_rows():
+            return self._kernel_rows_forward(x, ho, wo)
         rows = self.stride == (1, 1)
         pads = self._block_pads(x.shape[3])
         grid_w = x.shape[3] + pads[2] + pads[3] if rows else wo  # computed width (im2col.py)
@@ -311,6 +358,8 @@ class Conv2d(Module):
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if self._by_kernel_rows():
+            return self._kernel_rows_backward(grad_out)
         x, pads, kept = self._saved()
         if pads is None:  # saved by _pointwise_forward: x's strided samples, x's shape
             return self._pointwise_backward(x, kept, grad_out)
@@ -460,6 +509,136 @@ class Conv2d(Module):
         if need_w:
             self.weight.grad += sum_in_order(parts).reshape(self.weight.shape)
         return dx
+
+    # ------------------------------------------------------------ by kernel rows
+    def _by_kernel_rows(self) -> bool:
+        """Whether this layer runs by kernel rows (module docstring): stride 1, a kernel
+        at least KERNEL_ROWS_MIN_KW wide (its columns are kw times smaller than im2col's)
+        and at least KERNEL_ROWS_MIN_K rows Cg*kh in its product (speed notes)."""
+        kh, kw = self.kernel_size
+        return (
+            self.stride == (1, 1)
+            and kw >= KERNEL_ROWS_MIN_KW
+            and self.in_channels // self.groups * kh >= KERNEL_ROWS_MIN_K
+        )
+
+    def _kernel_rows_forward(self, x: np.ndarray, ho: int, wo: int) -> np.ndarray:
+        """Forward by kernel rows (module docstring): R = the rows layout of a kernel
+        kh x 1 over the padded input (kh long copies), Z = Wc @ R, y = Z's kw rows of
+        each output channel added shifted left by b*dw (``im2col.add_shifted``). j + b*dw
+        < Wp for every valid j; what a row's last columns read from the next row is
+        dropped with them. Backward (``_kernel_rows_backward``) needs only R."""
+        n = x.shape[0]
+        (kh, kw), dw = self.kernel_size, self.dilation[1]
+        wp = wo + (kw - 1) * dw
+        g, og = self.groups, self.out_channels // self.groups
+        w_cols = self.weight.data.reshape(g, og, -1, kh, kw).transpose(0, 1, 4, 2, 3)
+        w_cols = np.ascontiguousarray(w_cols).reshape(g, og * kw, -1)  # (G, Og*kw, Cg*kh)
+        y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
+        per_sample = self._kernel_rows_bytes(ho, wp, x.itemsize)
+        keep = is_grad_enabled() and self.weight.requires_grad
+        keep_bytes = KEEP_BYTES if keep else 0
+        bias = None if self.bias is None else self.bias.data[:, None, None]
+
+        def forward_block(block: slice):
+            """Writes y[block]; returns the block's bounds and, if kept, its R."""
+            b = block.stop - block.start
+            r = self._row_columns(x[block], ho)  # (G, Cg*kh, B*Ho*Wp)
+            z = np.matmul(w_cols, r).reshape(self.out_channels, kw, -1)
+            out = add_shifted(z, dw).reshape(self.out_channels, b, ho, wp)[..., :wo]
+            y[block] = out.transpose(1, 0, 2, 3)
+            if bias is not None:  # while the block is in the cache
+                y[block] += bias
+            return (block.start, block.stop), r if block.stop * per_sample <= keep_bytes else None
+
+        results = _map_blocks(forward_block, n, per_sample)
+        kept = {bounds: r for bounds, r in results if r is not None}
+        self._save_for_backward(x, None, kept)
+        return y
+
+    def _kernel_rows_bytes(self, ho: int, wp: int, itemsize: int) -> int:
+        """Bytes per sample of the larger of R and Z: what sizes the blocks."""
+        kh, kw = self.kernel_size
+        rows = max(self.in_channels * kh, self.out_channels * kw)
+        return rows * ho * wp * itemsize
+
+    def _row_columns(self, x_block: np.ndarray, out_h: int) -> np.ndarray:
+        """R of a block (``_kernel_rows_forward``): (G, Cg*kh, B*Ho*Wp)."""
+        top, bottom, left, right = self._pads()
+        xp = pad2d(x_block, top, bottom, left, right)
+        kh, dh = self.kernel_size[0], self.dilation[0]
+        r = im2col(xp, (kh, 1), (1, 1), (dh, 1), (out_h, xp.shape[3]), rows_layout=True)
+        return r.reshape(self.groups, -1, x_block.shape[0] * out_h * xp.shape[3])
+
+    def _kernel_rows_backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        """Backward of ``_kernel_rows_forward``. With S[(o, b), (n, i, s)] = g[n, o, i,
+        s - b*dw] (zero outside 0 <= s - b*dw < Wo), g shifted right by each kernel
+        column's offset on the Wp-wide grid (``im2col.shifted_copies``)::
+
+            dL/dWc = S @ R.T                      (O*kw, C*kh): dL/dW[o, c, a, b]
+            dL/dx  = col2im_rows(Wr @ S)            (module docstring, ``_kernel_rows_input_grad``)
+
+        dL/dW is the sum over n, i, j of g[n, o, i, j] * xp[n, c, i + a*dh, j + b*dw];
+        with s = j + b*dw that is S's row (o, b) times R's row (c, a)."""
+        x, _, kept = self._saved()
+        n = x.shape[0]
+        g, og = self.groups, self.out_channels // self.groups
+        (kh, kw), dw = self.kernel_size, self.dilation[1]
+        ho, wo = self._out_hw(x.shape)
+        wp = wo + (kw - 1) * dw
+        g_out = check_grad(self, grad_out, (n, self.out_channels, ho, wo))
+        g_out = g_out.astype(x.dtype, copy=False)
+        need_w = self.weight.requires_grad
+        need_x = self._input_grad
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += channel_sum(g_out)
+        if not (need_w or need_x):
+            return None
+        w_rows = self._kernel_rows_weight() if need_x else None
+        dx = np.empty(x.shape, dtype=x.dtype) if need_x else None
+
+        def backward_block(block: slice) -> np.ndarray | None:
+            """Writes the block's dL/dx; returns its share of dL/dWc (None if not needed)."""
+            g_grid = _on_grid(g_out[block], wp, g)  # (G, Og, B*Ho*Wp)
+            shifted = shifted_copies(g_grid, kw, dw).reshape(g, og * kw, -1)  # S
+            if need_x:
+                self._kernel_rows_input_grad(shifted, w_rows, dx[block], ho, wp)
+            if not need_w:
+                return None
+            r = kept.pop((block.start, block.stop), None)
+            if r is None:  # not kept: rebuilt
+                r = self._row_columns(x[block], ho)
+            return np.matmul(shifted, r.swapaxes(-1, -2))  # (G, Og*kw, Cg*kh)
+
+        per_sample = self._kernel_rows_bytes(ho, wp, x.itemsize)
+        parts = _map_blocks(backward_block, n, per_sample)
+        if need_w:  # the blocks' shares in block order; (G, Og, kw, Cg, kh) -> W's layout
+            dw_cols = sum_in_order(parts).reshape(g, og, kw, -1, kh)
+            self.weight.grad += dw_cols.transpose(0, 1, 3, 4, 2).reshape(self.weight.shape)
+        return dx
+
+    def _kernel_rows_weight(self) -> np.ndarray:
+        """Wr[(c, a), (o, b)] = W[o, c, a, b] for dL/dx by kernel rows: (G, Cg*kh, Og*kw)."""
+        g, (kh, kw) = self.groups, self.kernel_size
+        w = self.weight.data.reshape(g, self.out_channels // g, -1, kh, kw)
+        w = w.transpose(0, 2, 3, 1, 4)  # (G, Cg, kh, Og, kw)
+        return np.ascontiguousarray(w).reshape(g, -1, self.out_channels // g * kw)
+
+    def _kernel_rows_input_grad(self, shifted, w_rows, dx_block, out_h: int, wp: int) -> None:
+        """dL/dx of a block by kernel rows (module docstring), written into
+        ``dx_block``. ``shifted``: S, the block's dL/dy on a grid ``wp`` = Wo + (kw-1)*dw
+        wide (the padded input's width), shifted by each kernel column (G, Og*kw, B*Ho*Wp)."""
+        kh, dh = self.kernel_size[0], self.dilation[0]
+        b, c, h, w = dx_block.shape
+        part = np.matmul(w_rows, shifted).reshape(c, kh, b, out_h * wp)  # Z = Wr @ S
+        hp = out_h + (kh - 1) * dh  # the padded input's height
+        if (hp, wp) == (h, w):  # no padding: added straight into dL/dx
+            col2im_rows(part, dx_block, dh)
+            return
+        dxp = np.empty((b, c, hp, wp), dtype=dx_block.dtype)
+        col2im_rows(part, dxp, dh)
+        top, _, left, _ = self._pads()
+        dx_block[...] = dxp[:, :, top : top + h, left : left + w]
 
     def _phase_grid(self, g_block: np.ndarray) -> np.ndarray:
         """A strided layer's output gradient laid out for ``col2im_phases``: (G, Og,

@@ -7,6 +7,9 @@ For a padded input xp (N, C, Hp, Wp) and a kh x kw kernel, the columns are::
 seen as a (C*kh*kw, N*Ho*Wo) matrix, so that a convolution is ``W.reshape(O, -1) @ cols``.
 The adjoint (the backward pass) adds each column entry back into the pixel it was
 copied from: ``col2im`` for the rows layout, ``col2im_phases`` for strided layers.
+Convolutions by kernel rows (:mod:`glassnet.nn.conv`) take the rows layout of a
+kernel one column wide and shift whole grids instead: ``add_shifted`` (forward),
+``shifted_copies`` and ``col2im_rows`` (backward).
 
 Two layouts, the same matrix:
 
@@ -38,7 +41,16 @@ from numpy.lib.stride_tricks import as_strided
 
 from .functional import window_view
 
-__all__ = ["rows_pads", "im2col", "col2im", "phase_width", "col2im_phases"]
+__all__ = [
+    "rows_pads",
+    "im2col",
+    "col2im",
+    "shifted_copies",
+    "add_shifted",
+    "col2im_rows",
+    "phase_width",
+    "col2im_phases",
+]
 
 
 def rows_pads(pads, width: int, kernel, dilation) -> tuple[int, int, int, int]:
@@ -107,6 +119,62 @@ def col2im(dcols: np.ndarray, dxp: np.ndarray, dilation) -> np.ndarray:
         for b in range(kw):
             start = a * dilation[0] * wp + b * dilation[1]
             flat[:, :, start : start + ho * wp] += runs[:, a, b]
+    return dxp
+
+
+def shifted_copies(a: np.ndarray, count: int, step: int) -> np.ndarray:
+    """(..., count, P) copies of ``a`` (..., P), copy b shifted right by b*step along
+    the last axis with zeros shifted in: ``out[..., b, k] = a[..., k - b*step]``.
+
+    For an image laid out on a grid (flattened rows, each ending in at least
+    (count-1)*step zeros), copy b holds every row shifted right by b*step: what a row
+    reads past its start is the zeros at the end of the row before. One contiguous copy
+    per leading index and b, however many images and rows the grid holds."""
+    p = a.shape[-1]
+    out = np.empty((*a.shape[:-1], count, p), dtype=a.dtype)
+    for b in range(count):
+        s = min(b * step, p)
+        out[..., b, :s] = 0
+        out[..., b, s:] = a[..., : p - s]
+    return out
+
+
+def add_shifted(z: np.ndarray, step: int) -> np.ndarray:
+    """``out[..., k] = sum_b z[..., b, k + b*step]`` for z (..., count, P): the adjoint of
+    ``shifted_copies``, each copy read shifted left by b*step, one contiguous add per
+    leading index and b. out is (..., P); its last (count-1)*step values, which read
+    past the end of z, are left unset (on a grid they belong to the last row's columns
+    past the valid outputs)."""
+    count, p = z.shape[-2], z.shape[-1]
+    out = np.empty((*z.shape[:-2], p), dtype=z.dtype)
+    span = min((count - 1) * step, p)
+    run = p - span
+    out[..., :run] = z[..., 0, :run]
+    for b in range(1, count):
+        out[..., :run] += z[..., b, b * step : b * step + run]
+    return out
+
+
+def col2im_rows(part: np.ndarray, dxp: np.ndarray, dilation_h: int) -> np.ndarray:
+    """Add kernel rows' partial gradients into ``dxp`` (N, C, Hp, Wp), overwriting it:
+    ``part`` (C, kh, N, Ho*Wp) holds, for kernel row a, the gradient of the padded input
+    rows i + a*dh (i < Ho) as one contiguous run per image and channel, so
+
+        dxp[n, c, i + a*dh, :] = sum_a part[c, a, n, i*Wp : (i+1)*Wp]
+
+    is kh contiguous runs (the first copied in and the rest of dxp zeroed, the others
+    added): ``col2im`` for a kernel one column wide. dxp must be C-contiguous (dL/dx
+    itself, or a block of it, when the layer has no padding)."""
+    c, kh, n, run = part.shape
+    if not dxp.flags.c_contiguous:
+        raise ValueError("col2im_rows writes into a C-contiguous array")
+    wp = dxp.shape[3]
+    flat = dxp.reshape(n, c, -1).transpose(1, 0, 2)  # (C, N, Hp*Wp) view
+    flat[:, :, :run] = part[:, 0]
+    flat[:, :, run:] = 0
+    for a in range(1, kh):
+        start = a * dilation_h * wp
+        flat[:, :, start : start + run] += part[:, a]
     return dxp
 
 
