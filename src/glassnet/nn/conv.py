@@ -107,15 +107,13 @@ Speed notes (measured on 2 cores; see benchmarks/layers.py):
   GFLOP/s, 2 threads, matmul 174), 32->64 7% (81 -> 87); paired steps ResNet-8 1.3%.
 * By kernel rows (``_by_kernel_rows``: stride 1, kernels KERNEL_ROWS_MIN_KW = 4 or
   more wide, KERNEL_ROWS_MIN_K = 8 or more rows Cg*kh in the forward product). LeNet-5's
-  conv2 input gradient by the split scatter: 0.91 -> 0.55 ms (batch 64, 2 BLAS
-  threads); col2im's 25 adds had run as short runs of one image's rows (a 140-value
-  inner loop, 3x slower per value than a long one), now 5, and the product writes
-  1.1 MB instead of 5.4. The whole form, paired steps: LeNet-5 7.4% faster (6.44 ->
-  6.04 ms, 500 steps each); layer forward+backward (paired, batch 64,
-  2 threads): 5x5 layers 0.59-0.93 (6->16 on 14x14 padded 0.59, 16->16 0.93), 7x7
-  3->16 0.71, 4x4 6->16 0.88; but 3x3 1.00-1.03 and LeNet-5's conv1 (1 x 5 rows in
-  its product) 1.05, so those keep im2col. The split scatter alone in 3x3 layers
-  with more outputs than inputs was 1.10-1.25x slower.
+  conv2 input gradient: 0.94 -> 0.57 ms (batch 64, 2 BLAS threads); col2im's 25 adds
+  had run as short runs of one image's rows (a 140-value inner loop, 3x slower per
+  value than a long one), now 5, and the product writes 1.1 MB instead of 5.4. Paired
+  steps: LeNet-5 7.4% faster (6.44 -> 6.04 ms, 500 steps each). Layer forward+backward,
+  paired against im2col (batch 64, 2 threads): LeNet-5's conv2 0.77, 2->6 5x5 on 28x28
+  0.66, 16->16 5x5 0.85, 3->16 7x7 0.72, 6->16 4x4 0.80; but 3x3 0.96-1.00 (8->16,
+  16->16) and LeNet-5's conv1 (1 x 5 rows in its product) 1.28, so those keep im2col.
 * A 1x1 kernel without padding (the ResNets' projection shortcuts) needs no columns:
   y[n] = W @ x[n, :, ::sh, ::sw] is one product per sample, written straight into y's
   layout (``_pointwise_forward``, POINTWISE_AS_MATMUL), in slices of the batch on the
