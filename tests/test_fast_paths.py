@@ -14,6 +14,17 @@ from glassnet.nn import conv as conv_module
 torch = pytest.importorskip("torch")
 
 
+def _assert_matches_torch(layer, x, g, y, dx):
+    """y, dL/dx (None: not computed), dL/dW and dL/db of a float64 layer equal PyTorch's."""
+    ty, tdx, tgrads = _torch_grads(layer, x, g)
+    np.testing.assert_allclose(y, ty, atol=1e-12)
+    if dx is not None:
+        np.testing.assert_allclose(dx, tdx, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
+    if layer.bias is not None:
+        np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
+
+
 def _torch_grads(gmodule, x, g):
     from glassnet.interop.torch import to_torch
 
@@ -57,11 +68,8 @@ def test_conv_blocks_of_any_size_give_the_same_result(
     y = layer(x)
     g = rng.standard_normal(y.shape)
     dx = layer.backward(g)
-    ty, tdx, tgrads = _torch_grads(layer, x, g)
-    np.testing.assert_allclose(y, ty, atol=1e-12)
-    np.testing.assert_allclose(dx, tdx, atol=1e-12)
-    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
-    np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
+    assert dx is not None
+    _assert_matches_torch(layer, x, g, y, dx)
 
 
 @pytest.mark.parametrize(
@@ -179,15 +187,8 @@ def test_conv_by_kernel_rows_matches_torch_and_im2col(monkeypatch, input_grad, b
     y = layer(x)
     g = rng.standard_normal(y.shape)
     dx = layer.backward(g)
-    ty, tdx, tgrads = _torch_grads(layer, x, g)
-    np.testing.assert_allclose(y, ty, atol=1e-12)
-    if input_grad:
-        np.testing.assert_allclose(dx, tdx, atol=1e-12)
-    else:
-        assert dx is None
-    np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
-    if layer.bias is not None:
-        np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
+    assert (dx is not None) == input_grad
+    _assert_matches_torch(layer, x, g, y, dx)
     grads = layer.weight.grad.copy()
     monkeypatch.setattr(conv_module, "KERNEL_ROWS_MIN_KW", 99)  # the im2col form
     assert not layer._by_kernel_rows()
