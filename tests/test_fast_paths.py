@@ -232,6 +232,20 @@ def test_conv_by_kernel_rows_keeps_or_rebuilds_its_columns(monkeypatch):
     assert layer._cache[2] == {}
 
 
+def test_conv_backward_follows_the_form_its_forward_took(monkeypatch):
+    """The form (kernel rows or im2col) is chosen in forward and saved: changing the
+    setting between forward and backward does not mix them up."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 6, 9, 9))
+    g = rng.standard_normal((3, 4, 5, 5))
+    for before, after in [(4, 99), (99, 4)]:
+        layer = nn.Conv2d(6, 4, 5).to(np.float64)
+        monkeypatch.setattr(conv_module, "KERNEL_ROWS_MIN_KW", before)
+        y = layer(x)
+        monkeypatch.setattr(conv_module, "KERNEL_ROWS_MIN_KW", after)
+        _assert_matches_torch(layer, x, g, y, layer.backward(g))
+
+
 @pytest.mark.parametrize("step", [1, 2, 3])
 @pytest.mark.parametrize("count", [1, 2, 5])
 def test_shifted_copies_and_add_shifted_follow_their_definitions(count, step):

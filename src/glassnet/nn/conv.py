@@ -172,6 +172,7 @@ POINTWISE_AS_MATMUL = True  # 1x1 kernels without padding: per-sample matmuls (s
 BLOCK_COUNT_MULTIPLE = 2  # a threaded layer's block count: a multiple of this (_blocks)
 KERNEL_ROWS_MIN_KW = 4  # stride-1 kernels at least this wide, with at least
 KERNEL_ROWS_MIN_K = 8  # this many Cg*kh input rows, run by kernel rows (_by_kernel_rows)
+_BY_KERNEL_ROWS = "by kernel rows"  # what _kernel_rows_forward saves in place of the pads
 
 
 def _threaded(n: int, bytes_per_sample: int) -> bool:
@@ -356,11 +357,11 @@ class Conv2d(Module):
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        if self._by_kernel_rows():
-            return self._kernel_rows_backward(grad_out)
         x, pads, kept = self._saved()
         if pads is None:  # saved by _pointwise_forward: x's strided samples, x's shape
             return self._pointwise_backward(x, kept, grad_out)
+        if pads == _BY_KERNEL_ROWS:  # saved by _kernel_rows_forward
+            return self._kernel_rows_backward(x, kept, grad_out)
         x_shape, dtype = x.shape, x.dtype
         n, g = x_shape[0], self.groups
         og = self.out_channels // g
@@ -551,7 +552,7 @@ class Conv2d(Module):
 
         results = _map_blocks(forward_block, n, per_sample)
         kept = {bounds: r for bounds, r in results if r is not None}
-        self._save_for_backward(x, None, kept)
+        self._save_for_backward(x, _BY_KERNEL_ROWS, kept)
         return y
 
     def _kernel_rows_bytes(self, ho: int, wp: int, itemsize: int) -> int:
@@ -568,7 +569,7 @@ class Conv2d(Module):
         r = im2col(xp, (kh, 1), (1, 1), (dh, 1), (out_h, xp.shape[3]), rows_layout=True)
         return r.reshape(self.groups, -1, x_block.shape[0] * out_h * xp.shape[3])
 
-    def _kernel_rows_backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+    def _kernel_rows_backward(self, x, kept: dict, grad_out: np.ndarray) -> np.ndarray | None:
         """Backward of ``_kernel_rows_forward``. With S[(o, b), (n, i, s)] = g[n, o, i,
         s - b*dw] (zero outside 0 <= s - b*dw < Wo), g shifted right by each kernel
         column's offset on the Wp-wide grid (``im2col.shifted_copies``)::
@@ -578,7 +579,6 @@ class Conv2d(Module):
 
         dL/dW is the sum over n, i, j of g[n, o, i, j] * xp[n, c, i + a*dh, j + b*dw];
         with s = j + b*dw that is S's row (o, b) times R's row (c, a)."""
-        x, _, kept = self._saved()
         n = x.shape[0]
         g, og = self.groups, self.out_channels // self.groups
         (kh, kw), dw = self.kernel_size, self.dilation[1]

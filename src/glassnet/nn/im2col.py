@@ -158,9 +158,9 @@ def add_shifted(z: np.ndarray, step: int) -> np.ndarray:
 def col2im_rows(part: np.ndarray, dxp: np.ndarray, dilation_h: int) -> np.ndarray:
     """Add kernel rows' partial gradients into ``dxp`` (N, C, Hp, Wp), overwriting it:
     ``part`` (C, kh, N, Ho*Wp) holds, for kernel row a, the gradient of the padded input
-    rows i + a*dh (i < Ho) as one contiguous run per image and channel, so
+    rows a*dh ... a*dh + Ho - 1 as one contiguous run per image and channel, so
 
-        dxp[n, c, i + a*dh, :] = sum_a part[c, a, n, i*Wp : (i+1)*Wp]
+        dxp[n, c, r, :] = sum over a with 0 <= r - a*dh < Ho of part[c, a, n, row r - a*dh]
 
     is kh contiguous runs (the first copied in and the rest of dxp zeroed, the others
     added): ``col2im`` for a kernel one column wide. dxp must be C-contiguous (dL/dx
