@@ -528,11 +528,9 @@ class Conv2d(Module):
         < Wp for every valid j; what a row's last columns read from the next row is
         dropped with them. Backward (``_kernel_rows_backward``) needs only R."""
         n = x.shape[0]
-        (kh, kw), dw = self.kernel_size, self.dilation[1]
+        kw, dw = self.kernel_size[1], self.dilation[1]
         wp = wo + (kw - 1) * dw
-        g, og = self.groups, self.out_channels // self.groups
-        w_cols = self.weight.data.reshape(g, og, -1, kh, kw).transpose(0, 1, 4, 2, 3)
-        w_cols = np.ascontiguousarray(w_cols).reshape(g, og * kw, -1)  # (G, Og*kw, Cg*kh)
+        w_cols = self._kernel_cols_weight()  # Wc: (G, Og*kw, Cg*kh)
         y = np.empty((n, self.out_channels, ho, wo), dtype=x.dtype)
         per_sample = self._kernel_rows_bytes(ho, wp, x.itemsize)
         keep = is_grad_enabled() and self.weight.requires_grad
@@ -592,7 +590,10 @@ class Conv2d(Module):
             self.bias.grad += channel_sum(g_out)
         if not (need_w or need_x):
             return None
-        w_rows = self._kernel_rows_weight() if need_x else None
+        # Wr[(c, a), (o, b)] = W[o, c, a, b]: Wc transposed, per group
+        w_rows = (
+            np.ascontiguousarray(self._kernel_cols_weight().swapaxes(-1, -2)) if need_x else None
+        )
         dx = np.empty(x.shape, dtype=x.dtype) if need_x else None
 
         def backward_block(block: slice) -> np.ndarray | None:
@@ -615,12 +616,12 @@ class Conv2d(Module):
             self.weight.grad += dw_cols.transpose(0, 1, 3, 4, 2).reshape(self.weight.shape)
         return dx
 
-    def _kernel_rows_weight(self) -> np.ndarray:
-        """Wr[(c, a), (o, b)] = W[o, c, a, b] for dL/dx by kernel rows: (G, Cg*kh, Og*kw)."""
+    def _kernel_cols_weight(self) -> np.ndarray:
+        """Wc[(o, b), (c, a)] = W[o, c, a, b] for the kernel-rows form: (G, Og*kw, Cg*kh)."""
         g, (kh, kw) = self.groups, self.kernel_size
-        w = self.weight.data.reshape(g, self.out_channels // g, -1, kh, kw)
-        w = w.transpose(0, 2, 3, 1, 4)  # (G, Cg, kh, Og, kw)
-        return np.ascontiguousarray(w).reshape(g, -1, self.out_channels // g * kw)
+        og = self.out_channels // g
+        w = self.weight.data.reshape(g, og, -1, kh, kw).transpose(0, 1, 4, 2, 3)
+        return np.ascontiguousarray(w).reshape(g, og * kw, -1)
 
     def _kernel_rows_input_grad(self, shifted, w_rows, dx_block, out_h: int, wp: int) -> None:
         """dL/dx of a block by kernel rows (module docstring), written into
