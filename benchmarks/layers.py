@@ -11,9 +11,18 @@ GEMMs of the forward's size (y, dL/dW, dL/dx), so
 
     GFLOP/s = 3 * 2 * N * C_out * Ho * Wo * (C_in / groups) * kh * kw / seconds / 1e9
 
-next to plain NumPy float32 matmuls measured in the same run: a square 1024^3 one
-(about the machine's BLAS peak) and, per ResNet 3x3 layer, the single GEMM with the
-conv's own shape, (C_out x C_in*kh*kw) @ (C_in*kh*kw x N*Ho*Wo).
+next to plain NumPy float32 matmuls: a square 1024^3 one (about the machine's BLAS
+peak), timed *with each conv*, interleaved with its engines like a third engine, so
+that "% of matmul" compares figures from the same moment (the machine has slow spells
+minutes long, and they slow memory-bound convs more than the matmul); once more at
+the end of the run; and, per ResNet 3x3 layer, the single GEMM with the conv's own
+shape, (C_out x C_in*kh*kw) @ (C_in*kh*kw x N*Ho*Wo).
+
+The ResNet-20 row sums up the 3x3 convolutions of one ResNet-20 forward+backward,
+each benchmarked layer counted as often as the model has it (traced from the zoo's
+``resnet20``: the stem, 6 x 16->16, 16->32 stride 2, 5 x 32->32, 32->64 stride 2,
+5 x 64->64): its FLOPs over its summed times, and as % of matmul the time those
+FLOPs take at each row's same-moment matmul speed over the time they took.
 
     python benchmarks/layers.py [--quick] [--threads N]
 """
@@ -84,6 +93,67 @@ def cases() -> list[dict]:
     ]
 
 
+MATMUL_N = 1024  # the yardstick: a square float32 matmul of this size
+
+
+def conv_key(layer: nn.Conv2d, x_shape) -> tuple:
+    """What identifies a conv layer's work (batch aside): channels, kernel, stride, H, W."""
+    return (
+        layer.in_channels,
+        layer.out_channels,
+        tuple(layer.kernel_size),
+        tuple(layer.stride),
+        tuple(x_shape[2:]),
+    )
+
+
+def resnet20_convs() -> dict[tuple, int]:
+    """How many times ResNet-20 (the zoo's, on 32x32 CIFAR images) runs each 3x3 conv
+    (``conv_key``) in one forward pass, traced through the model itself."""
+    from glassnet.models import get as get_model
+
+    model = get_model("resnet20")
+    counts: dict[tuple, int] = {}
+    forward = nn.Conv2d.forward
+
+    def traced(self, x):
+        if tuple(self.kernel_size) == (3, 3):
+            key = conv_key(self, x.shape)
+            counts[key] = counts.get(key, 0) + 1
+        return forward(self, x)
+
+    nn.Conv2d.forward = traced
+    try:
+        model.eval()
+        model(np.zeros((1, 3, 32, 32), dtype=np.float32))
+    finally:
+        nn.Conv2d.forward = forward
+    return counts
+
+
+def resnet20_total(results: list[dict]) -> dict:
+    """ResNet-20's 3x3 convolutions as one: GFLOP/s of their summed forward+backward and
+    % of matmul = (their FLOPs' time at each row's same-moment matmul speed) / (their
+    time), per engine. Every ResNet-20 conv must have a row (else a ValueError)."""
+    rows = {r["conv_key"]: r for r in results if "conv_key" in r}
+    counts = resnet20_convs()
+    missing = [k for k in counts if k not in rows]
+    if missing:
+        raise ValueError(f"layers.py: ResNet-20 convs without a benchmark row: {missing}")
+    flops = sum(n * rows[k]["flops_fwd_bwd"] for k, n in counts.items())
+    at_matmul = sum(
+        n * rows[k]["flops_fwd_bwd"] / (rows[k]["matmul_gflops"] * 1e9) for k, n in counts.items()
+    )
+    total = {"convs": sum(counts.values()), "flops_fwd_bwd": flops}
+    for engine in ("glassnet", "torch"):
+        seconds = sum(n * rows[k][f"{engine}_s"] for k, n in counts.items())
+        total[f"{engine}_s"] = seconds
+        total[f"{engine}_gflops"] = flops / seconds / 1e9
+        total[f"{engine}_pct_of_matmul"] = 100 * at_matmul / seconds
+    total["ratio"] = total["glassnet_s"] / total["torch_s"]
+    return total
+
+
 def conv_flops(layer: nn.Conv2d, x_shape, y_shape) -> float:
     """Forward + backward FLOPs of a conv: 3 GEMMs of 2*N*Cout*Ho*Wo*(Cin/g)*kh*kw each."""
     n, _, ho, wo = y_shape
@@ -123,8 +193,13 @@ def bench_case(case: dict, repeats: int, target_s: float) -> dict:
         xt.grad = None
         t_layer(xt).backward(gt)
 
+    engines = {"glassnet_fwd": g_fwd, "torch_fwd": t_fwd, "glassnet": g_fwdbwd, "torch": t_fwdbwd}
+    is_conv = isinstance(g_layer, nn.Conv2d)
+    if is_conv:  # the yardstick, timed at the same moment as the conv
+        a, b, out = (rng.standard_normal((MATMUL_N, MATMUL_N)).astype(np.float32) for _ in "abc")
+        engines["matmul"] = lambda: np.matmul(a, b, out=out)
     res = C.interleaved(
-        {"glassnet_fwd": g_fwd, "torch_fwd": t_fwd, "glassnet": g_fwdbwd, "torch": t_fwdbwd},
+        engines,
         repeats,
         warmup=3,
         number="each",
@@ -145,11 +220,15 @@ def bench_case(case: dict, repeats: int, target_s: float) -> dict:
     g_bwd = res["glassnet"]["median_s"] - res["glassnet_fwd"]["median_s"]
     t_bwd = res["torch"]["median_s"] - res["torch_fwd"]["median_s"]
     out["bwd_ratio"] = C.ratio(g_bwd, t_bwd) if g_bwd > 0 and t_bwd > 0 else None
-    if isinstance(g_layer, nn.Conv2d):
+    if is_conv:
         flops = conv_flops(g_layer, x.shape, y.shape)
+        out["conv_key"] = conv_key(g_layer, x.shape)
         out["flops_fwd_bwd"] = flops
         out["glassnet_gflops"] = flops / out["glassnet_s"] / 1e9
         out["torch_gflops"] = flops / out["torch_s"] / 1e9
+        out["matmul_gflops"] = 2.0 * MATMUL_N**3 / res["matmul"]["median_s"] / 1e9
+        out["glassnet_pct_of_matmul"] = 100 * out["glassnet_gflops"] / out["matmul_gflops"]
+        out["torch_pct_of_matmul"] = 100 * out["torch_gflops"] / out["matmul_gflops"]
         if case.get("resnet"):
             n, _, ho, wo = y.shape
             k = g_layer.in_channels * g_layer.kernel_size[0] * g_layer.kernel_size[1]
@@ -172,7 +251,12 @@ def main() -> None:
         print(
             f"{r['layer']:<36} glassnet {C.fmt_time(r['glassnet_s']):>10}  "
             f"torch {C.fmt_time(r['torch_s']):>10}  ratio {r['ratio']:5.2f}"
-            + (f"  {r['glassnet_gflops']:6.1f} GFLOP/s" if "glassnet_gflops" in r else "")
+            + (
+                f"  {r['glassnet_gflops']:6.1f} GFLOP/s = {r['glassnet_pct_of_matmul']:3.0f}%"
+                f" of matmul ({r['matmul_gflops']:.0f})"
+                if "glassnet_gflops" in r
+                else ""
+            )
             + f"  [others {r['others_cpu']} cores]"
         )
 
@@ -187,19 +271,21 @@ def main() -> None:
             matmuls[r["layer"]] = mm
             r["gemm_gflops"] = mm["gflops"]
     peak = matmuls["1024^3"]["gflops"]
-    for r in results:
-        if "glassnet_gflops" in r:
-            r["glassnet_pct_of_matmul"] = 100 * r["glassnet_gflops"] / peak
-            r["torch_pct_of_matmul"] = 100 * r["torch_gflops"] / peak
-    print(f"\nNumPy float32 matmul 1024^3: {peak:.1f} GFLOP/s")
+    total = resnet20_total(results)
+    print(f"\nNumPy float32 matmul 1024^3 at the end: {peak:.1f} GFLOP/s")
+    print(
+        f"ResNet-20's {total['convs']} 3x3 convs: glassnet {total['glassnet_pct_of_matmul']:.0f}%"
+        f" of matmul, PyTorch {total['torch_pct_of_matmul']:.0f}%, ratio {total['ratio']:.2f}"
+    )
 
     info["load_average_at_end"] = C.load_average()
     payload = {"benchmark": "layers", "quick": args.quick, "machine": info}
-    payload.update(results=results, matmul=matmuls)
-    C.write_results(args, "layers", payload, markdown(info, results, matmuls, args.quick))
+    payload.update(results=results, matmul=matmuls, resnet20_3x3=total)
+    text = markdown(info, results, matmuls, total, args.quick)
+    C.write_results(args, "layers", payload, text)
 
 
-def markdown(info: dict, results: list[dict], matmuls: dict, quick: bool) -> str:
+def markdown(info: dict, results: list[dict], matmuls: dict, total: dict, quick: bool) -> str:
     rows = []
     for r in results:
         rows.append(
@@ -224,8 +310,13 @@ def markdown(info: dict, results: list[dict], matmuls: dict, quick: bool) -> str
 
     peak = matmuls["1024^3"]["gflops"]
     text += "\n\n## Convolutions: achieved GFLOP/s (forward + backward = 3 GEMMs)\n\n"
-    text += f"Same-run NumPy float32 matmul 1024x1024 @ 1024x1024: **{peak:.1f} GFLOP/s**. "
-    text += "'same-shape GEMM': one NumPy matmul (C_out x C_in*k*k) @ (C_in*k*k x N*Ho*Wo).\n\n"
+    text += "'matmul': NumPy float32 1024x1024 @ 1024x1024 timed with each conv, interleaved "
+    text += "with its engines; % of matmul is against that same-moment figure. "
+    text += f"The same matmul at the end of the run: **{peak:.1f} GFLOP/s**. "
+    text += "'same-shape GEMM': one NumPy matmul (C_out x C_in*k*k) @ (C_in*k*k x N*Ho*Wo), "
+    text += "at the end. 'ResNet-20, all 3x3': its "
+    text += f"{total['convs']} 3x3 convs as one (each row counted as often as the model has "
+    text += "it; % of matmul: their time at each row's matmul speed over their time).\n\n"
     rows = []
     for r in results:
         if "glassnet_gflops" not in r:
@@ -235,15 +326,28 @@ def markdown(info: dict, results: list[dict], matmuls: dict, quick: bool) -> str
                 r["layer"],
                 f"{r['glassnet_gflops']:.1f}",
                 f"{r['torch_gflops']:.1f}",
+                f"{r['matmul_gflops']:.1f}",
                 f"**{r['glassnet_pct_of_matmul']:.0f}%**",
                 f"{r['torch_pct_of_matmul']:.0f}%",
                 C.fmt(r.get("gemm_gflops"), 1),
             ]
         )
+    rows.append(
+        [
+            f"ResNet-20, all {total['convs']} 3x3 convs",
+            f"{total['glassnet_gflops']:.1f}",
+            f"{total['torch_gflops']:.1f}",
+            "-",
+            f"**{total['glassnet_pct_of_matmul']:.0f}%**",
+            f"{total['torch_pct_of_matmul']:.0f}%",
+            "-",
+        ]
+    )
     headers = [
         "conv",
         "glassnet GFLOP/s",
         "PyTorch GFLOP/s",
+        "matmul GFLOP/s",
         "glassnet % of matmul",
         "PyTorch % of matmul",
         "same-shape GEMM GFLOP/s",

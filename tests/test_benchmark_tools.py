@@ -93,3 +93,45 @@ def test_results_are_filed_under_the_date_the_run_started(tmp_path):
         "2000-01-02-demo.json",
         "2000-01-02-demo.md",
     ]
+
+
+def test_layers_traces_resnet20s_3x3_convs_and_has_a_row_for_each():
+    import layers
+
+    counts = layers.resnet20_convs()
+    # ResNet-20: a stem and three stages of three blocks, two 3x3 convs each
+    assert sum(counts.values()) == 19
+    by_shape = {(k[0], k[1], k[3], k[4]): n for k, n in counts.items()}
+    assert by_shape == {
+        (3, 16, (1, 1), (32, 32)): 1,
+        (16, 16, (1, 1), (32, 32)): 6,
+        (16, 32, (2, 2), (32, 32)): 1,
+        (32, 32, (1, 1), (16, 16)): 5,
+        (32, 64, (2, 2), (16, 16)): 1,
+        (64, 64, (1, 1), (8, 8)): 5,
+    }
+    convs = [c for c in layers.cases() if isinstance(c["layer"], layers.nn.Conv2d)]
+    rows = {layers.conv_key(c["layer"], c["shape"]) for c in convs}
+    assert set(counts) <= rows
+
+
+def test_layers_resnet20_total_weighs_rows_by_count_and_their_own_matmul(monkeypatch):
+    import layers
+
+    a, b = ("a",), ("b",)
+    monkeypatch.setattr(layers, "resnet20_convs", lambda: {a: 3, b: 1})
+    rows = [  # a: 1 GFLOP in 10 ms beside a 200 GFLOP/s matmul; b: 2 GFLOP, 40 ms, 100
+        dict(conv_key=a, flops_fwd_bwd=1e9, matmul_gflops=200.0, glassnet_s=0.010, torch_s=0.005),
+        dict(conv_key=b, flops_fwd_bwd=2e9, matmul_gflops=100.0, glassnet_s=0.040, torch_s=0.020),
+        dict(layer="not a conv"),
+    ]
+    total = layers.resnet20_total(rows)
+    assert total["convs"] == 4 and total["flops_fwd_bwd"] == 5e9
+    assert total["glassnet_s"] == pytest.approx(0.070)
+    assert total["glassnet_gflops"] == pytest.approx(5e9 / 0.070 / 1e9)
+    # at matmul speed: 3 * 5 ms + 20 ms = 35 ms of the 70 (glassnet) and 35 (torch) taken
+    assert total["glassnet_pct_of_matmul"] == pytest.approx(50.0)
+    assert total["torch_pct_of_matmul"] == pytest.approx(100.0)
+    assert total["ratio"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="without a benchmark row"):
+        layers.resnet20_total(rows[1:])
