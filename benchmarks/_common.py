@@ -509,13 +509,19 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 # ----------------------------------------------------------------------------- matmul
-def matmul_gflops(m: int, k: int, n: int, repeats: int, dtype=np.float32) -> dict:
-    """GFLOP/s of a plain NumPy ``(m, k) @ (k, n)`` in the current thread setting."""
+def matmul_call(m: int, k: int, n: int, dtype=np.float32) -> Callable[[], object]:
+    """A plain NumPy ``(m, k) @ (k, n)`` on random operands, into a fixed output: the
+    yardstick call that ``matmul_gflops`` (and layers.py, beside each conv) times."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
     out = np.empty((m, n), dtype=dtype)
-    res = interleaved({"numpy": lambda: np.matmul(a, b, out=out)}, repeats, warmup=2)["numpy"]
+    return lambda: np.matmul(a, b, out=out)
+
+
+def matmul_gflops(m: int, k: int, n: int, repeats: int, dtype=np.float32) -> dict:
+    """GFLOP/s of a plain NumPy ``(m, k) @ (k, n)`` in the current thread setting."""
+    res = interleaved({"numpy": matmul_call(m, k, n, dtype)}, repeats, warmup=2)["numpy"]
     res["gflops"] = 2.0 * m * k * n / res["median_s"] / 1e9
     res["shape"] = f"({m}x{k}) @ ({k}x{n})"
     return res
