@@ -183,6 +183,27 @@ def test_relu_of_infinities_nan_and_zeros_like_torch(inplace):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_sigmoid_tails_to_full_relative_precision(dtype):
+    """Each value, however small, within a few ulps of torch's (a scale-relative
+    tolerance would not see the far negative tail, where 1 + tanh(x/2) cancels)."""
+    x = np.concatenate([-np.geomspace(1e-3, 700, 60), np.geomspace(1e-3, 700, 60)])
+    x = x.astype(dtype).reshape(2, -1)
+    m = nn.Sigmoid().to(dtype)
+    y = m(x)
+    g = np.random.default_rng(0).uniform(0.5, 2, x.shape).astype(dtype)
+    dx = m.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.sigmoid(tx)
+    ty.backward(torch.tensor(g))
+    assert y.dtype == dtype and dx.dtype == dtype
+    tiny = np.finfo(dtype).tiny  # below it, subnormals: compare absolutely
+    rtol = 8 * np.finfo(dtype).eps
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=rtol, atol=tiny)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=3 * rtol, atol=tiny)
+    assert y[0, 40] > 0  # sigmoid(-20) = 2e-9, not 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dropout_eval_is_identity_like_torch(dtype, torch_parity):
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)
     m = nn.Dropout(0.4).eval()
@@ -333,6 +354,26 @@ def test_cross_entropy_all_targets_ignored_like_torch():
     nll = nn.NLLLoss(ignore_index=1)
     assert np.isnan(nll(logits, np.array([1, 1, 1])))
     np.testing.assert_array_equal(nll.backward(), np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_masked_logits_like_torch(reduction):
+    """A logit of -inf (a masked class) that is not the target costs nothing: the loss
+    stays finite (0 * -inf must not turn into NaN). An ignored row holding +inf does not
+    reach the loss either; its gradient is NaN in both libraries."""
+    logits = np.array([[2, -np.inf, 0.5], [0.1, 0.2, -np.inf], [np.inf, 1, 2], [0, 1, 2]])
+    y = np.array([0, 1, -100, 2])
+    ours = nn.CrossEntropyLoss(reduction=reduction)
+    with np.errstate(invalid="ignore"):
+        value = ours(logits, y)
+        grad = ours.backward(np.ones_like(value))
+    t = torch.tensor(logits, requires_grad=True)
+    tv = torch.nn.functional.cross_entropy(t, torch.tensor(y), reduction=reduction)
+    tv.backward(torch.ones_like(tv))
+    counted = value[[0, 1, 3]] if reduction == "none" else value
+    assert np.isfinite(counted).all()
+    np.testing.assert_allclose(value, tv.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-12)  # NaN row equal too
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
