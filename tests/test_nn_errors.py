@@ -63,6 +63,34 @@ def test_wrong_shapes_name_layer_and_shapes(make, shape, words):
 
 
 @pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: nn.Flatten(3), (2, 3, 4)),  # a modulo would flatten the batch axis
+        (lambda: nn.Flatten(-5, -1), (2, 3, 4)),
+        (lambda: nn.Flatten(0, 3), (2, 3, 4)),
+        (lambda: nn.Flatten(), (5,)),
+        (lambda: nn.Unflatten(5, (2, 2)), (2, 3, 4)),
+        (lambda: nn.Unflatten(-4, (2, 2)), (2, 3, 4)),
+    ],
+)
+def test_dims_out_of_range_raise_index_error_like_torch(make, shape):
+    module = make()
+    with pytest.raises(IndexError, match=f"{type(module).__name__}: .*out of range"):
+        module(np.zeros(shape, dtype=np.float32))
+
+
+def test_unflatten_infers_one_minus_one_like_torch():
+    x = np.arange(24, dtype=np.float32).reshape(2, 12)
+    m = nn.Unflatten(1, (-1, 2, 3))
+    assert m(x).shape == (2, 2, 2, 3)
+    assert m.backward(np.ones((2, 2, 2, 3), np.float32)).shape == (2, 12)
+    with pytest.raises(ValueError, match="cannot split dimension 1 of size 12"):
+        nn.Unflatten(1, (-1, 5))(x)
+    with pytest.raises(ValueError, match="at most one -1"):
+        nn.Unflatten(1, (-1, -1))
+
+
+@pytest.mark.parametrize(
     "loss, args, words",
     [
         (nn.CrossEntropyLoss(), (np.zeros((2, 3, 4)), [0, 1]), ["CrossEntropyLoss", "(2, 3, 4)"]),

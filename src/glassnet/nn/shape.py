@@ -26,6 +26,17 @@ class Identity(Module):
         return check_grad(self, grad_out, shape)
 
 
+def _dim(module: Module, name: str, dim: int, ndim: int) -> int:
+    """``dim`` counted from 0, checked like PyTorch: in [-ndim, ndim - 1], else IndexError
+    (a modulo would silently pick another axis, such as the batch axis)."""
+    if not -ndim <= dim < ndim:
+        raise IndexError(
+            f"{type(module).__name__}: {name}={dim} is out of range for a {ndim}-d input "
+            f"(expected a value in [{-ndim}, {ndim - 1}])"
+        )
+    return dim % ndim
+
+
 class Flatten(Module):
     """Merge dims start_dim..end_dim into one:  (N, C, H, W) -> (N, C*H*W) by default.
 
@@ -38,8 +49,8 @@ class Flatten(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, tuple(range(1, 9)), "(N, *)")
-        start = self.start_dim % x.ndim
-        end = self.end_dim % x.ndim
+        start = _dim(self, "start_dim", self.start_dim, x.ndim)
+        end = _dim(self, "end_dim", self.end_dim, x.ndim)
         if start > end:
             raise ValueError(
                 f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) is empty for "
@@ -58,21 +69,35 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Split dimension ``dim`` into ``unflattened_size``: (N, 784) -> (N, 1, 28, 28)."""
+    """Split dimension ``dim`` into ``unflattened_size``: (N, 784) -> (N, 1, 28, 28).
+
+    One entry of ``unflattened_size`` may be -1: it takes what the others leave, as in
+    PyTorch (``Unflatten(1, (-1, 28, 28))``).
+    """
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
         self.dim, self.unflattened_size = int(dim), tuple(int(s) for s in unflattened_size)
+        sizes = self.unflattened_size
+        if not sizes or any(s < -1 for s in sizes) or sizes.count(-1) > 1:
+            raise ValueError(
+                f"Unflatten: unflattened_size must be non-negative sizes with at most one "
+                f"-1, got {sizes}"
+            )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, tuple(range(1, 9)), "(N, *)")
-        dim = self.dim % x.ndim
-        if x.shape[dim] != int(np.prod(self.unflattened_size)):
+        dim = _dim(self, "dim", self.dim, x.ndim)
+        sizes = self.unflattened_size
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if -1 in sizes and known > 0 and x.shape[dim] % known == 0:
+            sizes = tuple(x.shape[dim] // known if s == -1 else s for s in sizes)
+        if x.shape[dim] != int(np.prod(sizes)):
             raise ValueError(
                 f"{self!r} cannot split dimension {dim} of size {x.shape[dim]} into "
                 f"{self.unflattened_size}"
             )
-        out_shape = (*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
+        out_shape = (*x.shape[:dim], *sizes, *x.shape[dim + 1 :])
         self._save_for_backward(x.shape, out_shape)
         return x.reshape(out_shape)
 
