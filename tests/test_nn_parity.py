@@ -15,6 +15,7 @@ import pytest
 
 from _nets import concat_net, lenet5, resnet_block
 from glassnet import nn
+from glassnet.interop.torch import to_torch
 
 torch = pytest.importorskip("torch")
 
@@ -169,6 +170,33 @@ def test_maxpool_ties_go_where_torch_sends_them(torch_parity):
     x = rng.integers(0, 3, (2, 2, 7, 7)).astype(np.float64)
     for pool in (nn.MaxPool2d(3, 2, 1), nn.MaxPool2d(2), nn.MaxPool2d((3, 2), 1, dilation=2)):
         torch_parity(pool.to(np.float64), x)
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: nn.Conv2d(2, 4, 3, padding=1), (0, 2, 6, 6)),  # stride 1, rows layout
+        (lambda: nn.Conv2d(2, 4, 3, stride=2), (0, 2, 7, 7)),  # strided, window layout
+        (lambda: nn.Conv2d(2, 4, 5), (0, 2, 9, 9)),  # by kernel rows
+        (lambda: nn.Conv2d(2, 4, 1, stride=2), (0, 2, 6, 6)),  # pointwise
+        (lambda: nn.Linear(3, 2), (0, 3)),
+        (lambda: nn.MaxPool2d(2), (0, 2, 4, 4)),
+        (lambda: nn.BatchNorm2d(2).eval(), (0, 2, 3, 3)),
+        (lambda: nn.Flatten(), (0, 2, 3)),
+    ],
+)
+def test_empty_batch_like_torch(make, shape):
+    """N = 0 runs (torch allows it): empty output and input gradient, no parameter
+    gradient."""
+    module = make()
+    t_module = to_torch(module)
+    x = np.zeros(shape, dtype=np.float32)
+    y = module(x)
+    dx = module.backward(np.zeros_like(y))
+    assert dx.shape == shape
+    for p in module.parameters():
+        np.testing.assert_array_equal(p.grad, 0)
+    assert y.shape == tuple(t_module(torch.zeros(shape)).shape)
 
 
 @pytest.mark.parametrize("inplace", [False, True])

@@ -173,6 +173,7 @@ BLOCK_COUNT_MULTIPLE = 2  # a threaded layer's block count: a multiple of this (
 KERNEL_ROWS_MIN_KW = 4  # stride-1 kernels at least this wide, with at least
 KERNEL_ROWS_MIN_K = 8  # this many Cg*kh input rows, run by kernel rows (_by_kernel_rows)
 _BY_KERNEL_ROWS = "by kernel rows"  # what _kernel_rows_forward saves in place of the pads
+_EMPTY_BATCH = "empty batch"  # what forward saves in place of the pads for N = 0
 
 
 def _threaded(n: int, bytes_per_sample: int) -> bool:
@@ -267,6 +268,11 @@ class Conv2d(Module):
         dtype=np.float32,
     ):
         super().__init__()
+        if min(in_channels, out_channels) <= 0:
+            raise ValueError(
+                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
+                f"be positive"
+            )
         if groups <= 0 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
@@ -323,6 +329,9 @@ class Conv2d(Module):
                 f"{self!r}: input of shape {x.shape} is too small for the kernel "
                 f"(output would be {ho}x{wo})"
             )
+        if n == 0:  # an empty batch (torch allows it): an empty output, no gradient
+            self._save_for_backward(x, _EMPTY_BATCH, None)
+            return np.empty((0, self.out_channels, ho, wo), dtype=x.dtype)
         if self._pointwise():
             return self._pointwise_forward(x, ho, wo)
         if self._by_kernel_rows():
@@ -362,6 +371,9 @@ class Conv2d(Module):
             return self._pointwise_backward(x, kept, grad_out)
         if pads == _BY_KERNEL_ROWS:  # saved by _kernel_rows_forward
             return self._kernel_rows_backward(x, kept, grad_out)
+        if pads == _EMPTY_BATCH:
+            check_grad(self, grad_out, (0, self.out_channels, *self._out_hw(x.shape)))
+            return np.empty(x.shape, dtype=x.dtype) if self._input_grad else None
         x_shape, dtype = x.shape, x.dtype
         n, g = x_shape[0], self.groups
         og = self.out_channels // g

@@ -124,15 +124,20 @@ def offset_slice(
     )
 
 
+def _ncl(a: np.ndarray) -> np.ndarray:
+    """(N, C, ...) seen as (N, C, L); L spelled out, as -1 is ambiguous when N is 0."""
+    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))
+
+
 def channel_sum(a: np.ndarray) -> np.ndarray:
     """Sum over every axis but 1 (the channel) of (N, C, ...): einsum on an (N, C, L)
     view is ~3x faster than ``a.sum(axis=(0, 2, 3))``."""
-    return np.einsum("ncl->c", a.reshape(a.shape[0], a.shape[1], -1))
+    return np.einsum("ncl->c", _ncl(a))
 
 
 def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """sum(a * b) over every axis but the channel, without the a * b temporary."""
-    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    a3 = _ncl(a)
     return np.einsum("ncl,ncl->c", a3, b.reshape(a3.shape))
 
 
