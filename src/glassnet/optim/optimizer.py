@@ -120,7 +120,14 @@ class Optimizer:
     # ------------------------------------------------------------------ the step
 
     def zero_grad(self) -> None:
-        """Set the gradient of every parameter to zero (in place)."""
+        """Set the gradient of every parameter to zero (in place).
+
+        This is PyTorch's ``zero_grad(set_to_none=False)``: a gradient always exists
+        (``Parameter``), so a parameter that no backward reached this step still takes
+        a step with gradient zero, and momentum, Adam's moments and weight decay still
+        move it. PyTorch's default (``set_to_none=True``) would skip it; freeze such a
+        parameter (``requires_grad = False``) to get that here.
+        """
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad[...] = 0
@@ -172,7 +179,9 @@ class Optimizer:
 
         The saved groups must match this optimizer's groups in number and size, and
         every saved array the shape of its parameter. Arrays are copied (cast to the
-        parameter's dtype); nothing changes if validation fails.
+        parameter's dtype); nothing changes if validation fails. A PyTorch optimizer's
+        ``state_dict()`` loads too: its tensors become arrays (a 0-d one, Adam's
+        ``step``, a number).
         """
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
             raise ValueError("optimizer state_dict must be a dict with 'state' and 'param_groups'")
@@ -202,6 +211,10 @@ class Optimizer:
             p = id_map[key]
             entry = {}
             for name, value in saved_state.items():
+                if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor
+                    value = value.detach().cpu().numpy()  # (torch's state keys are ours)
+                    if value.ndim == 0:  # torch keeps Adam's step count as a tensor
+                        value = value.item()
                 if isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
                         raise ValueError(
