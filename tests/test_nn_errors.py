@@ -362,3 +362,22 @@ def test_containers_refuse_non_modules():
 def test_to_refuses_non_float_dtype():
     with pytest.raises(ValueError, match="floating"):
         nn.Linear(2, 2).to(np.int32)
+
+
+@pytest.mark.parametrize("module", [nn.Linear(2, 3), nn.ReLU(), nn.Flatten()])
+@pytest.mark.parametrize(
+    "x, dtype",
+    [
+        (np.ones((2, 2), dtype=np.complex64), "complex64"),  # astype would drop the imaginary part
+        (np.array([["a", "b"], ["c", "d"]]), "<U1"),
+        (np.array([[1, None], [2, 3]], dtype=object), "object"),
+    ],
+)
+def test_non_real_input_is_a_type_error_naming_the_dtype(module, x, dtype):
+    with pytest.raises(TypeError, match=f"real numeric array, got dtype {dtype}"):
+        module(x)
+
+
+def test_bool_and_integer_input_become_float():
+    assert nn.ReLU()(np.array([[True, False]])).dtype == np.float32
+    assert nn.Linear(2, 3)(np.array([[1, 2]], dtype=np.int64)).dtype == np.float32

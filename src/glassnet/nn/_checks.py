@@ -37,6 +37,8 @@ def as_input(
         raise ValueError(
             f"{module!r} expects {size} at dimension {dim} of input {what}, got shape {x.shape}"
         )
+    if x.dtype == object or x.dtype.kind not in "biuf":  # complex, strings, dates...
+        raise TypeError(f"{name} expects a real numeric array, got dtype {x.dtype}")
     target = None
     for p in module._parameters.values():
         if p is not None:
@@ -46,8 +48,6 @@ def as_input(
         if x.dtype != target:
             x = x.astype(target)
     elif not np.issubdtype(x.dtype, np.floating):
-        if x.dtype == object:
-            raise TypeError(f"{name} expects a numeric array, got dtype object")
         x = x.astype(np.float32)
     return x
 
