@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -283,16 +284,73 @@ def test_train_with_the_torch_engine(capsys, tmp_path):
     assert code == 0 and f"{metrics['test_accuracy'] * 100:.2f}%" in out
 
 
-def test_ctrl_c_during_train_says_how_to_resume(capsys, tmp_path, monkeypatch):
+def _ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("with_out", [True, False])
+def test_ctrl_c_during_train_says_how_to_resume(capsys, tmp_path, monkeypatch, with_out):
+    """The Trainer saves a checkpoint on Ctrl-C; the message names the real folder,
+    also the default one (when --out was not given), and that folder resumes."""
+    from glassnet.train.trainer import Trainer
+
+    def ctrl_c_between_batches(self, val_data, test_data, eval_batch_size, interrupt):
+        signal.raise_signal(signal.SIGINT)  # caught by the Trainer's handler: a flag
+        interrupt.check()  # where a batch ends: the KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(Trainer, "_run_epoch", ctrl_c_between_batches)
+    out = ["--out", "mine"] if with_out else []
+    code, _, err = run(capsys, "train", "--epochs", 1, *out, "--no-progress")
+    assert code == 130 and "Traceback" not in err
+    (folder,) = [tmp_path / "mine"] if with_out else list((tmp_path / "runs").iterdir())
+    folder = folder.relative_to(tmp_path)
+    assert f"continue with 'glassnet train --resume {folder}'" in err
+    assert (folder / "last.safetensors").exists() and (folder / "config.json").exists()
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "train", "--resume", folder, "--no-progress")
+    assert code == 0 and "after 1 epochs" in out
+
+
+def test_ctrl_c_before_training_or_with_torch_says_there_is_nothing_to_resume(
+    capsys, tmp_path, monkeypatch
+):
     import glassnet.study.train_run as train_run
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    monkeypatch.setattr(train_run, "fit", _ctrl_c)  # before the folder is made
+    code, _, err = run(capsys, "train", "--epochs", 1, "--out", tmp_path / "a", "--no-progress")
+    assert code == 130 and "nothing to resume" in err and not (tmp_path / "a").exists()
+    monkeypatch.setattr(train_run, "run_torch", _ctrl_c)
+    code, _, err = run(
+        capsys, "train", "--engine", "torch", "--out", tmp_path / "b", "--no-progress"
+    )
+    assert code == 130 and "the torch engine keeps no checkpoint" in err
 
-    monkeypatch.setattr(train_run, "fit", interrupted)
+
+def test_a_new_run_refuses_a_folder_that_holds_one(capsys, tmp_path):
+    """Without --resume, train (and compare) would overwrite the run's checkpoints."""
+    (tmp_path / "config.json").write_text("{}")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     code, _, err = run(capsys, "train", "--epochs", 1, "--out", tmp_path, "--no-progress")
-    assert code == 130
-    assert f"glassnet train --resume {tmp_path}" in err and "Traceback" not in err
+    assert code == 2 and "already holds a run (config.json)" in err
+    assert f"glassnet train --resume {tmp_path}" in err
+    code, _, err = run(capsys, "compare", "--epochs", 1, "--out", tmp_path, "--no-progress")
+    assert code == 2 and "already holds a run" in err and "--resume" not in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_run_that_fails_its_checks_leaves_no_folder(capsys, tmp_path):
+    for argv in (
+        ["train", "--train-size", 0],
+        ["train", "--early-stopping", 3],  # no validation split: found by fit
+        ["train", "--optimizer", "sgd", "--nesterov"],  # nesterov needs momentum
+        ["compare", "--val-size", 1500],
+    ):
+        out = tmp_path / "run"
+        code, _, err = run(capsys, *argv, "--epochs", 1, "--out", out, "--no-progress")
+        assert code == 2 and "Traceback" not in err, argv
+        assert not out.exists(), argv
 
 
 # ---------------------------------------------------------------------------- tools
@@ -551,3 +609,19 @@ def test_a_model_that_cannot_take_the_images_fails_before_training(capsys, tmp_p
     code, _, err = run(capsys, "compare", "--models", "lenet5", "--out", out)
     assert_user_error(code, err, "lenet5", "(1, 8, 8)")
     assert not out.exists()  # nothing written, nothing trained
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_divergence_and_bad_folders_are_one_line_errors(capsys, tmp_path):
+    code, _, err = run(
+        capsys, "train", "--optimizer", "sgd", "--lr", 1e6, "--epochs", 2,
+        "--out", tmp_path / "nan", "--no-progress",
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in err
+    assert "glassnet train: training diverged: the loss became nan" in err
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    for out in (a_file, a_file / "below"):
+        code, _, err = run(capsys, "train", "--epochs", 1, "--out", out, "--no-progress")
+        assert code == 2 and "Traceback" not in err and str(a_file) in err
+    assert a_file.read_text() == "mine"

@@ -8,8 +8,10 @@
     glassnet datasets                     what is available and where
     glassnet report runs/<run>            rebuild report.html from a run folder
 
-User errors (an unknown model, a bad value, missing data) print one line and exit
-with status 2; set GLASSNET_DEBUG=1 to see the traceback instead.
+User errors (an unknown model, a bad value, missing data, an unwritable folder) print
+one line and exit with status 2; training that diverges (a NaN loss) or runs out of
+memory prints one line and exits with 1; Ctrl-C exits with 130. Set GLASSNET_DEBUG=1 to
+see the traceback instead.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except (UserError, ValueError, FileNotFoundError, ImportError) as exc:
+    except FloatingPointError as exc:  # TrainingDivergedError: the loss became NaN or inf
+        print(f"glassnet {args.command}: training diverged: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:
+        print(f"glassnet {args.command}: out of memory: {exc}", file=sys.stderr)
+        return 1
+    except (UserError, ValueError, OSError, ImportError) as exc:
+        # OSError: a missing file, an --out that is a file or not writable, a full disk
         print(f"glassnet {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -113,7 +113,7 @@ def add_train(sub) -> None:
 
 def cmd_train(args) -> int:
     from ..study import TrainConfig
-    from ..study.train_run import run_train
+    from ..study.train_run import run_train, train_out
 
     resume = getattr(args, "resume", None)
     out = getattr(args, "out", None)
@@ -126,15 +126,17 @@ def cmd_train(args) -> int:
         out = folder
     settings.update(merge_config(args, TrainConfig.keys()))
     config = TrainConfig.from_dict(settings)
+    out = train_out(config, out)  # named here, so that Ctrl-C can say where the run is
     try:
         out, metrics = run_train(config, out=out, resume=bool(resume), progress=_progress(args))
     except KeyboardInterrupt:
-        where = out or "the run folder"
-        print(
-            f"\ninterrupted: the checkpoint is saved; continue with "
-            f"'glassnet train --resume {where}'",
-            file=sys.stderr,
-        )
+        if (out / "last.safetensors").exists():
+            message = f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"
+        elif config.engine == "torch":
+            message = "the torch engine keeps no checkpoint; this run cannot be resumed"
+        else:
+            message = "stopped before the first checkpoint; nothing to resume"
+        print(f"\ninterrupted: {message}", file=sys.stderr)
         return 130
     print(
         f"test accuracy {metrics['test_accuracy'] * 100:.2f}% (loss {metrics['test_loss']:.4f})"

@@ -75,11 +75,14 @@ def run_compare(
 ) -> tuple[Path, dict]:
     """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>) with its
     plots and report.html (``report=False`` skips those), return ``(folder, results)``."""
+    from .train_run import check_new_run_folder
+
     config.validate()
+    check_new_run_folder(out, resumable=False)  # a new study would mix with the old one
     out = Path(out) if out else default_out(config.dataset)
+    dataset = config.load_dataset()  # before the folder: a refused dataset leaves none
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
-    dataset = config.load_dataset()
     log(f"{dataset!r}")
     allocator.keep_freed_memory_unless_disabled()  # every engine alike, before the first
     runs = []

@@ -18,12 +18,13 @@ from .. import models
 from .. import random as gn_random
 from ..io import load_arrays, read_json, save, write_json
 from ..train import evaluate, fit
+from ..train.callbacks import Callback
 from ..train.history import History
 from .compare import default_out, machine_info
 from .config import TrainConfig
 from .engines import RunSpec, run_torch
 
-__all__ = ["run_train", "load_model"]
+__all__ = ["run_train", "train_out", "check_new_run_folder", "load_model"]
 
 
 def load_model(path):
@@ -42,11 +43,22 @@ def load_model(path):
     return model
 
 
+def train_out(config: TrainConfig, out=None) -> Path:
+    """The run folder ``run_train`` uses: ``out``, or runs/<timestamp>-<dataset>-<model>."""
+    return Path(out) if out else default_out(config.dataset, config.model)
+
+
 def run_train(
     config: TrainConfig, out=None, resume: bool = False, progress: bool = True, log=print
 ) -> tuple[Path, dict]:
     """Train per ``config`` into ``out`` (default runs/<timestamp>-<dataset>-<model>);
-    ``resume=True`` continues the run already in ``out``. Returns (folder, metrics)."""
+    ``resume=True`` continues the run already in ``out``. Returns (folder, metrics).
+
+    A new run refuses a folder that already holds a run (it would overwrite its
+    checkpoints). The folder and its ``config.json`` are written only once training
+    starts, after the data, the model, the optimizer and (on resume) the checkpoint
+    were accepted: a run that fails its checks leaves nothing behind, and a refused
+    resume leaves the run's config.json as it was."""
     config.validate()
     if resume:
         if out is None or not (Path(out) / "last.safetensors").exists():
@@ -55,9 +67,9 @@ def run_train(
             raise ValueError("only glassnet-engine runs can be resumed")
         if (Path(out) / "config.json").exists():
             _check_same_recipe(read_run_config(out), config)
-    out = Path(out) if out else default_out(config.dataset, config.model)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", config.to_dict())
+    else:
+        check_new_run_folder(out)
+    out = train_out(config, out)
     dataset = config.load_dataset()
     zoo_name = models.resolve(config.model, dataset.name)
     gn_random.manual_seed(config.seed)
@@ -72,11 +84,13 @@ def run_train(
         init_state=model.state_dict(),
         progress=progress,
     )
+    start_run = _StartRun(out, config)
     if config.engine == "glassnet":
         history = fit(
             model,
             dataset,
             **spec.recipe(),
+            callbacks=[start_run],
             early_stopping=config.early_stopping,
             checkpoint_dir=out,
             resume=resume or None,
@@ -86,6 +100,7 @@ def run_train(
         result = evaluate(model, dataset)
         weights = model.state_dict()
     else:
+        start_run.on_train_begin(None)
         run = run_torch(spec)
         history = History(run.history, run.iterations)
         model.load_state_dict(run.weights)  # same keys: the torch weights in a glassnet model
@@ -117,6 +132,39 @@ def run_train(
     write_json(out / "metrics.json", metrics)
     _plot_curves(out, history, zoo_name, config.engine)
     return out, metrics
+
+
+class _StartRun(Callback):
+    """Makes the run folder and writes config.json when training starts (after
+    ``fit`` built the optimizer and loaded the checkpoint it resumes)."""
+
+    def __init__(self, out: Path, config: TrainConfig):
+        self.out, self.config = out, config
+
+    def on_train_begin(self, trainer) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "config.json", self.config.to_dict())
+
+
+# files that mark a folder as holding a run (train's or compare's)
+RUN_FILES = ("config.json", "last.safetensors", "model.safetensors", "results.json")
+
+
+def check_new_run_folder(out, resumable: bool = True) -> None:
+    """Refuse to start a new run in a folder that holds one: its checkpoints and
+    results would be overwritten. ``resumable``: suggest ``train --resume``."""
+    if out is None:
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found:
+        resume = f"continue it with 'glassnet train --resume {out}', or " if resumable else ""
+        raise FileExistsError(
+            f"{out} already holds a run ({', '.join(found)}); {resume}give another --out "
+            "(or delete the folder)"
+        )
 
 
 def _plot_curves(out: Path, history: History, title: str, engine: str) -> None:
