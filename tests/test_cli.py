@@ -625,3 +625,16 @@ def test_divergence_and_bad_folders_are_one_line_errors(capsys, tmp_path):
         code, _, err = run(capsys, "train", "--epochs", 1, "--out", out, "--no-progress")
         assert code == 2 and "Traceback" not in err and str(a_file) in err
     assert a_file.read_text() == "mine"
+
+
+def test_ctrl_c_during_the_sklearn_engine_stops_the_compare(capsys, tmp_path, monkeypatch):
+    """scikit-learn catches KeyboardInterrupt itself and returns a half-trained model
+    with a warning; the study must stop instead of reporting it as finished."""
+    sklearn_mlp = pytest.importorskip("sklearn.neural_network")
+    monkeypatch.setattr(sklearn_mlp.MLPClassifier, "_backprop", _ctrl_c)
+    code, _, err = run(
+        capsys, "compare", "--models", "baseline", "--engines", "sklearn", "--epochs", 2,
+        "--out", tmp_path / "run", "--no-progress",
+    )  # fmt: skip
+    assert code == 130 and "interrupted" in err
+    assert not (tmp_path / "run" / "results.json").exists()

@@ -147,3 +147,31 @@ def test_glassnet_classifier_is_reproducible_and_takes_images(digits):
     assert len(a.history_) == 1
     with pytest.raises(ValueError, match="65 features"):
         a.predict(np.zeros((2, 65), np.float32))
+
+
+def test_sklearn_alpha_is_pytorch_weight_decay_on_the_weights():
+    """One SGD step of MLPClassifier with alpha = sklearn_alpha(wd, batch) moves the
+    weight matrices as glassnet's SGD(weight_decay=wd) does (the biases, which
+    scikit-learn does not decay, are left out)."""
+    from glassnet import optim
+    from glassnet.study.engines import sklearn_alpha
+
+    rng = np.random.default_rng(0)
+    n, wd, lr = 16, 0.05, 0.5
+    x, y = rng.standard_normal((n, 6)), np.arange(n) % 3
+    clf = MLPClassifier(
+        hidden_layer_sizes=(5,), activation="logistic", solver="sgd", momentum=0.0,
+        learning_rate_init=lr, batch_size=n, alpha=sklearn_alpha(wd, n), shuffle=False,
+    )  # fmt: skip
+    clf.partial_fit(x, y, classes=np.arange(3))  # initialises (and takes a first step)
+    net = nn.Sequential(nn.Linear(6, 5), nn.Sigmoid(), nn.Linear(5, 3)).to(np.float64)
+    for linear, w, b in zip((net[0], net[2]), clf.coefs_, clf.intercepts_):
+        linear.weight.data[...], linear.bias.data[...] = w.T, b
+    opt = optim.SGD(net.parameters(), lr=lr, weight_decay=wd)
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(net(x), y)
+    net.backward(loss_fn.backward())
+    opt.step()
+    clf.partial_fit(x, y)
+    for linear, w in zip((net[0], net[2]), clf.coefs_):
+        np.testing.assert_allclose(linear.weight.data, w.T, rtol=1e-10, atol=1e-12)

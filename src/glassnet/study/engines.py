@@ -299,6 +299,13 @@ def _torch_eval(model, x, y, loss_fn, batch_size: int = 512):
 
 
 # ---------------------------------------------------------------------- scikit-learn
+def sklearn_alpha(weight_decay: float, batch_size: int) -> float:
+    """MLPClassifier's ``alpha`` for a PyTorch-style ``weight_decay``: scikit-learn adds
+    alpha * W to the batch's *summed* gradient and divides by the batch size, while
+    weight_decay * W is added to the mean gradient. (Biases are not decayed there.)"""
+    return weight_decay * batch_size
+
+
 def run_sklearn(spec: RunSpec) -> RunResult:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import log_loss
@@ -320,7 +327,7 @@ def run_sklearn(spec: RunSpec) -> RunResult:
             solver=solvers[spec.optimizer.lower()],
             learning_rate_init=spec.lr,
             batch_size=spec.batch_size,
-            alpha=spec.weight_decay,
+            alpha=sklearn_alpha(spec.weight_decay, spec.batch_size),
             momentum=spec.momentum,
             nesterovs_momentum=spec.nesterov,
             random_state=spec.seed,
@@ -338,7 +345,13 @@ def run_sklearn(spec: RunSpec) -> RunResult:
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.partial_fit(x_train, d.y_train, classes=classes)
+            # scikit-learn catches Ctrl-C itself, warns and returns a half-trained epoch;
+            # the warning as an error stops the study, as the other engines do
+            warnings.filterwarnings("error", "Training interrupted by user", UserWarning)
+            try:
+                clf.partial_fit(x_train, d.y_train, classes=classes)
+            except UserWarning:
+                raise KeyboardInterrupt from None
         seconds = time.perf_counter() - started
         proba = clf.predict_proba(x_test)
         train_pred = clf.predict(x_train)
