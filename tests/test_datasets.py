@@ -237,9 +237,28 @@ def test_available_and_verify(root, monkeypatch):
 
 
 def test_digits_needs_sklearn(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import now fails
+    import glassnet.data.datasets as datasets
+
+    monkeypatch.setattr(datasets, "_digits_file", lambda: None)  # no data file found...
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # ...and the import fails
     with pytest.raises(ImportError, match="pip install scikit-learn"):
         load("digits")
+
+
+def test_digits_read_from_sklearns_file_equal_its_loader(monkeypatch):
+    """The digits come from scikit-learn's data file without importing scikit-learn;
+    where that file is not found, from load_digits: the same images and labels."""
+    pytest.importorskip("sklearn")
+    import glassnet.data.datasets as datasets
+
+    assert datasets._digits_file() is not None
+    direct = datasets._read_digits()
+    monkeypatch.setattr(datasets, "_digits_file", lambda: None)
+    loaded = datasets._read_digits()
+    for a, b in zip(direct, loaded):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert direct[0].shape[1:] == (1, 8, 8) and direct[0].dtype == np.uint8
 
 
 def test_digits_fixed_test_split():

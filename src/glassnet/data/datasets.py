@@ -244,16 +244,32 @@ def _read_cifar10(folder: Path, download: bool):
     return x_train, y_train, parts[5][0], parts[5][1]
 
 
+def _digits_file() -> Path | None:
+    """scikit-learn's copy of the digits (1,797 rows of 64 pixels and a label), found
+    without importing scikit-learn (a second of a short run's start-up)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    return path if path.is_file() else None
+
+
 def _read_digits():
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:
-        raise ImportError(
-            "the 'digits' dataset comes with scikit-learn: pip install scikit-learn"
-        ) from exc
-    bunch = load_digits()
-    images = bunch.images.astype(np.uint8)[:, None]  # values 0..16
-    labels = bunch.target.astype(np.int64)
+    path = _digits_file()
+    if path is not None:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+        pixels, labels = table[:, :-1], table[:, -1]
+    else:  # another scikit-learn layout: its loader
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError as exc:
+            raise ImportError(
+                "the 'digits' dataset comes with scikit-learn: pip install scikit-learn"
+            ) from exc
+        bunch = load_digits()
+        pixels, labels = bunch.data, bunch.target
+    images = pixels.astype(np.uint8).reshape(-1, 1, 8, 8)  # values 0..16
+    labels = labels.astype(np.int64)
     n_test = int(round(DIGITS_TEST_FRACTION * len(labels)))
     is_test = stratified_pick(labels, n_test, np.random.default_rng(DIGITS_SPLIT_SEED))
     return images[~is_test], labels[~is_test], images[is_test], labels[is_test]
