@@ -187,8 +187,7 @@ def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
             )
         if left_out:
             notes.append(
-                f"scikit-learn trains without {' and '.join(left_out)} (MLPClassifier has "
-                "neither)."
+                f"scikit-learn trains without {' and '.join(left_out)} (MLPClassifier has neither)."
             )
         skipped = sorted(
             {r["model"] for r in runs if r["engine"] == "sklearn" and r["status"] == "skipped"}
