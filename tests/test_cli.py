@@ -638,3 +638,33 @@ def test_ctrl_c_during_the_sklearn_engine_stops_the_compare(capsys, tmp_path, mo
     )  # fmt: skip
     assert code == 130 and "interrupted" in err
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--early-stopping", 0], "patience must be at least 1 epoch, got 0"),
+        (["train", "--early-stopping", -1], "patience must be at least 1 epoch, got -1"),
+        (["train", "--log-interval", 0], "log interval must be at least 1 batch"),
+        (["train", "--lr", "inf"], "learning rate must be a positive number, got inf"),
+        (["train", "--weight-decay", "inf"], "weight decay must be a number >= 0, got inf"),
+        (["gradcheck", "Conv2d(3, 4)", "--input-shape", "2,3,9,9"], "'kernel_size'"),
+        (["gradcheck", "Conv2d(3, 4, 3, foo=1)", "--input-shape", "2,3,9,9"], "'foo'"),
+        (["gradcheck", "CrossEntropyLoss()", "--input-shape", "2,3"], "a loss, not a layer"),
+        (["gradcheck", "Module", "--input-shape", "2,3"], "no layer 'Module'"),
+        (["gradcheck", "lenet5", "--batch", 0], "expected a positive integer, got '0'"),
+        (["gradcheck", "lenet5", "--max-checks", -1], "expected an integer >= 0"),
+        (["summary", "lenet5", "--num-classes", 0], "expected a positive integer, got '0'"),
+    ],
+)
+def test_meaningless_values_are_refused_by_name(capsys, tmp_path, argv, words):
+    code, _, err = run(capsys, *argv, *(["--out", tmp_path / "r"] if argv[0] == "train" else []))
+    assert code == 2 and "Traceback" not in err and words in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_abbreviated_flags_are_refused(capsys):
+    """argparse would take --model for compare's --models, or --ep for --epochs."""
+    for argv in (["compare", "--model", "baseline"], ["train", "--ep", 1]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "unrecognized arguments" in err

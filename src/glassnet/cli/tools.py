@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_command, parse_shape
+from .common import UserError, _non_negative_int, _positive_int, add_command, parse_shape
 
 __all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_layer"]
 
@@ -28,14 +28,20 @@ def parse_layer(text: str):
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise UserError(f"{text!r} is not a layer call like Linear(4, 3)")
     cls = getattr(nn, node.func.id, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+    abstract = (nn.Module, nn.Sequential, nn.ModuleList)  # no backward of their own
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or cls in abstract:
         raise UserError(f"glassnet.nn has no layer {node.func.id!r}")
+    if issubclass(cls, nn.loss._Loss):
+        raise UserError(f"{node.func.id} is a loss, not a layer; gradcheck checks layers")
     try:
         args = [ast.literal_eval(a) for a in node.args]
         kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
     except ValueError:
         raise UserError(f"layer arguments must be literals in {text!r}") from None
-    return cls(*args, **kwargs)
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as exc:  # a missing or unknown argument
+        raise UserError(f"{text}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- gradcheck
@@ -55,10 +61,12 @@ def add_gradcheck(sub) -> None:
         type=parse_shape,
         help="full input shape incl. batch (layers); zoo models use their own",
     )
-    p.add_argument("--batch", type=int, default=2, help="batch size for zoo models (default 2)")
+    p.add_argument(
+        "--batch", type=_positive_int, default=2, help="batch size for zoo models (default 2)"
+    )
     p.add_argument(
         "--max-checks",
-        type=int,
+        type=_non_negative_int,
         default=60,
         help="entries checked per tensor (default 60; 0 = all)",
     )
@@ -103,7 +111,9 @@ def add_summary(sub) -> None:
     )
     p.add_argument("model", nargs="?", help="a zoo model name")
     p.add_argument("--input-shape", type=parse_shape, help="(C,H,W) to adapt the model to")
-    p.add_argument("--num-classes", type=int)
+    p.add_argument(
+        "--num-classes", type=_positive_int, help="classes of the last layer (default: 10)"
+    )
     p.add_argument("--list", action="store_true", default=False, help="list the zoo models")
     p.set_defaults(handler=cmd_summary)
 

@@ -7,6 +7,7 @@ holds, and ``from_dict`` reads it back, so any run can be repeated exactly.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -76,8 +77,13 @@ class Recipe:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"learning rate must be positive, got {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        for name in ("momentum", "weight_decay"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(
+                    f"{name.replace('_', ' ')} must be a number >= 0, got {getattr(self, name)}"
+                )
         if self.optimizer.lower() not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
         if self.scheduler is not None and self.scheduler.lower() not in SCHEDULERS:
@@ -151,6 +157,12 @@ class TrainConfig(Recipe):
         _check_type(self, "early_stopping", (numbers.Integral, type(None)), "a patience in epochs")
         _check_type(self, "log_interval", (numbers.Integral,), "an integer")
         _check_model_fits(self.model, self.dataset)
+        if self.early_stopping is not None and self.early_stopping < 1:
+            raise ValueError(
+                f"early stopping's patience must be at least 1 epoch, got {self.early_stopping}"
+            )
+        if self.log_interval < 1:
+            raise ValueError(f"log interval must be at least 1 batch, got {self.log_interval}")
         if self.engine not in ("glassnet", "torch"):
             raise ValueError(
                 f"train runs the 'glassnet' or 'torch' engine, got {self.engine!r}"
