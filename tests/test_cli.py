@@ -668,3 +668,50 @@ def test_abbreviated_flags_are_refused(capsys):
     for argv in (["compare", "--model", "baseline"], ["train", "--ep", 1]):
         code, _, err = run(capsys, *argv)
         assert code == 2 and "unrecognized arguments" in err
+
+
+def test_evaluate_uses_the_runs_split(capsys, tmp_path):
+    """A run trained with a validation split: evaluate's val split is the run's
+    held-out images, and its train split leaves them out."""
+    folder = tmp_path / "run"
+    code, _, _ = run(
+        capsys, "train", "--model", "digits-baseline", "--epochs", 1, "--val-size", 0.2,
+        "--out", folder, "--no-progress",
+    )  # fmt: skip
+    assert code == 0
+    weights = folder / "model.safetensors"
+    code, out, _ = run(capsys, "evaluate", weights, "--split", "val")
+    assert code == 0 and "(val, 288 images)" in out
+    code, out, _ = run(capsys, "evaluate", weights, "--split", "train")
+    assert code == 0 and "(train, 1150 images)" in out
+    code, out, _ = run(capsys, "evaluate", weights, "--split", "val", "--val-size", 100)
+    assert code == 0 and "(val, 100 images)" in out
+    for argv, words in (
+        ([folder], "is a folder; pass a weights file"),
+        ([weights, "--batch-size", 0], "expected a positive integer"),
+    ):
+        code, _, err = run(capsys, "evaluate", *argv)
+        assert code == 2 and words in err
+
+
+def test_evaluate_reads_compare_weights_of_every_engine(capsys, tmp_path):
+    """compare's weights/<model>-<engine>.safetensors evaluate to the accuracy compare
+    reported, scikit-learn's included (its coefs_/intercepts_ are the MLP's Linears)."""
+    engines = ["glassnet"] + [e for e in ("torch", "sklearn") if _has(e)]
+    folder = tmp_path / "cmp"
+    code, _, _ = run(
+        capsys, "compare", "--models", "baseline", "--engines", ",".join(engines),
+        "--epochs", 2, "--out", folder, "--no-progress",
+    )  # fmt: skip
+    assert code == 0
+    results = read_json(folder / "results.json")
+    for record in results["runs"]:
+        code, out, err = run(capsys, "evaluate", folder / record["weights_file"])
+        assert code == 0, err
+        assert f"accuracy {record['final_test_accuracy'] * 100:.2f}%" in out, record["engine"]
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

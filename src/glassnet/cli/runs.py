@@ -7,7 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_command, add_recipe_flags, merge_config, read_config
+from .common import (
+    UserError,
+    _positive_int,
+    _size,
+    add_command,
+    add_recipe_flags,
+    merge_config,
+    read_config,
+)
 
 __all__ = ["add_compare", "add_train", "add_evaluate"]
 
@@ -156,12 +164,20 @@ def add_evaluate(sub) -> None:
         "  glassnet evaluate runs/<run>/best.safetensors --dataset digits --split val "
         "--val-size 0.1\n",
     )
-    p.add_argument("weights", help="a model.safetensors / best.safetensors written by a run")
+    p.add_argument(
+        "weights",
+        help="a model.safetensors / best.safetensors written by train, or a "
+        "weights/<model>-<engine>.safetensors written by compare",
+    )
     p.add_argument("--dataset", help="default: the run's dataset (from its config.json)")
     p.add_argument("--split", choices=["train", "val", "test"], default="test")
-    p.add_argument("--data-dir")
-    p.add_argument("--val-size", type=float, default=0)
-    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--data-dir", help="folder with the dataset files (default: $GLASSNET_DATA)")
+    p.add_argument(
+        "--val-size",
+        type=_size,
+        help="images held out for validation, a count or a fraction (default: the run's)",
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=512, help="default: 512")
     p.set_defaults(handler=cmd_evaluate)
 
 
@@ -171,20 +187,31 @@ def cmd_evaluate(args) -> int:
     from ..train import evaluate
 
     path = Path(args.weights)
+    if path.is_dir():
+        raise UserError(
+            f"{path} is a folder; pass a weights file, e.g. {path / 'model.safetensors'}"
+        )
     if not path.exists():
         raise UserError(f"no such file: {path}")
-    dataset_name = getattr(args, "dataset", None)
-    run_config = path.parent / "config.json"
-    settings = read_config(run_config) if run_config.exists() else {}
-    dataset_name = dataset_name or settings.get("dataset")
+    # the run's config.json: beside train's weights, one folder up from compare's weights/
+    configs = [f / "config.json" for f in (path.parent, path.parent.parent)]
+    run_config = next((c for c in configs if c.exists()), None)
+    settings = read_config(run_config) if run_config else {}
+    dataset_name = getattr(args, "dataset", None) or settings.get("dataset")
     if not dataset_name:
         raise UserError("which dataset? pass --dataset")
     model = load_model(path)
+    same_data = data.canonical_name(dataset_name) == data.canonical_name(
+        settings.get("dataset", dataset_name)
+    )
+    # the run's split (its val_size, train_size and seed), unless told otherwise
+    split_settings = settings if same_data else {}
     dataset = data.load(
         dataset_name,
-        data_dir=getattr(args, "data_dir", None),
-        val_size=args.val_size,
-        seed=settings.get("seed", 0),
+        data_dir=getattr(args, "data_dir", None) or split_settings.get("data_dir"),
+        val_size=getattr(args, "val_size", split_settings.get("val_size", 0)),
+        train_size=split_settings.get("train_size"),
+        seed=split_settings.get("seed", 0),
     )
     if tuple(dataset.input_shape) != tuple(model.zoo_spec["input_shape"]):
         raise UserError(

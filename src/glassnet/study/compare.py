@@ -109,7 +109,8 @@ def run_compare(
             record["zoo_name"] = zoo_name
             if result.weights is not None:
                 path = out / "weights" / f"{name}-{engine}.safetensors"
-                save_arrays(path, result.weights, {"model": zoo_name, "engine": engine})
+                # the zoo spec, as train saves it: `glassnet evaluate` rebuilds the model
+                save_arrays(path, result.weights, {**init.zoo_spec, "engine": engine})
                 record["weights_file"] = str(path.relative_to(out))
             runs.append(record)
             if record["status"] == "ok":

@@ -39,8 +39,30 @@ def load_model(path):
     shape = json.loads(meta["input_shape"]) if "input_shape" in meta else None
     classes = json.loads(meta["num_classes"]) if "num_classes" in meta else None
     model = models.get(meta["model"], input_shape=shape, num_classes=classes, **options)
+    if "coefs_0" in arrays:  # compare's scikit-learn weights: the MLP's Linear layers
+        arrays = _sklearn_to_state(model, arrays)
     model.load_state_dict(arrays)
     return model
+
+
+def _sklearn_to_state(model, arrays) -> dict:
+    """MLPClassifier's coefs_i / intercepts_i (saved in PyTorch's (out, in) layout) as
+    the state_dict of the same MLP's Linear layers, in order."""
+    from .. import nn
+
+    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    state = {}
+    for i, name in enumerate(linears):
+        if f"coefs_{i}" not in arrays or f"intercepts_{i}" not in arrays:
+            raise ValueError(
+                f"the scikit-learn weights hold no coefs_{i}/intercepts_{i} for Linear layer "
+                f"{name!r}: they are not this model's"
+            )
+        state[f"{name}.weight"] = arrays[f"coefs_{i}"]
+        state[f"{name}.bias"] = arrays[f"intercepts_{i}"]
+    if f"coefs_{len(linears)}" in arrays:
+        raise ValueError(f"the scikit-learn weights have more layers than {len(linears)}")
+    return state
 
 
 def train_out(config: TrainConfig, out=None) -> Path:
