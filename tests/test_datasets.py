@@ -3,6 +3,7 @@ holds them (skipped otherwise)."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import io
@@ -231,6 +232,28 @@ def test_available_and_verify(root, monkeypatch):
         "t10k-images-idx3-ubyte.gz": "mismatch",
         "t10k-labels-idx1-ubyte.gz": "missing",
     }
+
+
+def test_verify_reads_the_layouts_that_have_no_checksum(root):
+    """Extracted CIFAR-10 batches and un-gzipped MNIST files load, so verify must not
+    call them missing: it reads them in full (no MD5 is published for them)."""
+    assert verify("cifar10", data_dir=root) == {"cifar-10-batches-bin/": "read (no checksum)"}
+    gz = root / "mnist" / "t10k-images-idx3-ubyte.gz"
+    raw = gz.with_suffix("")
+    raw.write_bytes(gzip.decompress(gz.read_bytes()))
+    gz.unlink()
+    assert verify("mnist", data_dir=root)["t10k-images-idx3-ubyte"] == "read (no checksum)"
+    raw.write_bytes(raw.read_bytes()[:-100])  # truncated
+    state = verify("mnist", data_dir=root)["t10k-images-idx3-ubyte"]
+    assert state.startswith("unreadable: ") and "t10k-images" in state
+    batch = root / "cifar10" / "cifar-10-batches-bin" / "test_batch.bin"
+    batch.write_bytes(batch.read_bytes()[:-5])
+    assert verify("cifar10", data_dir=root)["cifar-10-batches-bin/"].startswith("unreadable: ")
+
+
+def test_verify_digits_reads_scikit_learns_copy():
+    pytest.importorskip("sklearn")
+    assert list(verify("digits").values()) == ["read (no checksum)"]
 
 
 # ------------------------------------------------------------------------- splits

@@ -405,14 +405,49 @@ def available(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo]:
 
 
 def verify(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, str]:
-    """Hash the local downloadable files of ``name``: filename -> "ok" / "mismatch" / "missing"."""
+    """Check the local files of ``name``: file -> state.
+
+    The downloadable files are hashed against their published MD5: "ok" or "mismatch".
+    One that is absent may be there in another layout the loader accepts (MNIST's
+    files un-gzipped, CIFAR-10's extracted batches): those have no published
+    checksum, so they are read in full instead, "read (no checksum)" or
+    "unreadable: <why>". Otherwise the file is "missing". The digits come with
+    scikit-learn and are read.
+    """
     name = canonical_name(name)
+    if name == "digits":
+        where = str(_digits_file() or "sklearn.datasets.load_digits")
+        return {where: _readable(_read_digits)}
     folder = data_root(data_dir) / name
     result = {}
     for remote in REMOTE_FILES.get(name, ()):
         path = folder / remote.filename
-        if not path.is_file():
-            result[remote.filename] = "missing"
-        else:
+        if path.is_file():
             result[remote.filename] = "ok" if md5sum(path) == remote.md5 else "mismatch"
+            continue
+        other = _other_layout(name, folder, remote.filename)
+        if other is None:
+            result[remote.filename] = "missing"
+        elif name == "cifar10":
+            result[f"{other.name}/"] = _readable(lambda: _read_cifar10(folder, download=False))
+        else:
+            result[other.name] = _readable(lambda path=other: formats.read_idx(path))
     return result
+
+
+def _other_layout(name: str, folder: Path, filename: str) -> Path | None:
+    """The file or folder the loader reads in place of a missing download."""
+    if name == "cifar10":
+        try:
+            return locate_cifar10(folder, download=False)[0]
+        except (DatasetNotFoundError, ValueError, OSError):
+            return None
+    return find_idx(folder, filename.removesuffix(".gz"))
+
+
+def _readable(read) -> str:
+    try:
+        read()
+    except (ValueError, OSError, EOFError) as exc:
+        return f"unreadable: {exc}"
+    return "read (no checksum)"
