@@ -117,7 +117,7 @@ def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
     return settings
 
 
-def add_recipe_flags(p: argparse.ArgumentParser) -> None:
+def add_recipe_flags(p: argparse.ArgumentParser, default_out: str) -> None:
     """The training recipe flags shared by compare and train."""
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="digits | mnist | fashion-mnist | cifar10")
@@ -154,5 +154,8 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
         help="a TOML/JSON file of these settings (e.g. a run's "
         "config.json); flags given override it",
     )
-    p.add_argument("--out", help="run folder (default: runs/<timestamp>-<dataset>)")
+    p.add_argument(
+        "--out",
+        help=f"run folder, new or empty (default: {default_out}); one that holds a run is refused",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")

@@ -53,7 +53,7 @@ def add_compare(sub) -> None:
         type=_csv_list,
         help="comma-separated engines: glassnet,torch,sklearn (default: all three)",
     )
-    add_recipe_flags(p)
+    add_recipe_flags(p, "runs/<timestamp>-<dataset>")
     p.set_defaults(handler=cmd_compare)
 
 
@@ -115,7 +115,7 @@ def add_train(sub) -> None:
     )
     p.add_argument("--log-interval", type=int, help="record the loss every N batches")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder")
-    add_recipe_flags(p)
+    add_recipe_flags(p, "runs/<timestamp>-<dataset>-<model>")
     p.set_defaults(handler=cmd_train)
 
 

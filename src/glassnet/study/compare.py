@@ -116,7 +116,7 @@ def run_compare(
             if record["status"] == "ok":
                 log(
                     f"  {name:<14} {engine:<9} test accuracy {record['final_test_accuracy']:.4f}"
-                    f"  ({time.perf_counter() - started:.1f} s)"
+                    f"  ({time.perf_counter() - started:.1f} s with evaluation)"
                 )
             else:
                 log(f"  {name:<14} {engine:<9} skipped: {record['reason']}")
