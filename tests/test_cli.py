@@ -619,6 +619,14 @@ def test_divergence_and_bad_folders_are_one_line_errors(capsys, tmp_path):
     )  # fmt: skip
     assert code == 1 and "Traceback" not in err
     assert "glassnet train: training diverged: the loss became nan" in err
+    if _has("torch"):  # the torch engine says so too (it reported NaN weights as a result)
+        for argv in (["train", "--engine", "torch"], ["compare", "--engines", "torch"]):
+            code, _, err = run(
+                capsys, *argv, "--optimizer", "sgd", "--lr", 1e6, "--epochs", 2,
+                "--out", tmp_path / argv[0], "--no-progress",
+            )  # fmt: skip
+            assert code == 1 and "Traceback" not in err
+            assert "training diverged: PyTorch: the loss became nan" in err
     a_file = tmp_path / "file"
     a_file.write_text("mine")
     for out in (a_file, a_file / "below"):

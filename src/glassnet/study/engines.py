@@ -22,6 +22,7 @@ two engines take turns epoch by epoch, so both see the same state of a shared ma
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from ..data import DataLoader, default_train_transform
 from ..train import evaluate, fit, make_optimizer, make_scheduler
 from ..train.callbacks import Callback
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
+from ..train.trainer import TrainingDivergedError
 
 __all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
 
@@ -224,17 +226,22 @@ def run_torch(spec: RunSpec) -> RunResult:
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         started = time.perf_counter()
-        for xb, yb in loader:
+        for batch, (xb, yb) in enumerate(loader, 1):
             xt, yt = torch.from_numpy(np.ascontiguousarray(xb)), torch.from_numpy(yb)
             logits = model(xt)
             loss = loss_fn(logits, yt)
+            value = float(loss.item())
+            if not math.isfinite(value):  # as glassnet's Trainer: stop before the step
+                raise TrainingDivergedError(
+                    f"PyTorch: the loss became {value} at epoch {epoch}, batch {batch} (step "
+                    f"{step + 1}); the weights were not updated. Try a smaller learning rate"
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
             if per_batch:
                 sched.step()
             step += 1
-            value = float(loss.item())
             n = len(yb)
             loss_sum += value * n
             hits = int((logits.argmax(1) == yt).sum())
