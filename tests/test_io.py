@@ -115,6 +115,34 @@ def test_corrupt_file_is_a_value_error_naming_the_file(tmp_path, suffix, content
         glassnet.load_state(path)
 
 
+def test_damaged_array_data_is_found_by_the_checksum(tmp_path):
+    """safetensors checks the header, not the data: bytes changed in the data section
+    would load silently (and resume training from garbage) without glassnet's digest."""
+    path = glassnet.save(model_with_buffers(), tmp_path / "m.safetensors")
+    data = bytearray(path.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")
+    data[header + 10 : header + 14] = b"\x7f\x7f\x7f\x7f"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="m.safetensors is corrupt"):
+        glassnet.load_state(path)
+
+
+def test_files_without_glassnets_checksum_still_load(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.ones((2, 2), np.float32)}, str(tmp_path / "other.safetensors"))
+    arrays, meta = glassnet.io.load_arrays(tmp_path / "other.safetensors")
+    assert list(arrays) == ["w"] and meta == {}
+
+
+def test_pickled_npz_message_does_not_suggest_unsafe_loading(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, weight=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(ValueError, match="pickled Python objects, which glassnet never loads") as e:
+        glassnet.load_state(path)
+    assert "allow_pickle" not in str(e.value)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         glassnet.load_state(tmp_path / "nope.safetensors")

@@ -8,11 +8,16 @@ so ``safetensors.torch.load_file`` + ``torch_model.load_state_dict`` reads it to
 Atomic means: the data goes to a temporary file in the same folder, is flushed to
 disk, and only then renamed over the target (``os.replace`` is atomic on POSIX and
 Windows). A run killed mid-write leaves the previous file intact, never half a file.
+
+Every file also carries a SHA-256 of its arrays in its metadata (``glassnet.sha256``):
+safetensors checks a file's header but not its data, so a damaged checkpoint would
+otherwise load. Files without it (written by other tools) load unchecked.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -103,6 +108,7 @@ def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
         str(k): v if isinstance(v, str) else json.dumps(v, default=_json_default)
         for k, v in (metadata or {}).items()
     }
+    metadata[DIGEST_KEY] = _digest(arrays)  # load_arrays finds a damaged file by it
     if fmt == ".safetensors":
         try:
             from safetensors.numpy import save as st_save
@@ -138,15 +144,42 @@ def load_arrays(path) -> tuple[OrderedDict, dict]:
                 metadata = dict(f.metadata() or {})
                 for key in f.keys():
                     arrays[key] = f.get_tensor(key)
-            return arrays, metadata
-        with np.load(path, allow_pickle=False) as data:
-            arrays = OrderedDict((k, data[k]) for k in data.files if k != "__metadata__")
-            metadata = json.loads(str(data["__metadata__"])) if "__metadata__" in data.files else {}
-        return arrays, metadata
+        else:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = OrderedDict((k, data[k]) for k in data.files if k != "__metadata__")
+                metadata = (
+                    json.loads(str(data["__metadata__"])) if "__metadata__" in data.files else {}
+                )
     except ImportError:
         raise
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():  # numpy's advice would be to allow unsafe loading
+            raise ValueError(
+                f"{path} is not an .npz file of plain arrays: numpy would read it as pickled "
+                "Python objects, which glassnet never loads (a pickle can run code)"
+            ) from None
+        raise ValueError(f"{path} is not a readable {fmt} file ({exc})") from exc
     except Exception as exc:
         raise ValueError(f"{path} is not a readable {fmt} file ({exc})") from exc
+    saved = metadata.pop(DIGEST_KEY, None)  # files from other tools have none
+    if saved is not None and saved != _digest(arrays):
+        raise ValueError(f"{path} is corrupt: its arrays do not match the checksum saved with them")
+    return arrays, metadata
+
+
+DIGEST_KEY = "glassnet.sha256"
+
+
+def _digest(arrays) -> str:
+    """SHA-256 of the arrays' names, dtypes, shapes and bytes, by name (safetensors
+    stores them in its own order). safetensors checks a file's header but not its
+    data: a damaged checkpoint would load."""
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = arrays[key]
+        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).view(np.uint8).reshape(-1).data)
+    return h.hexdigest()
 
 
 def save(model_or_state, path, metadata: dict | None = None) -> Path:
