@@ -723,3 +723,14 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [("{not json", "results.json is not valid JSON"), ("{}", "is not a compare run's results")],
+)
+def test_report_names_a_damaged_results_file(capsys, tmp_path, content, words):
+    (tmp_path / "results.json").write_text(content)
+    code, _, err = run(capsys, "report", tmp_path)
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not (tmp_path / "report.html").exists()

@@ -200,11 +200,13 @@ def add_report(sub) -> None:
 
 def cmd_report(args) -> int:
     from ..report import build_report
+    from ..study import load_results
     from ..viz.plots import save_plots
 
     folder = Path(args.run_dir)
     if not (folder / "results.json").exists():
         raise UserError(f"{folder} is not a compare run folder (no results.json)")
-    save_plots(folder)
-    print(f"report: {build_report(folder)}")
+    results = load_results(folder)  # a damaged file: a ValueError naming it
+    save_plots(folder, results)
+    print(f"report: {build_report(folder, results)}")
     return 0

@@ -249,5 +249,15 @@ def _short(text: str | None, width: int = 48) -> str:
 
 
 def load_results(run_dir) -> dict:
-    with open(Path(run_dir) / "results.json", encoding="utf-8") as f:
-        return json.load(f)
+    """A compare folder's results.json; ValueError naming the file if it is damaged."""
+    path = Path(run_dir) / "results.json"
+    with open(path, encoding="utf-8") as f:
+        try:
+            results = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    needed = ("runs", "dataset", "config")
+    missing = [k for k in needed if k not in results] if isinstance(results, dict) else needed
+    if missing:
+        raise ValueError(f"{path} is not a compare run's results (no {', '.join(missing)})")
+    return results
