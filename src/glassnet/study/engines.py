@@ -33,7 +33,7 @@ import numpy as np
 from .. import models, nn
 from ..data import DataLoader, default_train_transform
 from ..train import evaluate, fit, make_optimizer, make_scheduler
-from ..train.callbacks import Callback
+from ..train.callbacks import Callback, ProgressBar
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 from ..train.trainer import TrainingDivergedError
 
@@ -175,7 +175,9 @@ class _EpochEnd(Callback):
 def run_glassnet(spec: RunSpec) -> RunResult:
     model = spec.build_glassnet()
     hooks = [] if spec.epoch_end is None else [_EpochEnd(spec.epoch_end)]
-    history = fit(model, spec.dataset, **spec.recipe(), progress=spec.progress, callbacks=hooks)
+    if spec.progress:  # named and cleared like the torch and sklearn engines' bars
+        hooks.append(ProgressBar(desc=f"{spec.model} [glassnet]", leave=False))
+    history = fit(model, spec.dataset, **spec.recipe(), progress=False, callbacks=hooks)
     result = evaluate(model, spec.dataset)
     key, first = first_layer_weights(model)
     return RunResult(

@@ -212,8 +212,8 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         if self._bar is not None:
-            shown = {
-                k: f"{v:.4f}"
+            shown = {  # short names, so that the bar keeps its width: loss, acc, val_acc, ...
+                k.removeprefix("train_").replace("accuracy", "acc"): f"{v:.4f}"
                 for k, v in logs.items()
                 if k.endswith(("loss", "accuracy")) and isinstance(v, float) and np.isfinite(v)
             }
