@@ -88,6 +88,11 @@ class Recipe:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
         if self.scheduler is not None and self.scheduler.lower() not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose from {SCHEDULERS}")
+        if self.augment and data.default_train_transform(self.dataset) is None:
+            raise ValueError(
+                f"augment: {self.dataset} has no standard augmentation (only cifar10's crop "
+                "and flip; a flip would turn digits into other shapes)"
+            )
         if not 0 <= self.label_smoothing <= 1:
             raise ValueError(f"label smoothing must be in [0, 1], got {self.label_smoothing}")
         return self
