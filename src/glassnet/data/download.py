@@ -293,8 +293,8 @@ def _not_found(name: str, folder: Path, wanted: list[str], errors=(), offline=Fa
     lines.append("Put these files in that folder (then nothing is downloaded):")
     lines += [f"    {w}" for w in wanted]
     lines.append(
-        f"or set the {ENV_VAR} environment variable (or pass data_dir=) to a folder "
-        f"holding {folder.name}/. Files can be fetched from e.g. "
+        f"or set the {ENV_VAR} environment variable (or pass data_dir=, on the command "
+        f"line --data-dir) to a folder holding {folder.name}/. Files can be fetched from e.g. "
         f"{remotes[0].urls[0].rsplit('/', 1)[0]}/ (see glassnet.data.download.REMOTE_FILES)."
     )
     if offline:

@@ -187,7 +187,10 @@ def fit(
     all_callbacks = list(callbacks)
     if early_stopping:
         if val is None:
-            raise ValueError("early_stopping needs a validation split (load(..., val_size=0.1))")
+            raise ValueError(
+                "early_stopping needs a validation split (load(..., val_size=0.1); on the "
+                "command line --val-size 0.1)"
+            )
         all_callbacks.append(EarlyStopping("val_loss", patience=early_stopping))
     checkpoint_path = None
     if checkpoint_dir is not None:
