@@ -281,3 +281,18 @@ def test_optimizer_state_dict_from_torch_resumes_the_same_steps(make):
         opt.step()
     for p, tp in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_batchnorm_state_without_num_batches_tracked_loads_like_torch():
+    """Older PyTorch checkpoints lack the counter: torch takes 0, so does glassnet."""
+    theirs = tnn.BatchNorm2d(3)
+    theirs.train()(torch.randn(4, 3, 5, 5))
+    state = {k: v for k, v in theirs.state_dict().items() if k != "num_batches_tracked"}
+    ours = nn.BatchNorm2d(3)
+    ours.num_batches_tracked[...] = 7
+    missing, unexpected = ours.load_state_dict(state)
+    fresh = tnn.BatchNorm2d(3)
+    fresh.load_state_dict(state)
+    assert missing == [] and unexpected == []
+    assert int(ours.num_batches_tracked) == int(fresh.num_batches_tracked) == 0
+    np.testing.assert_array_equal(ours.running_var, theirs.running_var.numpy())

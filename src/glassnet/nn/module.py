@@ -309,10 +309,16 @@ class Module:
         Values are cast to each parameter's current dtype. With ``strict=True``
         (the default) missing or unexpected keys are an error; a wrong shape is
         always an error. Returns ``(missing_keys, unexpected_keys)``. Nothing is
-        changed unless the whole state_dict is acceptable.
+        changed unless the whole state_dict is acceptable. As in PyTorch, a BatchNorm
+        ``num_batches_tracked`` that is absent (older checkpoints) is taken as 0.
         """
         slots = self._state_slots()
         given = {k: _to_numpy(v) for k, v in state_dict.items()}
+        for key, (mod, name, _) in slots.items():
+            if name == "num_batches_tracked" and key not in given:
+                # a BatchNorm state without the counter (older PyTorch checkpoints):
+                # torch starts it at 0 rather than refusing the file
+                given[key] = np.zeros((), dtype=np.int64)
         missing = [k for k in slots if k not in given]
         unexpected = [k for k in given if k not in slots]
         problems = []
