@@ -314,7 +314,7 @@ class Module:
         """
         slots = self._state_slots()
         given = {k: _to_numpy(v) for k, v in state_dict.items()}
-        for key, (mod, name, _) in slots.items():
+        for key, (_, name, _) in slots.items():
             if name == "num_batches_tracked" and key not in given:
                 # a BatchNorm state without the counter (older PyTorch checkpoints):
                 # torch starts it at 0 rather than refusing the file
