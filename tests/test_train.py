@@ -429,6 +429,40 @@ def test_ctrl_c_mid_epoch_saves_and_resume_matches_an_uninterrupted_run(digits, 
     assert_same_history(h_straight, h)
 
 
+class Crash(Callback):
+    """A run that dies at the end of a given batch without Ctrl-C's checkpoint: what
+    SIGKILL or running out of memory looks like to the checkpoint files."""
+
+    def __init__(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, trainer, step, logs):
+        if (logs["epoch"], logs["batch"]) == (self.epoch, self.batch):
+            raise SystemExit("killed")
+
+
+@pytest.mark.parametrize("every", [0.0, None])
+def test_a_killed_run_resumes_from_its_last_timed_checkpoint(digits, tmp_path, every):
+    """checkpoint_every=0 writes last.safetensors after every batch: a run killed in
+    epoch 2 resumes from the batch before and ends bit-identical to a straight run.
+    Per epoch only (None), it resumes from the end of epoch 1, identical too."""
+    recipe = dict(epochs=3, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9,
+                  scheduler="onecycle", eval_test=False)  # fmt: skip
+    straight = dropout_mlp(0)
+    h_straight = quiet_fit(straight, digits, **recipe)
+    batches = math.ceil(len(digits.y_train) / 64)
+    # Crash runs before fit's ModelCheckpoint: batch 5's checkpoint is never written
+    with pytest.raises(SystemExit):
+        quiet_fit(dropout_mlp(0), digits, callbacks=[Crash(2, 5)], checkpoint_dir=tmp_path,
+                  checkpoint_every=every, **recipe)  # fmt: skip
+    ck = load_checkpoint(tmp_path / "last.safetensors")
+    assert ck["step"] == (batches + 4 if every == 0.0 else batches)
+    resumed = dropout_mlp(7)
+    h = quiet_fit(resumed, digits, checkpoint_dir=tmp_path, resume=True, **recipe)
+    assert_same_weights(straight, resumed)
+    assert_same_history(h_straight, h)
+
+
 def test_a_second_ctrl_c_mid_step_keeps_the_last_clean_checkpoint(digits, tmp_path):
     recipe = dict(epochs=3, batch_size=64, lr=3e-3, eval_test=False)
     straight = dropout_mlp(0)

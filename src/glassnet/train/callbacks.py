@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -120,16 +121,38 @@ class ModelCheckpoint(Callback):
     """Keep ``last.safetensors`` (a full, resumable training checkpoint, written after
     every epoch) and ``best.safetensors`` (the model weights of the best epoch by
     ``monitor``; loadable with ``glassnet.load_state`` or by PyTorch) in ``directory``.
+
+    ``every_seconds``: also write ``last.safetensors`` between batches once this long
+    has passed since the last write, so that a run killed outright (SIGKILL, out of
+    memory, a power cut: no Ctrl-C checkpoint) loses at most that much of a long epoch.
+    The checkpoint is the one Ctrl-C writes: the run resumes at the next batch.
     """
 
     def __init__(
-        self, directory, monitor: str = "val_loss", mode: str = "auto", save_best: bool = True
+        self,
+        directory,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best: bool = True,
+        every_seconds: float | None = None,
     ):
         self.directory = Path(directory)
         self.monitor = monitor
         self.mode = _check_mode(monitor, mode)
         self.save_best = save_best
+        self.every_seconds = every_seconds
         self.best: float | None = None
+        self._saved_at = time.monotonic()
+
+    def on_train_begin(self, trainer) -> None:
+        self._saved_at = time.monotonic()
+
+    def on_batch_end(self, trainer, step, logs) -> None:
+        if self.every_seconds is not None and time.monotonic() - self._saved_at >= (
+            self.every_seconds
+        ):
+            trainer.save_checkpoint(self.last_path)
+            self._saved_at = time.monotonic()
 
     @property
     def last_path(self) -> Path:
@@ -149,6 +172,7 @@ class ModelCheckpoint(Callback):
                 {"epoch": epoch, "monitor": self.monitor, "value": value, **trainer.model_metadata},
             )
         trainer.save_checkpoint(self.last_path)
+        self._saved_at = time.monotonic()
 
     def state_dict(self) -> dict:
         return {"best": self.best}

@@ -143,6 +143,7 @@ def fit(
     callbacks=(),
     early_stopping: int | None = None,
     checkpoint_dir=None,
+    checkpoint_every: float | None = 300.0,
     resume=None,
     progress=True,
     log_interval: int = 10,
@@ -162,6 +163,8 @@ def fit(
     early_stopping:  patience in epochs on the validation loss (needs a val split).
     checkpoint_dir:  keep ``last.safetensors`` (resumable) and ``best.safetensors`` there,
                      plus ``history.csv``; Ctrl-C saves ``last.safetensors`` and stops.
+    checkpoint_every: seconds; ``last.safetensors`` is also written between batches
+                     this often (a killed run loses at most this much); None: per epoch.
     resume:          a checkpoint path (or True for ``checkpoint_dir/last.safetensors``)
                      to continue; ``epochs`` counts the resumed run's epochs too.
     eval_test:       also record test loss/accuracy every epoch (the learning curves).
@@ -196,7 +199,9 @@ def fit(
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         monitor = "val_accuracy" if val is not None else "train_accuracy"
-        checkpoint = ModelCheckpoint(checkpoint_dir, monitor=monitor)
+        checkpoint = ModelCheckpoint(
+            checkpoint_dir, monitor=monitor, every_seconds=checkpoint_every
+        )
         all_callbacks += [checkpoint, CSVLogger(checkpoint_dir / "history.csv")]
         checkpoint_path = checkpoint.last_path
     if resume is True:

@@ -145,8 +145,7 @@ class Trainer:
         # (a run interrupted after its last batch resumes straight into the epoch's end)
         if self._acc.batches < self.batches_per_epoch:
             for xb, yb in self.loader:
-                self._train_step(xb, yb, epoch)
-                self._acc.seconds = time.perf_counter() - started
+                self._train_step(xb, yb, epoch, started)
                 interrupt.check()
         # a finite loss can still leave inf/NaN weights after the last step of the epoch:
         # stop before they are evaluated and checkpointed
@@ -186,7 +185,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
 
-    def _train_step(self, xb, yb, epoch: int) -> None:
+    def _train_step(self, xb, yb, epoch: int, started: float) -> None:
         logits = self.model(xb)
         loss = self.loss_fn(logits, yb)
         batch = self._acc.batches + 1
@@ -203,6 +202,7 @@ class Trainer:
         self.step += 1
         correct = int((np.asarray(logits).argmax(axis=1) == np.asarray(yb)).sum())
         self._acc.add(loss, correct, len(yb))
+        self._acc.seconds = time.perf_counter() - started  # before callbacks checkpoint it
         logs = {"loss": loss, "accuracy": correct / len(yb), "epoch": epoch, "batch": batch}
         if self.step % self.log_interval == 0:
             self.history.log_iteration(
