@@ -44,7 +44,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _size(text: str):
+def count_or_fraction(text: str):
     """A count ('2000') or a fraction ('0.1')."""
     try:
         value = float(text)
@@ -53,24 +53,23 @@ def _size(text: str):
     return int(value) if value >= 1 and value == int(value) else value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, what: str):
+    """An argparse type: an integer >= ``minimum``, else an error saying ``what``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+positive_int = _int_at_least(1, "a positive integer")
+non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text: str) -> float:
@@ -127,18 +126,18 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str) -> None:
     )
     g.add_argument(
         "--train-size",
-        type=_size,
+        type=count_or_fraction,
         help="use only this many (or this fraction of) training images, stratified",
     )
     g.add_argument(
         "--val-size",
-        type=_size,
+        type=count_or_fraction,
         help="hold out this many (or this fraction of) training images for validation",
     )
     g.add_argument("--augment", action="store_true", help="random crop + flip (CIFAR-10)")
     r = p.add_argument_group("recipe")
-    r.add_argument("--epochs", type=_positive_int)
-    r.add_argument("--batch-size", type=_positive_int)
+    r.add_argument("--epochs", type=positive_int)
+    r.add_argument("--batch-size", type=positive_int)
     r.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
     r.add_argument("--lr", type=_positive_float, help="learning rate (the peak for onecycle)")
     r.add_argument("--momentum", type=float, help="SGD/RMSprop momentum")

@@ -9,11 +9,11 @@ import numpy as np
 
 from .common import (
     UserError,
-    _positive_int,
-    _size,
     add_command,
     add_recipe_flags,
+    count_or_fraction,
     merge_config,
+    positive_int,
     read_config,
 )
 
@@ -174,10 +174,10 @@ def add_evaluate(sub) -> None:
     p.add_argument("--data-dir", help="folder with the dataset files (default: $GLASSNET_DATA)")
     p.add_argument(
         "--val-size",
-        type=_size,
+        type=count_or_fraction,
         help="images held out for validation, a count or a fraction (default: the run's)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=512, help="default: 512")
+    p.add_argument("--batch-size", type=positive_int, default=512, help="default: 512")
     p.set_defaults(handler=cmd_evaluate)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, _non_negative_int, _positive_int, add_command, parse_shape
+from .common import UserError, add_command, non_negative_int, parse_shape, positive_int
 
 __all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_layer"]
 
@@ -62,11 +62,11 @@ def add_gradcheck(sub) -> None:
         help="full input shape incl. batch (layers); zoo models use their own",
     )
     p.add_argument(
-        "--batch", type=_positive_int, default=2, help="batch size for zoo models (default 2)"
+        "--batch", type=positive_int, default=2, help="batch size for zoo models (default 2)"
     )
     p.add_argument(
         "--max-checks",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=60,
         help="entries checked per tensor (default 60; 0 = all)",
     )
@@ -112,7 +112,7 @@ def add_summary(sub) -> None:
     p.add_argument("model", nargs="?", help="a zoo model name")
     p.add_argument("--input-shape", type=parse_shape, help="(C,H,W) to adapt the model to")
     p.add_argument(
-        "--num-classes", type=_positive_int, help="classes of the last layer (default: 10)"
+        "--num-classes", type=positive_int, help="classes of the last layer (default: 10)"
     )
     p.add_argument("--list", action="store_true", default=False, help="list the zoo models")
     p.set_defaults(handler=cmd_summary)
