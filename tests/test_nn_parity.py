@@ -204,10 +204,16 @@ def test_relu_of_infinities_nan_and_zeros_like_torch(inplace):
     """max(x, 0) exactly: -inf gives 0 (not NaN, as x * [x > 0] would), NaN stays NaN."""
     values = [-np.inf, -2.0, -0.0, 0.0, 3.0, np.inf, np.nan]
     x = np.array(values, dtype=np.float32).reshape(1, 7)
-    expected = torch.relu(torch.tensor(x)).numpy()
-    y = nn.ReLU(inplace=inplace)(x.copy())
-    np.testing.assert_array_equal(y, expected)  # NaN == NaN here
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(tx)
+    g = np.arange(1, 8, dtype=np.float32).reshape(1, 7)
+    ty.backward(torch.tensor(g))
+    relu = nn.ReLU(inplace=inplace)
+    y = relu(x.copy())
+    np.testing.assert_array_equal(y, ty.detach().numpy())  # NaN == NaN here
     assert not np.signbit(y[0, :5]).any()  # no -0.0 where torch gives 0
+    # the gradient is blocked where x <= 0 only: it flows at +inf and at NaN
+    np.testing.assert_array_equal(relu.backward(g), tx.grad.numpy())
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

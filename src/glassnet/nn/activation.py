@@ -45,12 +45,14 @@ class ReLU(Module):
         y = x if inplace else np.empty_like(x)
 
         def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            np.greater(x[s], 0, out=positive[s])
             if inplace:
                 np.maximum(x[s], 0, out=y[s])
             else:
                 y[s] = 0
                 np.maximum(x[s], y[s], out=y[s])
+            # where the gradient flows: y != 0 is x > 0 or x NaN (maximum keeps the NaN);
+            # torch passes it there too (it blocks only x <= 0)
+            np.not_equal(y[s], 0, out=positive[s])
 
         parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
         self._save_for_backward(positive)
