@@ -116,10 +116,18 @@ def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
     return settings
 
 
-def add_recipe_flags(p: argparse.ArgumentParser, default_out: str) -> None:
-    """The training recipe flags shared by compare and train."""
+def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dict) -> None:
+    """The training recipe flags shared by compare and train; ``defaults``: the
+    command's config defaults (batch 32 for compare, 64 for train), shown in the help."""
+
+    def default(key: str) -> str:
+        value = defaults[key]
+        return f"default: {'none' if value is None else value}"
+
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="digits | mnist | fashion-mnist | cifar10")
+    g.add_argument(
+        "--dataset", help=f"digits | mnist | fashion-mnist | cifar10 ({default('dataset')})"
+    )
     g.add_argument(
         "--data-dir",
         help="folder with the dataset files (default: $GLASSNET_DATA, else ~/.cache/glassnet)",
@@ -127,27 +135,36 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str) -> None:
     g.add_argument(
         "--train-size",
         type=count_or_fraction,
-        help="use only this many (or this fraction of) training images, stratified",
+        help="use only this many (or this fraction of) training images, stratified (default: all)",
     )
     g.add_argument(
         "--val-size",
         type=count_or_fraction,
-        help="hold out this many (or this fraction of) training images for validation",
+        help="hold out this many (or this fraction of) training images for validation "
+        f"({default('val_size')})",
     )
     g.add_argument("--augment", action="store_true", help="random crop + flip (CIFAR-10)")
     r = p.add_argument_group("recipe")
-    r.add_argument("--epochs", type=positive_int)
-    r.add_argument("--batch-size", type=positive_int)
-    r.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
-    r.add_argument("--lr", type=_positive_float, help="learning rate (the peak for onecycle)")
-    r.add_argument("--momentum", type=float, help="SGD/RMSprop momentum")
-    r.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
-    r.add_argument("--weight-decay", type=float)
+    r.add_argument("--epochs", type=positive_int, help=default("epochs"))
+    r.add_argument("--batch-size", type=positive_int, help=default("batch_size"))
     r.add_argument(
-        "--scheduler", choices=["none", "onecycle", "cosine", "step", "exponential", "plateau"]
+        "--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"], help=default("optimizer")
     )
-    r.add_argument("--label-smoothing", type=float)
-    r.add_argument("--seed", type=int)
+    r.add_argument(
+        "--lr",
+        type=_positive_float,
+        help=f"learning rate, the peak for onecycle ({default('lr')})",
+    )
+    r.add_argument("--momentum", type=float, help=f"SGD/RMSprop momentum ({default('momentum')})")
+    r.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    r.add_argument("--weight-decay", type=float, help=default("weight_decay"))
+    r.add_argument(
+        "--scheduler",
+        choices=["none", "onecycle", "cosine", "step", "exponential", "plateau"],
+        help=default("scheduler"),
+    )
+    r.add_argument("--label-smoothing", type=float, help=default("label_smoothing"))
+    r.add_argument("--seed", type=int, help=default("seed"))
     p.add_argument(
         "--config",
         help="a TOML/JSON file of these settings (e.g. a run's "

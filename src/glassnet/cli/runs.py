@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..study.config import CompareConfig, TrainConfig
 from .common import (
     UserError,
     add_command,
@@ -53,7 +54,7 @@ def add_compare(sub) -> None:
         type=_csv_list,
         help="comma-separated engines: glassnet,torch,sklearn (default: all three)",
     )
-    add_recipe_flags(p, "runs/<timestamp>-<dataset>")
+    add_recipe_flags(p, "runs/<timestamp>-<dataset>", CompareConfig().to_dict())
     p.set_defaults(handler=cmd_compare)
 
 
@@ -115,7 +116,7 @@ def add_train(sub) -> None:
     )
     p.add_argument("--log-interval", type=int, help="record the loss every N batches")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder")
-    add_recipe_flags(p, "runs/<timestamp>-<dataset>-<model>")
+    add_recipe_flags(p, "runs/<timestamp>-<dataset>-<model>", TrainConfig().to_dict())
     p.set_defaults(handler=cmd_train)
 
 
