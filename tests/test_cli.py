@@ -656,6 +656,8 @@ def test_ctrl_c_during_the_sklearn_engine_stops_the_compare(capsys, tmp_path, mo
         (["train", "--log-interval", 0], "log interval must be at least 1 batch"),
         (["train", "--lr", "inf"], "learning rate must be a positive number, got inf"),
         (["train", "--weight-decay", "inf"], "weight decay must be a number >= 0, got inf"),
+        (["train", "--momentum", 0.9], "momentum applies to sgd and rmsprop, not adam"),
+        (["train", "--optimizer", "rmsprop", "--nesterov"], "nesterov applies to sgd"),
         (["gradcheck", "Conv2d(3, 4)", "--input-shape", "2,3,9,9"], "'kernel_size'"),
         (["gradcheck", "Conv2d(3, 4, 3, foo=1)", "--input-shape", "2,3,9,9"], "'foo'"),
         (["gradcheck", "CrossEntropyLoss()", "--input-shape", "2,3"], "a loss, not a layer"),

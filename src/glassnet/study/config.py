@@ -11,10 +11,13 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import data, models
 from .. import random as gn_random
 from ..data.datasets import INPUT_SHAPES
-from ..train.fit import SCHEDULERS
+from ..nn import Parameter
+from ..train.fit import SCHEDULERS, make_optimizer
 from .engines import ENGINES
 
 __all__ = ["Recipe", "CompareConfig", "TrainConfig", "DEFAULT_MODELS"]
@@ -88,6 +91,16 @@ class Recipe:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
         if self.scheduler is not None and self.scheduler.lower() not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose from {SCHEDULERS}")
+        # the optimizer's own checks (momentum with Adam, nesterov without momentum, ...)
+        # now, not after the data has loaded and the run folder exists
+        make_optimizer(
+            self.optimizer,
+            [Parameter(np.zeros(1, dtype=np.float32))],
+            self.lr,
+            self.momentum,
+            self.weight_decay,
+            self.nesterov,
+        )
         if self.augment and data.default_train_transform(self.dataset) is None:
             raise ValueError(
                 f"augment: {self.dataset} has no standard augmentation (only cifar10's crop "

@@ -49,6 +49,12 @@ def make_optimizer(
     name = optimizer.lower()
     if name not in classes:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(classes)}")
+    if momentum and name not in ("sgd", "rmsprop"):  # it would be silently ignored
+        raise ValueError(
+            f"momentum applies to sgd and rmsprop, not {name} (Adam's moments come from its betas)"
+        )
+    if nesterov and name != "sgd":
+        raise ValueError(f"nesterov applies to sgd, not {name}")
     kwargs = {"lr": lr, "weight_decay": weight_decay}
     if name in ("sgd", "rmsprop"):
         kwargs["momentum"] = momentum
