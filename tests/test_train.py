@@ -748,6 +748,28 @@ def test_evaluate_uses_evaluation_mode_and_leaves_batchnorm_alone():
     assert not np.allclose(result["logits"], model(x), atol=1e-3)  # BN batch stats + dropout
 
 
+def test_evaluate_restores_each_submodules_mode():
+    """A BatchNorm frozen in eval mode inside a training model stays frozen: restoring
+    only the top module's flag with model.train(True) would unfreeze it."""
+    x, y, *_ = synthetic_cifar(8, 1)
+    model = small_bn_net(0).train()
+    frozen = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert frozen
+    for m in frozen:
+        m.eval()
+    modes = [m.training for m in model.modules()]
+    evaluate(model, (x, y))
+    predict(model, x)
+    assert [m.training for m in model.modules()] == modes
+
+
+def test_predict_on_no_images_has_the_models_width_and_evaluate_says_so(digits):
+    model = models.get("digits-cnn-pool-skip", seed=0)
+    assert predict(model, digits.x_test[:0]).shape == (0, 10)
+    with pytest.raises(ValueError, match="evaluate: the data holds no images"):
+        evaluate(model, (digits.x_test[:0], digits.y_test[:0]))
+
+
 def test_predict_goes_batch_by_batch(digits):
     model = models.get("digits-cnn-pool-skip", seed=0)
     sizes = []

@@ -184,7 +184,8 @@ class Concat(Module):
         # the branches' dtype (a Flatten branch may carry a float64 input into float32 ones)
         first = next(self.parameters(), None)
         dtype = first.dtype if first is not None else np.result_type(*outs)
-        return np.concatenate([o.reshape(n, -1) for o in outs], axis=1, dtype=dtype)
+        flat = [o.reshape(n, int(np.prod(o.shape[1:]))) for o in outs]  # (-1 fails at n = 0)
+        return np.concatenate(flat, axis=1, dtype=dtype)
 
     def backward(self, grad_out):
         (shapes,) = self._saved()

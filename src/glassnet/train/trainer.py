@@ -350,15 +350,19 @@ def _split_arrays(data, split: str):
 
 
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Logits for ``x`` in evaluation mode, batch by batch (the model's mode is restored)."""
-    was_training = model.training
+    """Logits for ``x`` in evaluation mode, batch by batch. Every submodule's mode is
+    restored afterwards (``model.train(flag)`` would also switch a BatchNorm the user
+    had frozen in eval mode back to training)."""
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         with nn.no_grad():
-            outs = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+            starts = range(0, len(x), batch_size) if len(x) else [0]  # empty x: (0, classes)
+            outs = [model(x[i : i + batch_size]) for i in starts]
     finally:
-        model.train(was_training)
-    return np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
+        for m, training in modes:
+            object.__setattr__(m, "training", training)  # as Module.train sets it
+    return np.concatenate(outs)
 
 
 def evaluate(
@@ -375,6 +379,8 @@ def evaluate(
     ``confusion_matrix``, ``per_class_errors`` and ``misclassified`` (indices).
     """
     x, y = _split_arrays(data, split)
+    if len(x) == 0:
+        raise ValueError("evaluate: the data holds no images")
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     logits = predict(model, x, batch_size)
     with nn.no_grad():
