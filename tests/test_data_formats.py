@@ -64,6 +64,14 @@ def test_idx_gzip_detected_by_content_not_name(tmp_path):
     assert read_idx(path).tolist() == [1, 2, 3]
 
 
+def test_read_idx_gives_writable_arrays_of_every_dtype(tmp_path):
+    for dtype in (np.uint8, np.int16, np.float32):
+        write_idx(tmp_path / "a", np.arange(6, dtype=dtype).reshape(2, 3))
+        array = read_idx(tmp_path / "a")
+        assert array.flags.writeable and array.dtype == dtype
+        array[0, 0] = 5
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -74,6 +82,9 @@ def test_idx_gzip_detected_by_content_not_name(tmp_path):
         (idx_bytes(0x08, [], b""), "0 dimensions"),
         (b"\x00\x00\x08\x03\x00\x00", "header"),
         (b"\x00\x00", "too short"),
+        # shapes whose int64 product wraps around: "truncated", never a negative size
+        (idx_bytes(0x08, [2**32 - 1, 2**32 - 1], b""), r"truncated.*\(18446744065119617025 "),
+        (idx_bytes(0x08, [65536] * 4, b""), "truncated"),
     ],
 )
 def test_idx_corrupt_files_raise_clear_errors(tmp_path, content, message):

@@ -234,6 +234,22 @@ def test_available_and_verify(root, monkeypatch):
     }
 
 
+@pytest.mark.parametrize(
+    "labels, words",
+    [
+        (np.array([0, 1, 2, 200] * 15, dtype=np.uint8), "labels 0..9, got uint8 from 0 to 200"),
+        (np.array([3.7, 1.2, 0.0, 9.9] * 15, dtype=np.float32), "got float32"),
+    ],
+)
+def test_mnist_labels_out_of_range_or_not_uint8_name_the_file(root, labels, words):
+    """Float labels would be truncated to classes, 200 would fail only once training
+    starts: both are refused when the file is read, as the CIFAR readers do."""
+    write_idx(root / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(ValueError, match=words) as info:
+        load("mnist", data_dir=root, download=False)
+    assert "t10k-labels-idx1-ubyte.gz" in str(info.value)
+
+
 def test_verify_reads_the_layouts_that_have_no_checksum(root):
     """Extracted CIFAR-10 batches and un-gzipped MNIST files load, so verify must not
     call them missing: it reads them in full (no MD5 is published for them)."""

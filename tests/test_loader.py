@@ -132,6 +132,13 @@ def test_state_dict_mismatch_and_bad_arguments():
     state = DataLoader(x, y, batch_size=6).state_dict()
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(x, y, batch_size=5).load_state_dict(state)
+    with pytest.raises(ValueError, match="drop_last=False, this loader has True"):
+        DataLoader(x, y, batch_size=6, drop_last=True).load_state_dict(state)
+    with pytest.raises(ValueError, match="shuffle=False, this loader has True"):
+        DataLoader(x, y, batch_size=6, shuffle=True).load_state_dict(state)
+    old_state = {k: v for k, v in state.items() if k not in ("shuffle", "drop_last")}
+    DataLoader(x, y, batch_size=6).load_state_dict(old_state)  # checkpoints from before
+    json.dumps(DataLoader(x, y, batch_size=6, seed=np.int64(3)).state_dict())
     with pytest.raises(ValueError, match="samples"):
         DataLoader(x, y[:-1])
     with pytest.raises(ValueError):
@@ -210,6 +217,10 @@ def test_compose_normalize_and_defaults():
     z = norm(x)
     np.testing.assert_allclose(z.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     assert z.dtype == np.float32
+    pixels = np.array([0, 128, 255], dtype=np.uint8).reshape(1, 1, 1, 3)
+    scaled = Normalize([127.5], [63.75])(pixels)  # uint8 in: floats out, no wrap-around
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled.ravel(), [-2.0, 0.5 / 63.75, 2.0], rtol=1e-6)
     flip_all = RandomHorizontalFlip(1.0)
     composed = Compose([norm, flip_all])(x, np.random.default_rng(0))
     np.testing.assert_allclose(composed, z[..., ::-1], rtol=1e-6)

@@ -5,6 +5,8 @@ Checked against a small example worked out by hand and against scikit-learn.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,11 @@ def test_top_k_needs_scores_and_a_positive_k():
         metrics.top_k_accuracy([0, 1], [0, 1], 1)
     with pytest.raises(ValueError, match="k"):
         metrics.top_k_accuracy([0, 1], np.eye(2), 0)
+    with pytest.raises(ValueError, match="1 labels but 50 rows of scores"):
+        metrics.top_k_accuracy([0], np.zeros((50, 3)), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'mean of empty slice'
+        assert np.isnan(metrics.top_k_accuracy([], np.zeros((0, 3)), 2))
 
 
 def test_misclassified_indices_are_in_order_and_empty_when_perfect():

@@ -232,6 +232,13 @@ def _read_mnist_like(name: str, folder: Path, download: bool):
             raise ValueError(f"{path}: expected uint8 images (N, 28, 28), got {images.shape}")
         if labels.shape != (len(images),):
             raise ValueError(f"{path}: {len(images)} images but {labels.shape} labels")
+    for labels, path in ((y_train, paths[1]), (y_test, paths[3])):
+        if labels.dtype != np.uint8 or labels.size and labels.max() > 9:
+            raise ValueError(
+                f"{path}: expected uint8 labels 0..9, got {labels.dtype} "
+                f"from {labels.min() if labels.size else '-'} to "
+                f"{labels.max() if labels.size else '-'}"
+            )
     return x_train[:, None], y_train.astype(np.int64), x_test[:, None], y_test.astype(np.int64)
 
 

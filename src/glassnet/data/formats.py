@@ -42,6 +42,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import io
+import math
 import os
 import pickle
 import zlib
@@ -110,7 +111,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: truncated idx header (needs {header_len} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no int64 overflow
     actual = len(data) - header_len
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
@@ -119,7 +120,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"({expected} data bytes) but the file holds {actual}"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
-    return array.astype(dtype.newbyteorder("="), copy=False)
+    # a copy: frombuffer's view of the bytes is read-only (for uint8, astype would keep it)
+    return array.astype(dtype.newbyteorder("="))
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:

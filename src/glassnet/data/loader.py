@@ -77,7 +77,7 @@ class DataLoader:
         self.transform = transform
         if seed is None:
             seed = int(gn_random.default_generator().integers(2**63))
-        self.seed = seed
+        self.seed = int(seed)  # a plain int, so that state_dict() stays JSON-friendly
         self.rng = np.random.default_rng(seed)
         self.epoch = 0  # epochs started so far
         self._epoch_start_state = None  # rng state before the current epoch's permutation
@@ -135,12 +135,15 @@ class DataLoader:
             "epoch_start_state": copy.deepcopy(self._epoch_start_state),
             "num_samples": self.num_samples,
             "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`; the next ``iter()`` resumes an unfinished epoch."""
-        for key in ("num_samples", "batch_size"):
-            if state[key] != getattr(self, key):
+        for key in ("num_samples", "batch_size", "shuffle", "drop_last"):
+            # (checkpoints from before shuffle/drop_last were saved do not hold them)
+            if state.get(key, getattr(self, key)) != getattr(self, key):
                 raise ValueError(
                     f"state_dict was saved with {key}={state[key]}, this loader has "
                     f"{getattr(self, key)}"

@@ -108,7 +108,10 @@ class RandomHorizontalFlip:
 
 
 class Normalize:
-    """``(x - mean[c]) / std[c]`` per channel; deterministic (``rng`` is ignored)."""
+    """``(x - mean[c]) / std[c]`` per channel; deterministic (``rng`` is ignored).
+
+    A float batch keeps its dtype; an integer one (uint8 pixels) becomes float32, since
+    the normalised values are not integers."""
 
     def __init__(self, mean, std):
         self.mean = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
@@ -118,7 +121,8 @@ class Normalize:
 
     def __call__(self, x, rng=None):
         _check_batch(x)
-        return ((x - self.mean) / self.std).astype(x.dtype, copy=False)
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
+        return ((x - self.mean) / self.std).astype(dtype, copy=False)
 
     def __repr__(self):
         return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"

@@ -42,6 +42,10 @@ def top_k_accuracy(y_true, logits, k: int = 5) -> float:
         raise ValueError(f"top_k_accuracy needs (N, C) scores, got shape {logits.shape}")
     if k < 1:
         raise ValueError(f"top_k_accuracy needs k >= 1, got {k}")
+    if y_true.shape != (len(logits),):
+        raise ValueError(f"{y_true.size} labels but {len(logits)} rows of scores")
+    if not len(logits):
+        return float("nan")  # as accuracy() on no samples
     k = min(k, logits.shape[1])
     top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
     return float((top == y_true[:, None]).any(axis=1).mean())
