@@ -331,13 +331,29 @@ def test_ctrl_c_before_training_or_with_torch_says_there_is_nothing_to_resume(
 def test_a_new_run_refuses_a_folder_that_holds_one(capsys, tmp_path):
     """Without --resume, train (and compare) would overwrite the run's checkpoints."""
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "last.safetensors").write_bytes(b"a checkpoint")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    code, _, err = run(capsys, "train", "--epochs", 1, "--out", tmp_path, "--no-progress")
-    assert code == 2 and "already holds a run (config.json)" in err
-    assert f"glassnet train --resume {tmp_path}" in err
-    code, _, err = run(capsys, "compare", "--epochs", 1, "--out", tmp_path, "--no-progress")
-    assert code == 2 and "already holds a run" in err and "--resume" not in err
+    for command in ("train", "compare"):
+        code, _, err = run(capsys, command, "--epochs", 1, "--out", tmp_path, "--no-progress")
+        assert code == 2 and "already holds a run (last.safetensors)" in err
+        assert f"continue it with 'glassnet train --resume {tmp_path}'" in err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    compared = tmp_path / "compared"
+    (compared / "weights").mkdir(parents=True)  # a compare run stopped half-way
+    code, _, err = run(capsys, "compare", "--epochs", 1, "--out", compared, "--no-progress")
+    assert code == 2 and "already holds a run (weights)" in err and "--resume" not in err
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_a_run_that_failed_before_its_first_checkpoint_can_be_started_again(capsys, tmp_path):
+    """Divergence at the first batches leaves only config.json: no run to resume, so the
+    folder is not locked (the message must not send the user to --resume)."""
+    out = tmp_path / "run"
+    argv = ["train", "--optimizer", "sgd", "--lr", 1e6, "--out", out, "--no-progress"]
+    code, _, err = run(capsys, *argv, "--epochs", 2)
+    assert code == 1 and [p.name for p in out.iterdir()] == ["config.json"]
+    code, _, err = run(capsys, "train", "--epochs", 1, "--out", out, "--no-progress")
+    assert code == 0, err
 
 
 def test_a_run_that_fails_its_checks_leaves_no_folder(capsys, tmp_path):
@@ -736,3 +752,23 @@ def test_report_names_a_damaged_results_file(capsys, tmp_path, content, words):
     code, _, err = run(capsys, "report", tmp_path)
     assert code == 2 and words in err and "Traceback" not in err
     assert not (tmp_path / "report.html").exists()
+
+
+def test_evaluate_does_not_take_the_runs_data_dir(capsys, tmp_path, monkeypatch):
+    """A run's --data-dir may be relative to where it was started: evaluate looks where
+    --data-dir or $GLASSNET_DATA say, as its help promises."""
+    folder = tmp_path / "run"
+    code, _, _ = run(
+        capsys, "train", "--model", "digits-baseline", "--epochs", 1,
+        "--data-dir", "data", "--out", folder, "--no-progress",
+    )  # fmt: skip
+    assert code == 0 and read_json(folder / "config.json")["data_dir"] == "data"
+    seen = []
+    real_load = glassnet.data.load
+    monkeypatch.setattr(
+        glassnet.data, "load", lambda *a, **kw: seen.append(kw["data_dir"]) or real_load(*a, **kw)
+    )
+    code, _, err = run(capsys, "evaluate", folder / "model.safetensors")
+    assert code == 0 and seen == [None], err
+    code, _, err = run(capsys, "evaluate", folder / "model.safetensors", "--data-dir", "here")
+    assert code == 0 and seen == [None, "here"], err

@@ -209,7 +209,8 @@ def cmd_evaluate(args) -> int:
     split_settings = settings if same_data else {}
     dataset = data.load(
         dataset_name,
-        data_dir=getattr(args, "data_dir", None) or split_settings.get("data_dir"),
+        # not the run's data_dir: it may be relative to where the run was started
+        data_dir=getattr(args, "data_dir", None),
         val_size=getattr(args, "val_size", split_settings.get("val_size", 0)),
         train_size=split_settings.get("train_size"),
         seed=split_settings.get("seed", 0),

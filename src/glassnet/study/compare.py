@@ -79,7 +79,7 @@ def run_compare(
     from .train_run import check_new_run_folder
 
     config.validate()
-    check_new_run_folder(out, resumable=False)  # a new study would mix with the old one
+    check_new_run_folder(out)  # a new study would mix with the old one
     out = Path(out) if out else default_out(config.dataset)
     dataset = config.load_dataset()  # before the folder: a refused dataset leaves none
     out.mkdir(parents=True, exist_ok=True)

@@ -168,13 +168,22 @@ class _StartRun(Callback):
         write_json(self.out / "config.json", self.config.to_dict())
 
 
-# files that mark a folder as holding a run (train's or compare's)
-RUN_FILES = ("config.json", "last.safetensors", "model.safetensors", "results.json")
+# what a run leaves that a new run would overwrite (train's or compare's). config.json
+# alone is not on the list: a run that failed before its first checkpoint (it diverged,
+# or the torch engine was stopped) leaves just that, and may be started again.
+RUN_FILES = (
+    "last.safetensors",
+    "best.safetensors",
+    "model.safetensors",
+    "history.csv",
+    "results.json",
+    "weights",
+)
 
 
-def check_new_run_folder(out, resumable: bool = True) -> None:
+def check_new_run_folder(out) -> None:
     """Refuse to start a new run in a folder that holds one: its checkpoints and
-    results would be overwritten. ``resumable``: suggest ``train --resume``."""
+    results would be overwritten."""
     if out is None:
         return
     out = Path(out)
@@ -182,6 +191,7 @@ def check_new_run_folder(out, resumable: bool = True) -> None:
         raise FileExistsError(f"--out {out} is a file, not a folder")
     found = [name for name in RUN_FILES if (out / name).exists()]
     if found:
+        resumable = (out / "last.safetensors").exists()
         resume = f"continue it with 'glassnet train --resume {out}', or " if resumable else ""
         raise FileExistsError(
             f"{out} already holds a run ({', '.join(found)}); {resume}give another --out "
