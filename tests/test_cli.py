@@ -674,6 +674,8 @@ def test_ctrl_c_during_the_sklearn_engine_stops_the_compare(capsys, tmp_path, mo
         (["train", "--weight-decay", "inf"], "weight decay must be a number >= 0, got inf"),
         (["train", "--momentum", 0.9], "momentum applies to sgd and rmsprop, not adam"),
         (["train", "--optimizer", "rmsprop", "--nesterov"], "nesterov applies to sgd"),
+        (["train", "--augment"], "augment: digits has no standard augmentation"),
+        (["compare", "--augment"], "augment: digits has no standard augmentation"),
         (["gradcheck", "Conv2d(3, 4)", "--input-shape", "2,3,9,9"], "'kernel_size'"),
         (["gradcheck", "Conv2d(3, 4, 3, foo=1)", "--input-shape", "2,3,9,9"], "'foo'"),
         (["gradcheck", "CrossEntropyLoss()", "--input-shape", "2,3"], "a loss, not a layer"),
@@ -684,7 +686,8 @@ def test_ctrl_c_during_the_sklearn_engine_stops_the_compare(capsys, tmp_path, mo
     ],
 )
 def test_meaningless_values_are_refused_by_name(capsys, tmp_path, argv, words):
-    code, _, err = run(capsys, *argv, *(["--out", tmp_path / "r"] if argv[0] == "train" else []))
+    out = ["--out", tmp_path / "r"] if argv[0] in ("train", "compare") else []
+    code, _, err = run(capsys, *argv, *out)
     assert code == 2 and "Traceback" not in err and words in err
     assert not (tmp_path / "r").exists()
 
@@ -772,3 +775,19 @@ def test_evaluate_does_not_take_the_runs_data_dir(capsys, tmp_path, monkeypatch)
     assert code == 0 and seen == [None], err
     code, _, err = run(capsys, "evaluate", folder / "model.safetensors", "--data-dir", "here")
     assert code == 0 and seen == [None, "here"], err
+
+
+def test_a_saved_recipe_with_ignored_settings_still_runs_with_a_warning(capsys, tmp_path):
+    """Runs saved before such flags were refused (augment on digits, momentum with
+    Adam) can still be repeated with --config: fit warns instead."""
+    config = tmp_path / "old.json"
+    config.write_text(json.dumps({"model": "digits-baseline", "augment": True, "momentum": 0.9}))
+    with pytest.warns(UserWarning) as caught:
+        code, _, err = run(
+            capsys, "train", "--config", config, "--epochs", 1, "--out", tmp_path / "r",
+            "--no-progress",
+        )  # fmt: skip
+    assert code == 0, err
+    messages = [str(w.message) for w in caught]
+    assert any("augment=True: digits has no standard augmentation" in m for m in messages)
+    assert any("momentum=0.9 is ignored by adam" in m for m in messages)

@@ -234,8 +234,6 @@ def test_validation_split_and_plateau_are_shared_by_glassnet_and_torch(tmp_path)
         ({"weight_decay": -1.0}, "weight decay must be a number >= 0, got -1"),
         ({"weight_decay": float("inf")}, "weight decay must be a number >= 0, got inf"),
         ({"momentum": -5.0}, "momentum must be a number >= 0"),
-        ({"augment": True}, "augment: digits has no standard augmentation"),
-        ({"momentum": 0.9}, "momentum applies to sgd and rmsprop, not adam"),
         ({"optimizer": "sgd", "nesterov": True}, "Nesterov momentum requires a momentum"),
         ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
         ({"scheduler": "warmup"}, "unknown scheduler 'warmup'"),

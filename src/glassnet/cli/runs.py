@@ -63,6 +63,7 @@ def cmd_compare(args) -> int:
 
     settings = merge_config(args, CompareConfig.keys())
     config = CompareConfig.from_dict(settings).validate()
+    _refuse_ignored_flags(args, config)
     if "torch" in config.engines:
         _require("torch", "the torch engine needs PyTorch: pip install 'glassnet[torch]'")
     if "sklearn" in config.engines:
@@ -81,6 +82,16 @@ def cmd_compare(args) -> int:
     if (out / "report.html").exists():
         print(f"report:     {out / 'report.html'}")
     return 0
+
+
+def _refuse_ignored_flags(args, config) -> None:
+    """A flag the recipe would ignore (--momentum with Adam, --augment on MNIST) is an
+    error on the command line; the same setting in a saved recipe (--config of an older
+    run) only draws fit's warning, so that the run can still be repeated."""
+    flags = {"momentum", "nesterov", "augment", "optimizer", "dataset"} & set(vars(args))
+    ignored = config.ignored_settings() if flags else []
+    if ignored:
+        raise UserError("; ".join(ignored))
 
 
 def _require(module: str, message: str) -> None:
@@ -135,6 +146,8 @@ def cmd_train(args) -> int:
         out = folder
     settings.update(merge_config(args, TrainConfig.keys()))
     config = TrainConfig.from_dict(settings)
+    if not resume:  # a resumed run keeps its recipe, whatever it holds
+        _refuse_ignored_flags(args, config.validate())
     out = train_out(config, out)  # named here, so that Ctrl-C can say where the run is
     try:
         out, metrics = run_train(config, out=out, resume=bool(resume), progress=_progress(args))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +61,24 @@ class Recipe:
     val_size: float | int = 0
     data_dir: str | None = None
 
+    def ignored_settings(self) -> list[str]:
+        """Settings this recipe would ignore: momentum or nesterov with an optimizer
+        that has none, augment on a dataset without a standard augmentation. The CLI
+        refuses them as new flags; a saved recipe holding them still runs (``fit``
+        warns)."""
+        name = self.optimizer.lower()
+        found = []
+        if self.momentum and name not in ("sgd", "rmsprop"):
+            found.append(f"momentum applies to sgd and rmsprop, not {name}")
+        if self.nesterov and name != "sgd":
+            found.append(f"nesterov applies to sgd, not {name}")
+        if self.augment and data.default_train_transform(self.dataset) is None:
+            found.append(
+                f"augment: {self.dataset} has no standard augmentation (only cifar10's crop "
+                "and flip; a flip would turn digits into other shapes)"
+            )
+        return found
+
     def validate(self):
         for name in ("epochs", "batch_size", "seed"):
             _check_type(self, name, (numbers.Integral,), "an integer")
@@ -91,20 +110,17 @@ class Recipe:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
         if self.scheduler is not None and self.scheduler.lower() not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose from {SCHEDULERS}")
-        # the optimizer's own checks (momentum with Adam, nesterov without momentum, ...)
-        # now, not after the data has loaded and the run folder exists
-        make_optimizer(
-            self.optimizer,
-            [Parameter(np.zeros(1, dtype=np.float32))],
-            self.lr,
-            self.momentum,
-            self.weight_decay,
-            self.nesterov,
-        )
-        if self.augment and data.default_train_transform(self.dataset) is None:
-            raise ValueError(
-                f"augment: {self.dataset} has no standard augmentation (only cifar10's crop "
-                "and flip; a flip would turn digits into other shapes)"
+        # the optimizer's own checks (nesterov without momentum, ...) now, not after the
+        # data has loaded and the run folder exists; its warnings come when fit builds it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            make_optimizer(
+                self.optimizer,
+                [Parameter(np.zeros(1, dtype=np.float32))],
+                self.lr,
+                self.momentum,
+                self.weight_decay,
+                self.nesterov,
             )
         if not 0 <= self.label_smoothing <= 1:
             raise ValueError(f"label smoothing must be in [0, 1], got {self.label_smoothing}")

@@ -13,6 +13,7 @@ control, build them yourself and use :class:`~glassnet.train.Trainer`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from .. import nn, optim
@@ -49,12 +50,15 @@ def make_optimizer(
     name = optimizer.lower()
     if name not in classes:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(classes)}")
-    if momentum and name not in ("sgd", "rmsprop"):  # it would be silently ignored
-        raise ValueError(
-            f"momentum applies to sgd and rmsprop, not {name} (Adam's moments come from its betas)"
+    # said, not refused: a recipe saved with them must still resume (the CLI refuses
+    # them as new flags: Recipe.ignored_settings)
+    if momentum and name not in ("sgd", "rmsprop"):
+        warnings.warn(
+            f"momentum={momentum} is ignored by {name} (Adam's moments come from its betas)",
+            stacklevel=2,
         )
     if nesterov and name != "sgd":
-        raise ValueError(f"nesterov applies to sgd, not {name}")
+        warnings.warn(f"nesterov is ignored by {name} (it applies to sgd)", stacklevel=2)
     kwargs = {"lr": lr, "weight_decay": weight_decay}
     if name in ("sgd", "rmsprop"):
         kwargs["momentum"] = momentum
@@ -186,6 +190,12 @@ def fit(
                 "augment=glassnet.data.default_train_transform('cifar10')"
             )
         transform = default_train_transform(data.name)
+        if transform is None:
+            warnings.warn(
+                f"augment=True: {data.name} has no standard augmentation (only cifar10's "
+                "crop and flip); training without",
+                stacklevel=2,
+            )
     elif augment is False:
         transform = None
     loader = DataLoader(
