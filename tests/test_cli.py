@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -791,3 +792,17 @@ def test_a_saved_recipe_with_ignored_settings_still_runs_with_a_warning(capsys, 
     messages = [str(w.message) for w in caught]
     assert any("augment=True: digits has no standard augmentation" in m for m in messages)
     assert any("momentum=0.9 is ignored by adam" in m for m in messages)
+
+
+def test_other_sklearn_warnings_are_not_taken_for_ctrl_c(capsys, tmp_path):
+    """Only scikit-learn's 'Training interrupted by user' means Ctrl-C; another
+    UserWarning made an error (python -W error) stays that error."""
+    pytest.importorskip("sklearn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # as PYTHONWARNINGS=error::UserWarning
+        with pytest.raises(UserWarning, match="batch_size"):
+            run(
+                capsys, "compare", "--models", "baseline", "--engines", "sklearn",
+                "--train-size", 40, "--batch-size", 64, "--epochs", 1,
+                "--out", tmp_path / "r", "--no-progress",
+            )  # fmt: skip

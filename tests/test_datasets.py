@@ -253,7 +253,9 @@ def test_mnist_labels_out_of_range_or_not_uint8_name_the_file(root, labels, word
 def test_verify_reads_the_layouts_that_have_no_checksum(root):
     """Extracted CIFAR-10 batches and un-gzipped MNIST files load, so verify must not
     call them missing: it reads them in full (no MD5 is published for them)."""
-    assert verify("cifar10", data_dir=root) == {"cifar-10-batches-bin/": "read (no checksum)"}
+    assert verify("cifar10", data_dir=root) == {
+        "cifar-10-batches-bin/": "read (no checksum; 200 train + 30 test images)"
+    }
     gz = root / "mnist" / "t10k-images-idx3-ubyte.gz"
     raw = gz.with_suffix("")
     raw.write_bytes(gzip.decompress(gz.read_bytes()))
@@ -265,6 +267,21 @@ def test_verify_reads_the_layouts_that_have_no_checksum(root):
     batch = root / "cifar10" / "cifar-10-batches-bin" / "test_batch.bin"
     batch.write_bytes(batch.read_bytes()[:-5])
     assert verify("cifar10", data_dir=root)["cifar-10-batches-bin/"].startswith("unreadable: ")
+
+
+def test_verify_extracts_no_archive(root):
+    """An unverified binary archive alone: verify says the download is missing and
+    leaves the folder as it was (the loader would extract it)."""
+    folder = root / "cifar10"
+    batches = folder / "cifar-10-batches-bin"
+    with tarfile.open(folder / "cifar-10-binary.tar.gz", "w:gz") as tar:
+        tar.add(batches, arcname="cifar-10-batches-bin")
+    for f in batches.iterdir():
+        f.unlink()
+    batches.rmdir()
+    before = sorted(p.name for p in folder.iterdir())
+    assert verify("cifar10", data_dir=root) == {"cifar-10-python.tar.gz": "missing"}
+    assert sorted(p.name for p in folder.iterdir()) == before
 
 
 def test_verify_digits_reads_scikit_learns_copy():

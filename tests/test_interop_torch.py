@@ -284,15 +284,21 @@ def test_optimizer_state_dict_from_torch_resumes_the_same_steps(make):
 
 
 def test_batchnorm_state_without_num_batches_tracked_loads_like_torch():
-    """Older PyTorch checkpoints lack the counter: torch takes 0, so does glassnet."""
+    """Older PyTorch checkpoints lack the counter: torch keeps the module's own (here
+    7), and so does glassnet, also on a partial load that does not mention it."""
     theirs = tnn.BatchNorm2d(3)
     theirs.train()(torch.randn(4, 3, 5, 5))
     state = {k: v for k, v in theirs.state_dict().items() if k != "num_batches_tracked"}
     ours = nn.BatchNorm2d(3)
     ours.num_batches_tracked[...] = 7
     missing, unexpected = ours.load_state_dict(state)
-    fresh = tnn.BatchNorm2d(3)
-    fresh.load_state_dict(state)
+    counted = tnn.BatchNorm2d(3)
+    counted.num_batches_tracked.fill_(7)
+    counted.load_state_dict(state)
     assert missing == [] and unexpected == []
-    assert int(ours.num_batches_tracked) == int(fresh.num_batches_tracked) == 0
+    assert int(ours.num_batches_tracked) == int(counted.num_batches_tracked) == 7
+    net = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    net[1].num_batches_tracked[...] = 5
+    net.load_state_dict({"0.weight": np.eye(3), "0.bias": np.zeros(3)}, strict=False)
+    assert int(net[1].num_batches_tracked) == 5
     np.testing.assert_array_equal(ours.running_var, theirs.running_var.numpy())

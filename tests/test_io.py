@@ -127,6 +127,16 @@ def test_damaged_array_data_is_found_by_the_checksum(tmp_path):
         glassnet.load_state(path)
 
 
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_big_endian_arrays_round_trip_under_the_checksum(tmp_path, suffix):
+    """safetensors stores little-endian: the checksum is taken on what is stored."""
+    big = np.arange(4, dtype=">f4")
+    arrays, _ = glassnet.io.load_arrays(
+        glassnet.io.save_arrays(tmp_path / f"b{suffix}", {"w": big})
+    )
+    np.testing.assert_array_equal(arrays["w"], big)
+
+
 def test_files_without_glassnets_checksum_still_load(tmp_path):
     from safetensors.numpy import save_file
 

@@ -237,6 +237,14 @@ def test_sigmoid_tails_to_full_relative_precision(dtype):
     assert y[0, 40] > 0  # sigmoid(-20) = 2e-9, not 0
 
 
+def test_functional_sigmoid_takes_integers_and_scalars():
+    from glassnet.nn.functional import sigmoid
+
+    np.testing.assert_allclose(sigmoid(np.array([0, 2])), [0.5, 1 / (1 + np.exp(-2))])
+    assert np.isscalar(sigmoid(np.float32(-17.0))) and sigmoid(np.float32(-17.0)) > 4e-8
+    assert sigmoid(np.array(0.0)) == 0.5 and sigmoid(np.float32(1)).dtype == np.float32
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dropout_eval_is_identity_like_torch(dtype, torch_parity):
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)

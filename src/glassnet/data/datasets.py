@@ -436,7 +436,7 @@ def verify(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, st
         if other is None:
             result[remote.filename] = "missing"
         elif name == "cifar10":
-            result[f"{other.name}/"] = _readable(lambda: _read_cifar10(folder, download=False))
+            result[f"{other.name}/"] = _readable(lambda: _cifar_counts(folder))
         else:
             result[other.name] = _readable(lambda path=other: formats.read_idx(path))
     return result
@@ -444,17 +444,24 @@ def verify(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, st
 
 def _other_layout(name: str, folder: Path, filename: str) -> Path | None:
     """The file or folder the loader reads in place of a missing download."""
-    if name == "cifar10":
-        try:
-            return locate_cifar10(folder, download=False)[0]
-        except (DatasetNotFoundError, ValueError, OSError):
-            return None
+    if name == "cifar10":  # extracted batches only: verify extracts no archive
+        for sub, suffix in (("cifar-10-batches-bin", ".bin"), ("cifar-10-batches-py", "")):
+            if all((folder / sub / (b + suffix)).is_file() for b in CIFAR_BATCHES):
+                return folder / sub
+        return None
     return find_idx(folder, filename.removesuffix(".gz"))
+
+
+def _cifar_counts(folder: Path) -> str:
+    """Reads every batch; the image counts, which a batch cut short at a record
+    boundary would change without making the file unreadable."""
+    x_train, _, x_test, _ = _read_cifar10(folder, download=False)
+    return f"{len(x_train)} train + {len(x_test)} test images"
 
 
 def _readable(read) -> str:
     try:
-        read()
+        what = read()
     except (ValueError, OSError, EOFError) as exc:
         return f"unreadable: {exc}"
-    return "read (no checksum)"
+    return f"read (no checksum{'; ' + what if isinstance(what, str) else ''})"

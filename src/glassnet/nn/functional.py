@@ -163,11 +163,14 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     0.5 * (1 + tanh(x/2)) avoids that overflow but cancels for negative x: in float32
     it is 44% off at x = -17 and 0 from x = -20, where sigmoid is still 2e-9.
     """
-    e = np.negative(x)
+    x = np.asarray(x)
+    e = np.empty(x.shape, x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+    np.negative(x, out=e)
     with np.errstate(over="ignore"):
         np.exp(e, out=e)
     e += 1
-    return np.reciprocal(e, out=e)
+    np.reciprocal(e, out=e)
+    return e if e.ndim else e[()]  # a scalar in, a scalar out
 
 
 def one_hot(y: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarray:

@@ -310,15 +310,15 @@ class Module:
         (the default) missing or unexpected keys are an error; a wrong shape is
         always an error. Returns ``(missing_keys, unexpected_keys)``. Nothing is
         changed unless the whole state_dict is acceptable. As in PyTorch, a BatchNorm
-        ``num_batches_tracked`` that is absent (older checkpoints) is taken as 0.
+        ``num_batches_tracked`` that is absent (older checkpoints) keeps its value.
         """
         slots = self._state_slots()
         given = {k: _to_numpy(v) for k, v in state_dict.items()}
-        for key, (_, name, _) in slots.items():
+        for key, (mod, name, _) in slots.items():
             if name == "num_batches_tracked" and key not in given:
-                # a BatchNorm state without the counter (older PyTorch checkpoints):
-                # torch starts it at 0 rather than refusing the file
-                given[key] = np.zeros((), dtype=np.int64)
+                # a BatchNorm state without the counter (older PyTorch checkpoints): the
+                # module keeps its own, as torch does, rather than refusing the file
+                given[key] = np.array(getattr(mod, name), copy=True)
         missing = [k for k in slots if k not in given]
         unexpected = [k for k in given if k not in slots]
         problems = []

@@ -184,7 +184,8 @@ def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
             notes.append(
                 f"scikit-learn's weight decay is its alpha, set to weight_decay x batch size "
                 f"({config.weight_decay:g} x {config.batch_size}) because MLPClassifier "
-                "divides the penalty's gradient by the batch size; it does not decay the biases."
+                "divides the penalty's gradient by the batch size (equal on full batches); it "
+                "does not decay the biases."
             )
         if left_out:
             notes.append(

@@ -310,8 +310,10 @@ def _torch_eval(model, x, y, loss_fn, batch_size: int = 512):
 # ---------------------------------------------------------------------- scikit-learn
 def sklearn_alpha(weight_decay: float, batch_size: int) -> float:
     """MLPClassifier's ``alpha`` for a PyTorch-style ``weight_decay``: scikit-learn adds
-    alpha * W to the batch's *summed* gradient and divides by the batch size, while
-    weight_decay * W is added to the mean gradient. (Biases are not decayed there.)"""
+    alpha * W to the batch's *summed* gradient and divides by the batch's size, while
+    weight_decay * W is added to the mean gradient. Equal on full batches; an epoch's
+    last, smaller batch is decayed batch_size / its size times more. Biases are not
+    decayed there."""
     return weight_decay * batch_size
 
 
@@ -359,8 +361,10 @@ def run_sklearn(spec: RunSpec) -> RunResult:
             warnings.filterwarnings("error", "Training interrupted by user", UserWarning)
             try:
                 clf.partial_fit(x_train, d.y_train, classes=classes)
-            except UserWarning:
-                raise KeyboardInterrupt from None
+            except UserWarning as warning:  # (others may be errors under -W error)
+                if str(warning).startswith("Training interrupted by user"):
+                    raise KeyboardInterrupt from None
+                raise
         seconds = time.perf_counter() - started
         proba = clf.predict_proba(x_test)
         train_pred = clf.predict(x_train)
