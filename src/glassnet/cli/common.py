@@ -22,7 +22,7 @@ class UserError(Exception):
 
 
 def add_command(sub, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
-    return sub.add_parser(
+    p = sub.add_parser(
         name,
         help=help_text,
         description=help_text,
@@ -31,6 +31,8 @@ def add_command(sub, name: str, help_text: str, examples: str) -> argparse.Argum
         argument_default=argparse.SUPPRESS,  # flags not given stay absent (config can fill)
         allow_abbrev=False,  # compare --model would silently mean --models
     )
+    p.set_defaults(command_parser=p)  # for errors in the subcommand's own words
+    return p
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
