@@ -41,6 +41,7 @@ from .download import (
     REMOTE_FILES,
     DatasetNotFoundError,
     data_root,
+    extracted_cifar10,
     find_idx,
     locate_cifar10,
     locate_idx_files,
@@ -445,10 +446,8 @@ def verify(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, st
 def _other_layout(name: str, folder: Path, filename: str) -> Path | None:
     """The file or folder the loader reads in place of a missing download."""
     if name == "cifar10":  # extracted batches only: verify extracts no archive
-        for sub, suffix in (("cifar-10-batches-bin", ".bin"), ("cifar-10-batches-py", "")):
-            if all((folder / sub / (b + suffix)).is_file() for b in CIFAR_BATCHES):
-                return folder / sub
-        return None
+        found = extracted_cifar10(folder)
+        return None if found is None else found[0]
     return find_idx(folder, filename.removesuffix(".gz"))
 
 

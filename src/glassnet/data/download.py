@@ -56,6 +56,7 @@ __all__ = [
     "download_file",
     "safe_extract",
     "find_idx",
+    "extracted_cifar10",
     "locate_idx_files",
     "locate_cifar10",
 ]
@@ -332,6 +333,15 @@ def locate_idx_files(name: str, folder: Path, download: bool = True) -> list[Pat
     return paths
 
 
+def extracted_cifar10(folder: Path) -> tuple[Path, str] | None:
+    """``(folder of the six CIFAR-10 batches, ".bin" or "")`` if they lie extracted in
+    ``folder`` (binary version first), else None. Extracts nothing."""
+    for sub, suffix in (("cifar-10-batches-bin", ".bin"), ("cifar-10-batches-py", "")):
+        if all((folder / sub / (b + suffix)).is_file() for b in CIFAR_BATCHES):
+            return folder / sub, suffix
+    return None
+
+
 def locate_cifar10(folder: Path, download: bool = True) -> tuple[Path, str]:
     """``(folder of the six CIFAR-10 batches, ".bin" or "")``, extracting or downloading.
 
@@ -340,15 +350,7 @@ def locate_cifar10(folder: Path, download: bool = True) -> tuple[Path, str]:
     ``cifar-10-binary.tar.gz`` (extracted), and finally a download of the python
     archive.
     """
-    layouts = (("cifar-10-batches-bin", ".bin"), ("cifar-10-batches-py", ""))
-
-    def complete():
-        for sub, suffix in layouts:
-            if all((folder / sub / (b + suffix)).is_file() for b in CIFAR_BATCHES):
-                return folder / sub, suffix
-        return None
-
-    found = complete()
+    found = extracted_cifar10(folder)
     archive_py = folder / "cifar-10-python.tar.gz"
     archive_bin = folder / "cifar-10-binary.tar.gz"
     remote = REMOTE_FILES["cifar10"][0]
@@ -356,10 +358,10 @@ def locate_cifar10(folder: Path, download: bool = True) -> tuple[Path, str]:
         if md5sum(archive_py) != remote.md5:
             raise ValueError(f"{archive_py}: MD5 differs from the official {remote.md5}")
         safe_extract(archive_py, folder)
-        found = complete()
+        found = extracted_cifar10(folder)
     if found is None and archive_bin.is_file():
         safe_extract(archive_bin, folder)  # no confirmed checksum: checked by format only
-        found = complete()
+        found = extracted_cifar10(folder)
     if found is None:
         wanted = [
             "cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin (binary version), or",
@@ -368,7 +370,7 @@ def locate_cifar10(folder: Path, download: bool = True) -> tuple[Path, str]:
         ]
         _download_missing("cifar10", folder, [remote], wanted, download)
         safe_extract(archive_py, folder)  # just downloaded, so its MD5 was checked
-        found = complete()
+        found = extracted_cifar10(folder)
         if found is None:
             raise ValueError(f"{archive_py}: the archive lacks the CIFAR-10 python batches")
     return found
