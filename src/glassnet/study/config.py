@@ -18,7 +18,7 @@ from .. import data, models
 from .. import random as gn_random
 from ..data.datasets import INPUT_SHAPES
 from ..nn import Parameter
-from ..train.fit import SCHEDULERS, make_optimizer
+from ..train.fit import SCHEDULERS, ignored_optimizer_settings, make_optimizer
 from .engines import ENGINES
 
 __all__ = ["Recipe", "CompareConfig", "TrainConfig", "DEFAULT_MODELS"]
@@ -66,12 +66,10 @@ class Recipe:
         that has none, augment on a dataset without a standard augmentation. The CLI
         refuses them as new flags; a saved recipe holding them still runs (``fit``
         warns)."""
-        name = self.optimizer.lower()
-        found = []
-        if self.momentum and name not in ("sgd", "rmsprop"):
-            found.append(f"momentum applies to sgd and rmsprop, not {name}")
-        if self.nesterov and name != "sgd":
-            found.append(f"nesterov applies to sgd, not {name}")
+        found = [
+            why
+            for _, why in ignored_optimizer_settings(self.optimizer, self.momentum, self.nesterov)
+        ]
         if self.augment and data.default_train_transform(self.dataset) is None:
             found.append(
                 f"augment: {self.dataset} has no standard augmentation (only cifar10's crop "

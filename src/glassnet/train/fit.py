@@ -29,6 +29,19 @@ SCHEDULERS = ("none", "onecycle", "cosine", "step", "exponential", "plateau")
 LOSSES = ("cross_entropy", "nll", "mse")
 
 
+def ignored_optimizer_settings(optimizer: str, momentum, nesterov) -> list[tuple[str, str]]:
+    """``(setting, why)`` for each of momentum and nesterov that the optimizer named
+    would ignore: momentum outside sgd and rmsprop (Adam's moments come from its
+    betas), nesterov outside sgd."""
+    name = optimizer.lower()
+    found = []
+    if momentum and name not in ("sgd", "rmsprop"):
+        found.append(("momentum", f"momentum applies to sgd and rmsprop, not {name}"))
+    if nesterov and name != "sgd":
+        found.append(("nesterov", f"nesterov applies to sgd, not {name}"))
+    return found
+
+
 def make_optimizer(
     optimizer,
     params,
@@ -52,13 +65,9 @@ def make_optimizer(
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(classes)}")
     # said, not refused: a recipe saved with them must still resume (the CLI refuses
     # them as new flags: Recipe.ignored_settings)
-    if momentum and name not in ("sgd", "rmsprop"):
-        warnings.warn(
-            f"momentum={momentum} is ignored by {name} (Adam's moments come from its betas)",
-            stacklevel=2,
-        )
-    if nesterov and name != "sgd":
-        warnings.warn(f"nesterov is ignored by {name} (it applies to sgd)", stacklevel=2)
+    for setting, reason in ignored_optimizer_settings(name, momentum, nesterov):
+        value = momentum if setting == "momentum" else nesterov
+        warnings.warn(f"{setting}={value} is ignored by {name}: {reason}", stacklevel=2)
     kwargs = {"lr": lr, "weight_decay": weight_decay}
     if name in ("sgd", "rmsprop"):
         kwargs["momentum"] = momentum
