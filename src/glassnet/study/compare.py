@@ -33,7 +33,14 @@ from ..io import atomic_write, save_arrays, write_json
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 
-__all__ = ["run_compare", "write_report", "results_table", "machine_info", "load_results"]
+__all__ = [
+    "run_compare",
+    "write_report",
+    "results_table",
+    "machine_info",
+    "load_results",
+    "check_new_run_folder",
+]
 
 
 def machine_info() -> dict:
@@ -71,13 +78,42 @@ def default_out(dataset: str, suffix: str = "") -> Path:
     return path
 
 
+# what a run leaves that a new run would overwrite (train's or compare's). config.json
+# alone is not on the list: a run that failed before its first checkpoint (it diverged,
+# or the torch engine was stopped) leaves just that, and may be started again.
+RUN_FILES = (
+    "last.safetensors",
+    "best.safetensors",
+    "model.safetensors",
+    "history.csv",
+    "results.json",
+    "weights",
+)
+
+
+def check_new_run_folder(out) -> None:
+    """Refuse to start a new run in a folder that holds one: its checkpoints and
+    results would be overwritten."""
+    if out is None:
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, not a folder")
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found:
+        resumable = (out / "last.safetensors").exists()
+        resume = f"continue it with 'glassnet train --resume {out}', or " if resumable else ""
+        raise FileExistsError(
+            f"{out} already holds a run ({', '.join(found)}); {resume}give another --out "
+            "(or delete the folder)"
+        )
+
+
 def run_compare(
     config: CompareConfig, out=None, progress: bool = False, log=print, report: bool = True
 ) -> tuple[Path, dict]:
     """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>) with its
     plots and report.html (``report=False`` skips those), return ``(folder, results)``."""
-    from .train_run import check_new_run_folder
-
     config.validate()
     check_new_run_folder(out)  # a new study would mix with the old one
     out = Path(out) if out else default_out(config.dataset)

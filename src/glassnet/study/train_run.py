@@ -20,11 +20,11 @@ from ..io import load_arrays, read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.callbacks import Callback
 from ..train.history import History
-from .compare import default_out, machine_info
+from .compare import check_new_run_folder, default_out, machine_info
 from .config import TrainConfig
 from .engines import RunSpec, run_torch
 
-__all__ = ["run_train", "train_out", "check_new_run_folder", "load_model"]
+__all__ = ["run_train", "train_out", "load_model"]
 
 
 def load_model(path):
@@ -166,37 +166,6 @@ class _StartRun(Callback):
     def on_train_begin(self, trainer) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "config.json", self.config.to_dict())
-
-
-# what a run leaves that a new run would overwrite (train's or compare's). config.json
-# alone is not on the list: a run that failed before its first checkpoint (it diverged,
-# or the torch engine was stopped) leaves just that, and may be started again.
-RUN_FILES = (
-    "last.safetensors",
-    "best.safetensors",
-    "model.safetensors",
-    "history.csv",
-    "results.json",
-    "weights",
-)
-
-
-def check_new_run_folder(out) -> None:
-    """Refuse to start a new run in a folder that holds one: its checkpoints and
-    results would be overwritten."""
-    if out is None:
-        return
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file, not a folder")
-    found = [name for name in RUN_FILES if (out / name).exists()]
-    if found:
-        resumable = (out / "last.safetensors").exists()
-        resume = f"continue it with 'glassnet train --resume {out}', or " if resumable else ""
-        raise FileExistsError(
-            f"{out} already holds a run ({', '.join(found)}); {resume}give another --out "
-            "(or delete the folder)"
-        )
 
 
 def _plot_curves(out: Path, history: History, title: str, engine: str) -> None:
