@@ -103,12 +103,8 @@ def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
     fmt = _format(path)
     # np.asarray(order="C"), not np.ascontiguousarray, which turns 0-d arrays (BatchNorm's
     # num_batches_tracked) into shape (1,)
-    arrays = OrderedDict((k, np.asarray(v, order="C")) for k, v in arrays.items())
     # little-endian, as safetensors stores them: the checksum then sees the bytes on disk
-    arrays = OrderedDict(
-        (k, a.astype(a.dtype.newbyteorder("<")) if a.dtype.byteorder == ">" else a)
-        for k, a in arrays.items()
-    )
+    arrays = OrderedDict((k, _little_endian(np.asarray(v, order="C"))) for k, v in arrays.items())
     metadata = {  # safetensors metadata is str -> str: anything else is stored as JSON
         str(k): v if isinstance(v, str) else json.dumps(v, default=_json_default)
         for k, v in (metadata or {}).items()
@@ -173,6 +169,10 @@ def load_arrays(path) -> tuple[OrderedDict, dict]:
 
 
 DIGEST_KEY = "glassnet.sha256"
+
+
+def _little_endian(a: np.ndarray) -> np.ndarray:
+    return a.astype(a.dtype.newbyteorder("<")) if a.dtype.byteorder == ">" else a
 
 
 def _digest(arrays) -> str:
