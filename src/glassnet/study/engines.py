@@ -317,6 +317,9 @@ def sklearn_alpha(weight_decay: float, batch_size: int) -> float:
     return weight_decay * batch_size
 
 
+_SKLEARN_INTERRUPTED = "Training interrupted by user"  # MLPClassifier's warning on Ctrl-C
+
+
 def run_sklearn(spec: RunSpec) -> RunResult:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import log_loss
@@ -358,11 +361,11 @@ def run_sklearn(spec: RunSpec) -> RunResult:
             warnings.simplefilter("ignore", ConvergenceWarning)
             # scikit-learn catches Ctrl-C itself, warns and returns a half-trained epoch;
             # the warning as an error stops the study, as the other engines do
-            warnings.filterwarnings("error", "Training interrupted by user", UserWarning)
+            warnings.filterwarnings("error", _SKLEARN_INTERRUPTED, UserWarning)
             try:
                 clf.partial_fit(x_train, d.y_train, classes=classes)
             except UserWarning as warning:  # (others may be errors under -W error)
-                if str(warning).startswith("Training interrupted by user"):
+                if str(warning).startswith(_SKLEARN_INTERRUPTED):
                     raise KeyboardInterrupt from None
                 raise
         seconds = time.perf_counter() - started
