@@ -432,6 +432,31 @@ def test_datasets_lists_the_four_datasets(capsys, tmp_path):
         assert f"missing (glassnet datasets download {name})" in states[name]
 
 
+def test_datasets_list_one_and_a_damaged_file(capsys, tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for stem, array in {
+        "train-images-idx3-ubyte": np.zeros((3, 28, 28), np.uint8),
+        "train-labels-idx1-ubyte": np.zeros(3, np.uint8),
+        "t10k-images-idx3-ubyte": np.zeros((2, 28, 28), np.uint8),
+        "t10k-labels-idx1-ubyte": np.zeros(2, np.uint8),
+    }.items():
+        glassnet.data.formats.write_idx(folder / stem, array)
+    code, out, _ = run(capsys, "datasets", "list", "MNIST", "--data-dir", tmp_path)
+    assert code == 0
+    rows = [line for line in out.splitlines() if line and not line.startswith((" ", "data"))]
+    assert len(rows) == 1 and rows[0].split()[0] == "mnist" and rows[0].endswith("present")
+    images = folder / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-1])
+    code, out, _ = run(capsys, "datasets", "list", "mnist", "--data-dir", tmp_path)
+    assert (
+        "damaged: t10k-images-idx3-ubyte: 1583 bytes where the header implies 1584 "
+        "(glassnet datasets verify mnist)"
+    ) in out
+    code, _, err = run(capsys, "datasets", "list", "imagenet", "--data-dir", tmp_path)
+    assert code == 2 and "unknown dataset 'imagenet'" in err
+
+
 def test_datasets_with_the_shared_files():
     if not REAL_DATA:
         pytest.skip("GLASSNET_DATA is not set")

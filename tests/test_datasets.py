@@ -212,6 +212,43 @@ def test_cifar_python_archive_is_checked_and_extracted(tmp_path, monkeypatch):
     assert not list(folder.glob(".extract-*"))
 
 
+@pytest.mark.parametrize("gz", [True, False])
+def test_available_names_a_file_cut_short(tmp_path, gz):
+    """A download cut short is not "present": the header's size (plain) or gzip's
+    length trailer (gz) does not match, found from a few bytes."""
+    write_mnist(tmp_path / "mnist", gz=gz)
+    write_cifar_bin(tmp_path / "cifar10")
+    name = "t10k-images-idx3-ubyte" + (".gz" if gz else "")
+    path = tmp_path / "mnist" / name
+    whole = path.read_bytes()
+    info = {i.name: i for i in available(tmp_path)}
+    assert info["mnist"].present and info["cifar10"].present
+    assert info["fashion-mnist"].problem is None  # missing is not damaged
+    path.write_bytes(whole[: len(whole) - 100])
+    info = {i.name: i for i in available(tmp_path)}
+    assert not info["mnist"].present and info["mnist"].problem.startswith(name + ": ")
+    assert info["cifar10"].present
+    path.write_bytes(whole + b"\0")  # trailing bytes: wrong too (the gz's trailer moves)
+    assert available(tmp_path)[1].problem.startswith(name)
+    path.write_bytes(b"\0\0\x08")  # shorter than a header
+    assert available(tmp_path)[1].problem == f"{name}: not an idx file"
+    path.write_bytes(whole)
+    batch = tmp_path / "cifar10" / "cifar-10-batches-bin" / "data_batch_3.bin"
+    batch.write_bytes(batch.read_bytes()[:-1])
+    info = {i.name: i for i in available(tmp_path)}
+    assert info["mnist"].present
+    assert info["cifar10"].problem == (
+        "data_batch_3.bin: 122919 bytes, not a whole number of 3073-byte records"
+    )
+
+
+def test_available_reads_the_shared_files_as_whole():
+    if not REAL_ROOT:
+        pytest.skip("GLASSNET_DATA is not set")
+    for info in available(REAL_ROOT):
+        assert info.problem is None, info
+
+
 def test_available_and_verify(root, monkeypatch):
     info = {i.name: i for i in available(data_dir=root)}
     assert list(info) == ["digits", "mnist", "fashion-mnist", "cifar10"]

@@ -144,12 +144,13 @@ def add_datasets(sub) -> None:
         "datasets",
         "List datasets and where their files are; download or verify them.",
         "  glassnet datasets                    # what is available, and where\n"
+        "  glassnet datasets list cifar10       # one dataset\n"
         "  glassnet datasets download mnist     # fetch (checksums verified) into the cache\n"
         "  glassnet datasets verify mnist       # MD5 of the local files\n"
         "  GLASSNET_DATA=/data glassnet datasets\n",
     )
     p.add_argument("action", nargs="?", choices=["list", "download", "verify"], default="list")
-    p.add_argument("name", nargs="?", help="dataset for download/verify")
+    p.add_argument("name", nargs="?", help="dataset to list, download or verify")
     p.add_argument("--data-dir")
     p.set_defaults(handler=cmd_datasets)
 
@@ -159,14 +160,20 @@ def cmd_datasets(args) -> int:
 
     data_dir = getattr(args, "data_dir", None)
     if args.action == "list":
+        only = data.canonical_name(args.name) if getattr(args, "name", None) else None
         print(
             f"data folder: {data.data_root(data_dir)}  (set with --data-dir or ${data.ENV_VAR})\n"
         )
         for info in data.available(data_dir):
+            if only is not None and info.name != only:
+                continue
             shape = "x".join(map(str, info.input_shape))
-            state = (
-                "present" if info.present else f"missing (glassnet datasets download {info.name})"
-            )
+            if info.present:
+                state = "present"
+            elif info.problem:
+                state = f"damaged: {info.problem} (glassnet datasets verify {info.name})"
+            else:
+                state = f"missing (glassnet datasets download {info.name})"
             print(
                 f"{info.name:<15}{shape:<9}{info.num_classes:>3} classes  {state}\n"
                 f"{'':<15}{info.folder}"

@@ -375,7 +375,12 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What :func:`available` reports about one dataset."""
+    """What :func:`available` reports about one dataset.
+
+    ``present`` means every file the loader needs was found and none is visibly cut
+    short; ``problem`` says what is wrong with a file that was found but is not whole
+    (then ``present`` is False). Only :func:`verify` reads the files in full.
+    """
 
     name: str
     aliases: tuple[str, ...]
@@ -383,31 +388,54 @@ class DatasetInfo:
     num_classes: int
     folder: str
     present: bool
+    problem: str | None = None
 
 
-def _present(name: str, folder: Path) -> bool:
-    if name == "digits":
-        return importlib.util.find_spec("sklearn") is not None  # without the slow import
+def _files_problem(name: str, folder: Path) -> str | None:
+    """The problem: "missing", "<file>: <why it is not whole>", or None if all is there."""
+    if name == "digits":  # without the slow import
+        return None if importlib.util.find_spec("sklearn") is not None else "missing"
     if name == "cifar10":
         try:
-            locate_cifar10(folder, download=False)
+            batches, suffix = locate_cifar10(folder, download=False)
         except (DatasetNotFoundError, ValueError, OSError):
-            return False
-        return True
-    return all(find_idx(folder, stem) for stem in IDX_STEMS)
+            return "missing"
+        if suffix == ".bin":
+            for batch in CIFAR_BATCHES:
+                path = batches / (batch + suffix)
+                if (why := formats.cifar_binary_size_problem(path)) is not None:
+                    return f"{path.name}: {why}"
+        return None
+    paths = [find_idx(folder, stem) for stem in IDX_STEMS]
+    if None in paths:
+        return "missing"
+    for path in paths:
+        if (why := formats.idx_size_problem(path)) is not None:
+            return f"{path.name}: {why}"
+    return None
 
 
 def available(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo]:
     """Every dataset with where its files are looked for and whether they are there.
 
-    Checking presence may extract a local CIFAR-10 archive; it never downloads.
+    Checking presence may extract a local CIFAR-10 archive; it never downloads. It
+    reads each file's header and length, not its content: a truncated download shows
+    as a ``problem``, a damaged one only in :func:`verify`.
     """
     infos = []
     for name, aliases in ALIASES.items():
         folder = "sklearn.datasets.load_digits" if name == "digits" else data_root(data_dir) / name
-        present = _present(name, Path(folder))
+        problem = _files_problem(name, Path(folder))
         infos.append(
-            DatasetInfo(name, aliases, INPUT_SHAPES[name], len(CLASSES[name]), str(folder), present)
+            DatasetInfo(
+                name,
+                aliases,
+                INPUT_SHAPES[name],
+                len(CLASSES[name]),
+                str(folder),
+                present=problem is None,
+                problem=None if problem in (None, "missing") else problem,
+            )
         )
     return infos
 

@@ -53,6 +53,8 @@ import numpy as np
 __all__ = [
     "IDX_DTYPES",
     "read_idx",
+    "idx_size_problem",
+    "cifar_binary_size_problem",
     "write_idx",
     "read_cifar_binary",
     "write_cifar_binary",
@@ -122,6 +124,52 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
     # a copy: frombuffer's view of the bytes is read-only (for uint8, astype would keep it)
     return array.astype(dtype.newbyteorder("="))
+
+
+def idx_size_problem(path: str | os.PathLike) -> str | None:
+    """Why the idx file at ``path`` is not whole, or None; reads a few bytes only.
+
+    The header gives the data's size, so a plain file's length must be
+    ``header + prod(dims) * itemsize``. A gzipped file ends with its uncompressed
+    length modulo 2**32 (gzip's ISIZE field), which a download cut short does not
+    hold. This is a quick look for ``glassnet datasets``; only reading the whole
+    file (``read_idx``, or the MD5 in ``verify``) proves the content.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+            head = stream.read(4)
+            if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in IDX_DTYPES:
+                return "not an idx file"
+            dims = stream.read(4 * head[3])
+            if len(dims) < 4 * head[3]:
+                return "truncated idx header"
+            raw.seek(0, os.SEEK_END)
+            length = raw.tell()
+            if gzipped:
+                raw.seek(-4, os.SEEK_END)
+                isize = int.from_bytes(raw.read(4), "little")
+    except (OSError, EOFError, zlib.error) as exc:
+        return f"unreadable ({exc})"
+    shape = [int.from_bytes(dims[i : i + 4], "big") for i in range(0, len(dims), 4)]
+    expected = 4 + len(dims) + math.prod(shape) * IDX_DTYPES[head[2]].itemsize
+    if gzipped and isize != expected % 2**32:
+        return f"gzip data ends early or is damaged (it holds {isize} bytes, not {expected})"
+    if not gzipped and length != expected:
+        return f"{length} bytes where the header implies {expected}"
+    return None
+
+
+def cifar_binary_size_problem(path: str | os.PathLike) -> str | None:
+    """Why the CIFAR-10 binary batch at ``path`` cannot be whole, or None (its size
+    must be a positive multiple of the 3073-byte record); reads nothing."""
+    size = Path(path).stat().st_size
+    if size == 0 or size % CIFAR_RECORD_BYTES:
+        return f"{size} bytes, not a whole number of {CIFAR_RECORD_BYTES}-byte records"
+    return None
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
