@@ -173,6 +173,37 @@ def test_maxpool_ties_go_where_torch_sends_them(torch_parity):
 
 
 @pytest.mark.parametrize(
+    "pool",
+    [
+        nn.MaxPool2d(2),
+        nn.MaxPool2d(3, 2, 1),
+        nn.MaxPool2d(3, 1, 1),  # overlapping windows: gradients add up
+        nn.MaxPool2d(2, 2, 1, ceil_mode=True),
+        nn.MaxPool2d((3, 2), 1, (1, 0), dilation=2),
+    ],
+    ids=repr,
+)
+def test_maxpool_nan_and_minus_inf_windows_like_torch(pool):
+    """A window with NaN outputs NaN and its gradient goes to its last NaN; a window
+    of -inf's sends it to its first pixel inside the image, never to the padding."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 7, 8))
+    x[0, 0] = -np.inf  # whole channels of -inf: border windows reach into the padding
+    x[1, 2, :3] = -np.inf
+    x[rng.random(x.shape) < 0.08] = np.nan
+    x[1, 1, 2:4, 2:4] = np.nan  # windows with several NaNs
+    g = rng.standard_normal(pool(x).shape)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(
+        tx, pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode
+    )
+    ty.backward(torch.tensor(g))
+    y = pool(x)
+    np.testing.assert_array_equal(y, ty.detach().numpy())  # NaN and -inf in the same places
+    np.testing.assert_allclose(pool.backward(g), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
     "make, shape",
     [
         (lambda: nn.Conv2d(2, 4, 3, padding=1), (0, 2, 6, 6)),  # stride 1, rows layout

@@ -89,6 +89,21 @@ def test_maxpool2d_matches_reference(case, assert_close):
     assert_close(backward_of(pool, x, g), ref.maxpool2d_backward(x, g, k, s, p, d), TOL, "dx")
 
 
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+def test_maxpool2d_nan_and_minus_inf_match_reference(case):
+    k, s, p, d, hw = POOL_CASES[case]
+    rng = np.random.default_rng(case)
+    x = rng.standard_normal((2, 3, *hw))
+    x[0, 1] = -np.inf
+    x[rng.random(x.shape) < 0.1] = np.nan
+    pool = nn.MaxPool2d(k, s, p, d)
+    y = pool(x)
+    np.testing.assert_array_equal(y, ref.maxpool2d_forward(x, k, s, p, d))
+    g = rng.standard_normal(y.shape)
+    dx, rdx = backward_of(pool, x, g), ref.maxpool2d_backward(x, g, k, s, p, d)
+    np.testing.assert_allclose(dx, rdx, rtol=1e-12, atol=1e-12)  # sums in another order
+
+
 @pytest.mark.parametrize("case", [c for c in range(len(POOL_CASES)) if POOL_CASES[c][3] == 1])
 def test_avgpool2d_matches_reference(case, assert_close):
     k, s, p, _, hw = POOL_CASES[case]

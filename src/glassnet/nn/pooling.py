@@ -73,6 +73,17 @@ class _Pool2d(Module):
         kh, kw = self.kernel_size
         return [(a, b) for a in range(kh) for b in range(kw)]
 
+    def _inside(self, hw, pads, out_hw) -> list[np.ndarray]:
+        """Per kernel offset, a (1, 1, Ho, Wo) mask of the windows whose pixel at that
+        offset lies inside the image rather than in the padding."""
+        top, bottom, left, right = pads
+        image = np.zeros((1, 1, hw[0] + top + bottom, hw[1] + left + right), dtype=bool)
+        image[:, :, top : top + hw[0], left : left + hw[1]] = True
+        return [
+            image[offset_slice(a, b, self.stride, self.dilation, out_hw)]
+            for a, b in self._offsets()
+        ]
+
     def _disjoint(self) -> bool:
         """True when windows do not overlap (stride >= window span on both axes)."""
         return all(
@@ -96,7 +107,10 @@ class MaxPool2d(_Pool2d):
     """y[n, c, i, j] = max over the window of x.  (N, C, H, W) -> (N, C, Ho, Wo).
 
     Padding counts as -inf (never the maximum). Backward sends dL/dy to the position
-    of the first maximum of each window; other positions get 0.
+    of the first maximum of each window; other positions get 0. As in PyTorch, a
+    window holding NaN outputs NaN and sends its gradient to its last NaN, and a
+    window of nothing but -inf sends it to its first pixel inside the image (never
+    to the padding, where it would be lost).
     """
 
     def __init__(
@@ -131,6 +145,9 @@ class MaxPool2d(_Pool2d):
                 np.maximum(ys, w, out=ys)
             if keep:
                 _winners(windows, ys, out=winners[s])
+                if ys.size and not np.isfinite(ys.min()):  # NaN or -inf: rare, see below
+                    inside = self._inside(x.shape[2:], pads, out_hw)
+                    _nonfinite_winners(windows, inside, ys, out=winners[s])
 
         parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
         if keep:
@@ -159,6 +176,26 @@ class MaxPool2d(_Pool2d):
         parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
         top, _, left, _ = pads
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
+
+
+def _nonfinite_winners(windows, inside, y, out) -> None:
+    """Correct ``out`` (from :func:`_winners`) where a window's maximum is NaN or -inf,
+    to PyTorch's choice; a pass over the windows, run only when such windows exist.
+
+    PyTorch scans a window's pixels inside the image in order, starting from the first
+    one, and moves to a pixel when ``value > max or isnan(value)``. So a NaN window's
+    gradient goes to its *last* NaN (``_winners`` picks the last offset, as NaN differs
+    from everything), and a window of -inf's keeps the first pixel inside the image,
+    while ``_winners`` picks the first offset, which may be padding (also -inf).
+    """
+    nan = np.isnan(y)
+    if nan.any():
+        for k, w in enumerate(windows):
+            out[nan & np.isnan(w)] = k
+    ninf = y == -np.inf
+    if ninf.any():
+        for k in reversed(range(len(windows))):  # the first inside offset is written last
+            out[ninf & inside[k]] = k
 
 
 def _winner_dtype(offsets: int) -> type:

@@ -134,30 +134,25 @@ def _pool_windows(x, kernel_size, stride, padding, dilation, fill):
 
 
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
-    """y[n, c, i, j] = max_{a, b} xpad[n, c, i*s + a*d, j*s + b*d]"""
-    xp, (kh, kw), (sh, sw), _, (dh, dw), (ho, wo) = _pool_windows(
-        x, kernel_size, stride, padding, dilation, -np.inf
-    )
-    n, c = x.shape[:2]
-    y = np.zeros((n, c, ho, wo), dtype=x.dtype)
-    for s in range(n):
-        for ch in range(c):
-            for i in range(ho):
-                for j in range(wo):
-                    best = -np.inf
-                    for a in range(kh):
-                        for b in range(kw):
-                            best = max(best, xp[s, ch, i * sh + a * dh, j * sw + b * dw])
-                    y[s, ch, i, j] = best
-    return y
+    """y[n, c, i, j] = max_{a, b} xpad[n, c, i*s + a*d, j*s + b*d]  (NaN if any is NaN)"""
+    return _maxpool2d(x, None, kernel_size, stride, padding, dilation)
 
 
 def maxpool2d_backward(x, grad_out, kernel_size, stride=None, padding=0, dilation=1):
-    """dL/dx: each output's gradient goes to the first position holding the window's max."""
+    """dL/dx: each output's gradient goes to the position :func:`_maxpool2d` picks."""
+    return _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation)
+
+
+def _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation):
+    """PyTorch's scan of each window: start at its first pixel inside the image, move to
+    a pixel when ``value > max or isnan(value)``. So ties go to the first maximum, NaN
+    wins (the last NaN), and a window of -inf's keeps its first inside pixel. Padding is
+    never a candidate. Returns y, or dL/dx when ``grad_out`` is given."""
     xp, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = _pool_windows(
         x, kernel_size, stride, padding, dilation, -np.inf
     )
     n, c, h, w = x.shape
+    y = np.zeros((n, c, ho, wo), dtype=x.dtype)
     dxp = np.zeros_like(xp)
     for s in range(n):
         for ch in range(c):
@@ -166,11 +161,16 @@ def maxpool2d_backward(x, grad_out, kernel_size, stride=None, padding=0, dilatio
                     best, where = -np.inf, None
                     for a in range(kh):
                         for b in range(kw):
-                            v = xp[s, ch, i * sh + a * dh, j * sw + b * dw]
-                            if where is None or v > best:
-                                best, where = v, (i * sh + a * dh, j * sw + b * dw)
-                    dxp[s, ch, where[0], where[1]] += grad_out[s, ch, i, j]
-    return dxp[:, :, ph : ph + h, pw : pw + w]
+                            r, q = i * sh + a * dh, j * sw + b * dw
+                            if not (ph <= r < ph + h and pw <= q < pw + w):
+                                continue  # padding
+                            v = xp[s, ch, r, q]
+                            if where is None or v > best or np.isnan(v):
+                                best, where = v, (r, q)
+                    y[s, ch, i, j] = best
+                    if grad_out is not None:
+                        dxp[s, ch, where[0], where[1]] += grad_out[s, ch, i, j]
+    return y if grad_out is None else dxp[:, :, ph : ph + h, pw : pw + w]
 
 
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
