@@ -38,6 +38,19 @@ class BatchNormDbOff(nn.BatchNorm1d):
         return dx
 
 
+class LinearOverwritesGrad(nn.Linear):
+    """A Linear whose backward sets weight.grad instead of adding to it."""
+
+    def backward(self, grad_out):
+        dx = super().backward(grad_out)
+        self.weight.grad[...] = grad_out.T @ self._x_for_test
+        return dx
+
+    def forward(self, x):
+        self._x_for_test = x
+        return super().forward(x)
+
+
 def x34():
     return np.random.default_rng(0).standard_normal((3, 4))
 
@@ -169,3 +182,22 @@ def test_tolerances_are_used():
     """A 1% error passes when the caller allows 2%: the verdict follows rtol."""
     result = glassnet.gradcheck(LinearDxOff(4, 3), x34(), rtol=0.02)
     assert result
+
+
+def test_a_backward_that_overwrites_grad_fails():
+    """Gradients must add up into .grad (a module used twice, several batches)."""
+    result = glassnet.gradcheck(LinearOverwritesGrad(4, 3), x34())
+    assert not result["weight"].passed and result["bias"].passed and result["input"].passed
+
+
+def test_frozen_parameters_are_not_checked():
+    layer = nn.Linear(4, 3)
+    layer.weight.requires_grad = False
+    result = glassnet.gradcheck(layer, x34())
+    assert result.passed and [t.name for t in result.tensors] == ["input", "bias"]
+
+
+def test_in_place_layer_is_checked_from_the_unchanged_input():
+    x = x34()
+    assert glassnet.gradcheck(nn.ReLU(inplace=True), x).passed
+    np.testing.assert_array_equal(x, x34())  # and the caller's array is not clamped

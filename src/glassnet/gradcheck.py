@@ -13,7 +13,10 @@ entries when a tensor is large). An entry passes when
 glassnet's generator (and any module's own ``generator``) before every forward so
 dropout draws the same mask each time.
 
-A backward that is 1% off fails with the defaults (see the tests).
+Parameters with ``requires_grad=False`` are not checked (backward gives them no
+gradient). Each parameter's ``.grad`` starts the backward pass holding random values
+that are taken off afterwards, so a backward that overwrites ``.grad`` instead of
+adding to it fails. A backward that is 1% off fails with the defaults (see the tests).
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ def gradcheck(
     if isinstance(module_or_fn, Module):
         module = copy.deepcopy(module_or_fn).to(np.float64).set_input_grad(True)
         forward, back = module, module.backward
-        params = list(module.named_parameters())
+        # frozen parameters get no gradient (backward leaves their .grad alone), as in torch
+        params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     else:
         if backward is None:
             raise ValueError("gradcheck of a plain function needs backward=...")
@@ -122,16 +126,22 @@ def gradcheck(
         _random.set_rng_state(state)  # same dropout masks on every evaluation
         for g, s in zip(private, private_states):
             g.bit_generator.state = s
-        return np.asarray(forward(inp, *args), dtype=np.float64)
+        # a copy: an in-place layer (ReLU(inplace=True)) would change the perturbed array
+        return np.asarray(forward(inp.copy(), *args), dtype=np.float64)
 
     y = run(x)
     r = rng.standard_normal(y.shape)
-    if isinstance(module_or_fn, Module):
-        module.zero_grad()
+    # backward must *add* to .grad (gradients of a module used twice, or of several
+    # batches, add up): start from random values and take them off afterwards, so that
+    # a backward that overwrites .grad fails the check
+    prefill = np.random.default_rng(seed + 1)  # not rng: the entries checked stay the same
+    before = {name: prefill.standard_normal(p.grad.shape) for name, p in params}
+    for name, p in params:
+        p.grad[...] = before[name]
     grad_x = np.asarray(back(r if y.ndim else float(r)))
     analytic = {"input": grad_x}
     for name, p in params:
-        analytic[name] = p.grad.copy()
+        analytic[name] = p.grad - before[name]
 
     def loss(inp):
         return float(np.sum(run(inp) * r))
