@@ -200,3 +200,11 @@ def test_unpackable_state_writes_nothing(tmp_path):
     with pytest.raises(TypeError):
         save_checkpoint(path, {"epoch": 2, "oops": object()})
     assert load_checkpoint(path) == {"epoch": 1}
+
+
+def test_keys_that_json_cannot_give_back_are_refused_when_saving():
+    from glassnet.train.checkpoint import pack
+
+    assert pack({1: 2, None: 3}, {}) == {"__items__": [[1, 2], [None, 3]]}
+    with pytest.raises(TypeError, match="cannot store a tuple dict key in a checkpoint"):
+        pack({(1, 2): 3}, {})

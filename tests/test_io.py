@@ -128,6 +128,69 @@ def test_damaged_array_data_is_found_by_the_checksum(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
+def test_damaged_metadata_is_found_by_the_checksum(tmp_path, suffix):
+    """A checkpoint's epoch, optimizer and scheduler state are metadata: covered too."""
+    path = gio.save_arrays(tmp_path / f"c{suffix}", {"w": np.ones(3)}, {"epoch": 3})
+    assert gio.load_arrays(path)[1] == {"epoch": "3"}
+    if suffix == ".npz":  # the metadata is an array of the zip; rewrite it changed
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        arrays["__metadata__"] = np.array(str(arrays["__metadata__"]).replace('"3"', '"7"'))
+        np.savez(path, **arrays)
+    else:
+        path.write_bytes(path.read_bytes().replace(b'"epoch":"3"', b'"epoch":"7"'))
+    with pytest.raises(ValueError, match=f"c{suffix} is corrupt: its arrays and metadata"):
+        gio.load_arrays(path)
+
+
+def test_files_with_the_earlier_arrays_only_checksum_still_load(tmp_path):
+    """Files saved before the metadata was covered carry a bare digest of the arrays."""
+    from safetensors.numpy import save_file
+
+    arrays = {"w": np.arange(3, dtype=np.float32)}
+    legacy = gio._digest(arrays, None)
+    path = tmp_path / "old.safetensors"
+    save_file(arrays, str(path), metadata={gio.DIGEST_KEY: legacy, "epoch": "3"})
+    assert gio.load_arrays(path)[1] == {"epoch": "3"}
+    bad = legacy[:-1] + ("0" if legacy[-1] != "0" else "1")
+    save_file(arrays, str(path), metadata={gio.DIGEST_KEY: bad})
+    with pytest.raises(ValueError, match="its arrays do not match the checksum saved"):
+        gio.load_arrays(path)
+
+
+def test_saving_leaves_the_umask_alone(tmp_path, monkeypatch):
+    """Reading the umask with os.umask means setting it, which races with other threads'
+    new files; on Linux it is read from /proc instead."""
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("no /proc")
+    mask = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda m: pytest.fail("os.umask was called"))
+        path = glassnet.save(nn.Linear(2, 2), tmp_path / "m.safetensors")
+    finally:
+        monkeypatch.undo()
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_failed_chmod_leaves_no_temp_file(tmp_path, monkeypatch):
+    def refuse(fd, mode):
+        raise PermissionError("chmod refused")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    with pytest.raises(PermissionError):
+        glassnet.save(nn.Linear(2, 2), tmp_path / "m.safetensors")
+    assert leftovers(tmp_path) == [] and not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_file_that_is_no_zip_is_not_called_a_pickle(tmp_path):
+    path = tmp_path / "page.npz"
+    path.write_text("<html>404 Not Found</html>")
+    with pytest.raises(ValueError, match=r"page.npz is not an .npz file \(not a zip archive\)"):
+        glassnet.load_state(path)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
 def test_big_endian_arrays_round_trip_under_the_checksum(tmp_path, suffix):
     """safetensors stores little-endian: the checksum is taken on what is stored."""
     big = np.arange(4, dtype=">f4")

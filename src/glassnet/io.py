@@ -9,9 +9,10 @@ Atomic means: the data goes to a temporary file in the same folder, is flushed t
 disk, and only then renamed over the target (``os.replace`` is atomic on POSIX and
 Windows). A run killed mid-write leaves the previous file intact, never half a file.
 
-Every file also carries a SHA-256 of its arrays in its metadata (``glassnet.sha256``):
-safetensors checks a file's header but not its data, so a damaged checkpoint would
-otherwise load. Files without it (written by other tools) load unchecked.
+Every file also carries a SHA-256 of its arrays and its other metadata in its metadata
+(``glassnet.sha256``): safetensors checks a file's header but not its data, so a
+damaged checkpoint would otherwise load. Files without it (written by other tools)
+load unchecked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -45,9 +47,9 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; saved files get the usual mode
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600: the usual mode
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -59,7 +61,14 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask, read without setting it where the OS allows: ``os.umask``
+    can only be read by setting it, and for that moment another thread's new files
+    would get the wrong mode."""
+    with contextlib.suppress(OSError, ValueError):  # Linux 4.7+
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
@@ -109,7 +118,7 @@ def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
         str(k): v if isinstance(v, str) else json.dumps(v, default=_json_default)
         for k, v in (metadata or {}).items()
     }
-    metadata[DIGEST_KEY] = _digest(arrays)  # load_arrays finds a damaged file by it
+    metadata[DIGEST_KEY] = _digest(arrays, metadata)  # load_arrays finds damage by it
     if fmt == ".safetensors":
         try:
             from safetensors.numpy import save as st_save
@@ -154,6 +163,8 @@ def load_arrays(path) -> tuple[OrderedDict, dict]:
     except ImportError:
         raise
     except ValueError as exc:
+        if fmt == ".npz" and not zipfile.is_zipfile(path):  # numpy tries it as a pickle
+            raise ValueError(f"{path} is not an .npz file (not a zip archive)") from None
         if "pickle" in str(exc).lower():  # numpy's advice would be to allow unsafe loading
             raise ValueError(
                 f"{path} is not an .npz file of plain arrays: numpy would read it as pickled "
@@ -163,28 +174,43 @@ def load_arrays(path) -> tuple[OrderedDict, dict]:
     except Exception as exc:
         raise ValueError(f"{path} is not a readable {fmt} file ({exc})") from exc
     saved = metadata.pop(DIGEST_KEY, None)  # files from other tools have none
-    if saved is not None and saved != _digest(arrays):
-        raise ValueError(f"{path} is corrupt: its arrays do not match the checksum saved with them")
+    if saved is not None:
+        covers_metadata = saved.startswith(_ALL)
+        if saved != _digest(arrays, metadata if covers_metadata else None):
+            what = "arrays and metadata do" if covers_metadata else "arrays do"
+            raise ValueError(f"{path} is corrupt: its {what} not match the checksum saved")
     return arrays, metadata
 
 
 DIGEST_KEY = "glassnet.sha256"
+# the digest's prefix when it covers the metadata too; files saved before that carry a
+# bare digest of the arrays, still checked as such (a damaged prefix fails either way)
+_ALL = "arrays+metadata:"
 
 
 def _little_endian(a: np.ndarray) -> np.ndarray:
     return a.astype(a.dtype.newbyteorder("<")) if a.dtype.byteorder == ">" else a
 
 
-def _digest(arrays) -> str:
+def _digest(arrays, metadata: dict | None) -> str:
     """SHA-256 of the arrays' names, dtypes, shapes and bytes, by name (safetensors
-    stores them in its own order). safetensors checks a file's header but not its
-    data: a damaged checkpoint would load."""
+    stores them in its own order), then of the metadata's keys and values (a
+    checkpoint's epoch, optimizer and scheduler state live there), each prefixed by
+    its length. safetensors checks a file's header but not its data: a damaged
+    checkpoint would load. ``metadata=None``: the arrays only (files saved before the
+    metadata was covered)."""
     h = hashlib.sha256()
     for key in sorted(arrays):
         a = arrays[key]
         h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
         h.update(np.ascontiguousarray(a).view(np.uint8).reshape(-1).data)
-    return h.hexdigest()
+    if metadata is None:
+        return h.hexdigest()
+    for key in sorted(k for k in metadata if k != DIGEST_KEY):
+        for text in (key, metadata[key]):
+            data = text.encode()
+            h.update(f"{len(data)}:".encode() + data)
+    return _ALL + h.hexdigest()
 
 
 def save(model_or_state, path, metadata: dict | None = None) -> Path:

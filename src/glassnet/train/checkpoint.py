@@ -37,7 +37,14 @@ def pack(obj, arrays: dict, path: str = "root"):
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
             return {k: pack(v, arrays, f"{path}.{k}") for k, v in obj.items()}
-        # non-string keys (an optimizer's state is keyed by parameter index)
+        # non-string keys (an optimizer's state is keyed by parameter index); JSON keeps
+        # numbers, bools and None, but would turn a tuple key into an unhashable list
+        for k in obj:
+            if not (k is None or isinstance(k, (str, int, float, bool, np.integer))):
+                raise TypeError(
+                    f"cannot store a {type(k).__name__} dict key in a checkpoint (at {path}): "
+                    "keys must be str, int, float, bool or None"
+                )
         return {"__items__": [[k, pack(v, arrays, f"{path}.{k}")] for k, v in obj.items()]}
     if isinstance(obj, (list, tuple)):
         packed = [pack(v, arrays, f"{path}.{i}") for i, v in enumerate(obj)]
