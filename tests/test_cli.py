@@ -329,6 +329,23 @@ def test_ctrl_c_before_training_or_with_torch_says_there_is_nothing_to_resume(
     assert code == 130 and "the torch engine keeps no checkpoint" in err
 
 
+@pytest.mark.parametrize("engine", ["glassnet", "torch"])
+def test_train_early_stopping_and_log_interval_apply_to_both_engines(capsys, tmp_path, engine):
+    """A rate too small to move float32 weights: the validation loss stays the same, so
+    patience 1 stops the run after its second epoch, with either engine."""
+    if engine == "torch":
+        pytest.importorskip("torch")
+    code, _, _ = run(
+        capsys, "train", "--engine", engine, "--optimizer", "sgd", "--lr", "1e-12",
+        "--early-stopping", 1, "--val-size", 0.1, "--epochs", 5, "--log-interval", 7,
+        "--out", tmp_path, "--no-progress",
+    )  # fmt: skip
+    assert code == 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["epochs"]) == 2
+    assert [r["step"] for r in history["iterations"]][:3] == [7, 14, 21]
+
+
 def test_a_new_run_refuses_a_folder_that_holds_one(capsys, tmp_path):
     """Without --resume, train (and compare) would overwrite the run's checkpoints."""
     (tmp_path / "config.json").write_text("{}")

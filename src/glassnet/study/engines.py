@@ -27,13 +27,15 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from .. import models, nn
 from ..data import DataLoader, default_train_transform
 from ..train import evaluate, fit, make_optimizer, make_scheduler
-from ..train.callbacks import Callback, ProgressBar
+from ..train.callbacks import Callback, EarlyStopping, ProgressBar
+from ..train.fit import EARLY_STOPPING_NEEDS_VAL
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 from ..train.trainer import TrainingDivergedError
 
@@ -76,6 +78,9 @@ class RunSpec:
     augment: bool = False
     seed: int = 0
     progress: bool = False
+    # glassnet train's options beyond the shared recipe (compare keeps the defaults)
+    early_stopping: int | None = None  # patience in epochs on val_loss
+    log_interval: int = 10  # batches between the iteration log's entries
     # epoch_end(epoch, logs): called after each epoch and its evaluation (not timed)
     epoch_end: Callable[[int, dict], None] | None = field(default=None, repr=False)
 
@@ -222,6 +227,11 @@ def run_torch(spec: RunSpec) -> RunResult:
     if has_val:  # recorded, and watched by ReduceLROnPlateau, as glassnet's Trainer does
         x_val = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_val))
         y_val = torch.from_numpy(spec.dataset.y_val)
+    if spec.early_stopping and not has_val:
+        raise ValueError(EARLY_STOPPING_NEEDS_VAL)
+    # glassnet's own rule (patience on val_loss), driven by hand: it only sets the flag
+    stopper = EarlyStopping("val_loss", patience=spec.early_stopping or 1)
+    stop = SimpleNamespace(stop_training=False)
     history, iterations, step = [], [], 0
     bar = _epoch_end(spec, "torch")
     for epoch in range(1, spec.epochs + 1):
@@ -249,7 +259,7 @@ def run_torch(spec: RunSpec) -> RunResult:
             hits = int((logits.argmax(1) == yt).sum())
             correct += hits
             seen += n
-            if step % 10 == 0:  # the same log as glassnet's Trainer (log_interval 10)
+            if step % spec.log_interval == 0:  # the same log as glassnet's Trainer
                 iterations.append(
                     {
                         "step": step,
@@ -281,6 +291,10 @@ def run_torch(spec: RunSpec) -> RunResult:
                 sched.step()
         history.append(logs)
         bar(epoch, history[-1])
+        if spec.early_stopping:
+            stopper.on_epoch_end(stop, epoch, logs)
+            if stop.stop_training:
+                break
     _, logits = _torch_eval(model, x_test, y_test, loss_fn)
     weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
     key = next((k for k, v in weights.items() if k.endswith("weight") and v.ndim in (2, 4)), None)

@@ -105,6 +105,8 @@ def run_train(
         dataset=dataset,
         init_state=model.state_dict(),
         progress=progress,
+        early_stopping=config.early_stopping,
+        log_interval=config.log_interval,
     )
     start_run = _StartRun(out, config)
     if config.engine == "glassnet":
@@ -113,11 +115,11 @@ def run_train(
             dataset,
             **spec.recipe(),
             callbacks=[start_run],
-            early_stopping=config.early_stopping,
+            early_stopping=spec.early_stopping,
             checkpoint_dir=out,
             resume=resume or None,
             progress=progress,
-            log_interval=config.log_interval,
+            log_interval=spec.log_interval,
         )
         result = evaluate(model, dataset)
         weights = model.state_dict()

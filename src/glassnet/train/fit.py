@@ -144,6 +144,12 @@ def _splits(data):
     )
 
 
+EARLY_STOPPING_NEEDS_VAL = (
+    "early_stopping needs a validation split (load(..., val_size=0.1); on the "
+    "command line --val-size 0.1)"
+)
+
+
 def fit(
     model: nn.Module,
     data,
@@ -215,10 +221,7 @@ def fit(
     all_callbacks = list(callbacks)
     if early_stopping:
         if val is None:
-            raise ValueError(
-                "early_stopping needs a validation split (load(..., val_size=0.1); on the "
-                "command line --val-size 0.1)"
-            )
+            raise ValueError(EARLY_STOPPING_NEEDS_VAL)
         all_callbacks.append(EarlyStopping("val_loss", patience=early_stopping))
     checkpoint_path = None
     if checkpoint_dir is not None:
