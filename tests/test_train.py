@@ -568,6 +568,23 @@ def test_early_stopping_without_restoring_keeps_the_last_weights(digits):
     )
 
 
+def test_a_run_that_stopped_early_stays_stopped_on_resume(digits, tmp_path):
+    """Resuming the checkpoint of a run that early stopping ended must not train on,
+    unless the patience is raised."""
+    path = tmp_path / "last.safetensors"
+    es = EarlyStopping("score", patience=1, mode="max")
+    trainer, loader = make_trainer(digits, [Scripted("score", [0.5, 0.4, 0.6, 0.7]), es])
+    trainer.fit(loader, epochs=4)
+    assert trainer.epoch == 2 and es.stopped_epoch == 2
+    trainer.save_checkpoint(path)
+    for patience, epochs in ((1, 2), (2, 3)):  # patience 2: epoch 3 improves, 4 too
+        es = EarlyStopping("score", patience=patience, mode="max")
+        again, loader = make_trainer(digits, [Scripted("score", [0.5, 0.4, 0.6, 0.7]), es])
+        again.fit(loader, epochs=3, resume=path)
+        assert again.epoch == epochs and len(again.history) == epochs
+        assert es.stopped_epoch == (2 if patience == 1 else None)
+
+
 def test_early_stopping_names_a_metric_that_is_not_recorded(digits):
     trainer, loader = make_trainer(digits, [EarlyStopping("val_loss")])
     with pytest.raises(KeyError, match="val_loss.*train_loss"):

@@ -64,6 +64,8 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     ``restore_best_weights=True`` puts back the weights of the best epoch at the end.
+    A run that stopped stays stopped when it is resumed with the same patience (a
+    larger one lets it go on).
     """
 
     def __init__(
@@ -82,6 +84,12 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch: int | None = None
         self._best_state = None
+
+    def on_train_begin(self, trainer) -> None:
+        if self.wait >= self.patience:  # restored from a checkpoint of a stopped run
+            trainer.stop_training = True
+        else:  # a fresh run, or a stopped one resumed with more patience
+            self.stopped_epoch = None
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
         value = logs.get(self.monitor)
@@ -109,11 +117,13 @@ class EarlyStopping(Callback):
             "best": self.best,
             "best_epoch": self.best_epoch,
             "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
             "best_state": dict(self._best_state) if self._best_state is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.stopped_epoch = state.get("stopped_epoch")
         self._best_state = state.get("best_state")
 
 
