@@ -141,6 +141,25 @@ def test_train_and_eval_mode_carried():
     assert all(m.training for m in from_torch(tmodel).modules())
 
 
+def test_each_submodules_mode_is_carried():
+    """A BatchNorm frozen in eval mode inside a training model (fine-tuning) stays so,
+    both ways, and the two models then compute the same thing."""
+    from glassnet import models
+
+    model = models.get("resnet8", seed=0).to(np.float64)
+    frozen = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)][::2]
+    for m in frozen:
+        m.eval()
+    tmodel = to_torch(model)
+    modes = {name: m.training for name, m in model.named_modules()}
+    assert {name: m.training for name, m in tmodel.named_modules()} == modes
+    assert {name: m.training for name, m in from_torch(tmodel).named_modules()} == modes
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32))
+    np.testing.assert_allclose(
+        model(x), tmodel(torch.from_numpy(x)).detach().numpy(), rtol=1e-10, atol=1e-10
+    )
+
+
 def test_torch_names_and_hyperparameters():
     tmodel = to_torch(resnet_block_like())
     assert isinstance(tmodel[0], TorchResidual) and tmodel[2].shortcut is None

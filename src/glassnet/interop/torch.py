@@ -132,8 +132,16 @@ def to_torch(model: gnn.Module) -> tnn.Module:
     module = _build_torch(model).to(torch_dtype(model.dtype))
     state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in model.state_dict().items()}
     module.load_state_dict(state, strict=True)
-    module.train(model.training)
+    _copy_modes(model, module)
     return module
+
+
+def _copy_modes(source, target) -> None:
+    """Each submodule's train/eval flag, by name (a BatchNorm frozen in eval mode inside
+    a training model stays frozen); names the other side lacks take the top's mode."""
+    modes = {name: m.training for name, m in source.named_modules()}
+    for name, m in target.named_modules():
+        object.__setattr__(m, "training", bool(modes.get(name, source.training)))
 
 
 # --------------------------------------------------------------------------- torch -> glassnet
@@ -223,7 +231,7 @@ def from_torch(module: tnn.Module) -> gnn.Module:
     model.load_state_dict(
         {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}, strict=True
     )
-    model.train(module.training)
+    _copy_modes(module, model)
     return model
 
 
