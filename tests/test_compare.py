@@ -222,6 +222,34 @@ def test_validation_split_and_plateau_are_shared_by_glassnet_and_torch(tmp_path)
         assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=0.01)
 
 
+def test_val_curves_and_plain_evaluation_losses_for_every_engine(tmp_path):
+    """With a validation split every engine records val loss and accuracy, history.csv
+    and both plots show them; with label smoothing the val/test losses are plain
+    cross-entropy for every engine (scikit-learn has no smoothing)."""
+    pytest.importorskip("sklearn")
+    config = CompareConfig(
+        epochs=2, models=["baseline"], val_size=0.2, label_smoothing=0.2, batch_size=64
+    )
+    _, results = run_compare(config, out=tmp_path, log=quiet, report=True)
+    for run in results["runs"]:
+        assert all({"val_loss", "val_accuracy"} <= set(e) for e in run["history"]), run["engine"]
+    header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
+    assert header[3:9] == [
+        "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"
+    ]  # fmt: skip
+    assert "Label smoothing (0.2) shapes the training loss only" in " ".join(results["notes"])
+    assert "glassnet val" in (tmp_path / "report.html").read_text()
+    ours = {r["engine"]: r for r in results["runs"]}["glassnet"]
+    from glassnet.study.train_run import load_model
+
+    model = load_model(tmp_path / "weights" / "baseline-glassnet.safetensors")
+    dataset = data.load("digits", val_size=0.2)
+    plain = evaluate(model, dataset, split="test")["loss"]
+    assert ours["history"][-1]["test_loss"] == pytest.approx(plain, rel=1e-5)
+    theirs = {r["engine"]: r for r in results["runs"]}["torch"]
+    assert theirs["history"][-1]["test_loss"] == pytest.approx(plain, rel=1e-4)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

@@ -132,8 +132,18 @@ def iterations_figure(run: RunData) -> dict:
     }
 
 
+_DASH = {"train": "dash", "val": "dot", "test": "solid"}
+
+
+def _splits(history: list[dict]) -> list[str]:
+    """train and test, and val where any epoch recorded it."""
+    has_val = any(e.get("val_loss") is not None for e in history)
+    return ["train", "val", "test"] if has_val else ["train", "test"]
+
+
 def curves_figure(run: RunData, model: str) -> dict:
-    """Loss (left) and accuracy (right) per epoch: engines by colour, train dashed."""
+    """Loss (left) and accuracy (right) per epoch: engines by colour, train dashed,
+    validation dotted (when the run held a validation split out), test solid."""
     data, last = [], 1
     for i, r in enumerate(run.runs_of(model)):
         engine = r["engine"]
@@ -142,7 +152,7 @@ def curves_figure(run: RunData, model: str) -> dict:
         epochs = [e["epoch"] for e in r["history"]]
         last = max([last, *epochs])
         for metric, axes, scale in (("loss", ("x", "y"), 1.0), ("accuracy", ("x2", "y2"), 100)):
-            for split in ("train", "test"):
+            for split in _splits(r["history"]):
                 unit = "%" if scale != 1 else ""
                 data.append(
                     {
@@ -158,7 +168,7 @@ def curves_figure(run: RunData, model: str) -> dict:
                         "line": {
                             "color": engine_color(engine, i),
                             "width": 4 if wide else 2,
-                            "dash": "dash" if split == "train" else "solid",
+                            "dash": _DASH[split],
                         },
                         "marker": {
                             "symbol": MARKERS.get(engine, "diamond"),

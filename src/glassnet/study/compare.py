@@ -201,6 +201,11 @@ def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
             f"optimizer ({config.optimizer}, lr {config.lr:g}) and schedule "
             f"({config.scheduler or 'constant'})."
         )
+    if config.label_smoothing:
+        notes.append(
+            f"Label smoothing ({config.label_smoothing:g}) shapes the training loss only: "
+            "validation and test losses are plain cross-entropy."
+        )
     if "sklearn" in config.engines:
         notes.append(
             "scikit-learn's MLPClassifier gets the same hidden layers, activation, split, "
@@ -221,7 +226,7 @@ def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
                 f"scikit-learn's weight decay is its alpha, set to weight_decay x batch size "
                 f"({config.weight_decay:g} x {config.batch_size}) because MLPClassifier "
                 "divides the penalty's gradient by the batch size (equal on full batches); it "
-                "does not decay the biases."
+                "does not decay the biases, and its train loss includes the penalty."
             )
         if left_out:
             notes.append(
@@ -240,12 +245,15 @@ def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
 
 
 def write_history_csv(path, runs: list[dict]) -> None:
+    """One row per model, engine and epoch; the val columns when a split was held out."""
+    has_val = any("val_loss" in e for r in runs for e in r.get("history", []))
     columns = [
         "model",
         "engine",
         "epoch",
         "train_loss",
         "train_accuracy",
+        *(["val_loss", "val_accuracy"] if has_val else []),
         "test_loss",
         "test_accuracy",
         "lr",

@@ -207,6 +207,7 @@ def run_torch(spec: RunSpec) -> RunResult:
     model = to_torch(spec.build_glassnet())
     torch.manual_seed(spec.seed)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
+    eval_loss_fn = torch.nn.CrossEntropyLoss()  # val/test losses without smoothing, as fit
     opt = make_optimizer(
         spec.optimizer,
         model.parameters(),
@@ -278,10 +279,10 @@ def run_torch(spec: RunSpec) -> RunResult:
             "seconds": seconds,
         }
         if has_val:
-            val_loss, val_logits = _torch_eval(model, x_val, y_val, loss_fn)
+            val_loss, val_logits = _torch_eval(model, x_val, y_val, eval_loss_fn)
             logs["val_loss"] = val_loss
             logs["val_accuracy"] = float((val_logits.argmax(1) == y_val).float().mean())
-        test_loss, logits = _torch_eval(model, x_test, y_test, loss_fn)
+        test_loss, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
         logs["test_loss"] = test_loss
         logs["test_accuracy"] = float((logits.argmax(1) == y_test).float().mean())
         if sched is not None and not per_batch:
@@ -295,7 +296,7 @@ def run_torch(spec: RunSpec) -> RunResult:
             stopper.on_epoch_end(stop, epoch, logs)
             if stop.stop_training:
                 break
-    _, logits = _torch_eval(model, x_test, y_test, loss_fn)
+    _, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
     weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
     key = next((k for k, v in weights.items() if k.endswith("weight") and v.ndim in (2, 4)), None)
     return RunResult(
@@ -366,6 +367,7 @@ def run_sklearn(spec: RunSpec) -> RunResult:
     d = spec.dataset
     x_train = d.x_train.reshape(len(d.x_train), -1)
     x_test = d.x_test.reshape(len(d.x_test), -1)
+    has_val = d.y_val is not None and len(d.y_val) > 0  # recorded, as the other engines do
     classes = np.arange(d.num_classes)
     history, iterations = [], []
     bar = _epoch_end(spec, "sklearn")
@@ -383,19 +385,20 @@ def run_sklearn(spec: RunSpec) -> RunResult:
                     raise KeyboardInterrupt from None
                 raise
         seconds = time.perf_counter() - started
-        proba = clf.predict_proba(x_test)
         train_pred = clf.predict(x_train)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": float(clf.loss_),
-                "train_accuracy": float((train_pred == d.y_train).mean()),
-                "lr": spec.lr,
-                "seconds": seconds,
-                "test_loss": float(log_loss(d.y_test, proba, labels=classes)),
-                "test_accuracy": float((proba.argmax(1) == d.y_test).mean()),
-            }
-        )
+        logs = {
+            "epoch": epoch,
+            "train_loss": float(clf.loss_),
+            "train_accuracy": float((train_pred == d.y_train).mean()),
+            "lr": spec.lr,
+            "seconds": seconds,
+        }
+        splits = [("val", d.x_val, d.y_val)] if has_val else []
+        for split, x, y in [*splits, ("test", d.x_test, d.y_test)]:
+            proba = clf.predict_proba(x.reshape(len(x), -1))
+            logs[f"{split}_loss"] = float(log_loss(y, proba, labels=classes))
+            logs[f"{split}_accuracy"] = float((proba.argmax(1) == y).mean())
+        history.append(logs)
         iterations.append(
             {
                 "step": epoch * -(-len(x_train) // spec.batch_size),

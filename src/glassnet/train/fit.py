@@ -185,6 +185,8 @@ def fit(
     augment:         False, True (the dataset's default: crop + flip for CIFAR-10) or a
                      transform ``f(x_batch, rng)``.
     seed:            seeds the batch order, augmentation and dropout.
+    label_smoothing: of the training loss only; val and test losses are plain
+                     cross-entropy, comparable between runs with and without it.
     early_stopping:  patience in epochs on the validation loss (needs a val split).
     checkpoint_dir:  keep ``last.safetensors`` (resumable) and ``best.safetensors`` there,
                      plus ``history.csv``; Ctrl-C saves ``last.safetensors`` and stops.
@@ -241,6 +243,7 @@ def fit(
         opt,
         make_loss(loss, label_smoothing),
         sched,
+        eval_loss_fn=make_loss(loss) if label_smoothing else None,
         callbacks=all_callbacks,
         log_interval=log_interval,
         progress=progress,

@@ -63,6 +63,7 @@ class Trainer:
         log_interval: int = 10,
         progress=True,
         model_metadata: dict | None = None,
+        eval_loss_fn=None,
     ):
         if scheduler_interval not in ("auto", "batch", "epoch"):
             raise ValueError(
@@ -71,6 +72,9 @@ class Trainer:
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+        # the loss reported for the val/test splits (fit: cross-entropy without label
+        # smoothing, which only shapes the training objective); default: loss_fn
+        self.eval_loss_fn = eval_loss_fn if eval_loss_fn is not None else self.loss_fn
         self.scheduler = scheduler
         if scheduler_interval == "auto":
             scheduler_interval = "batch" if isinstance(scheduler, sched.OneCycleLR) else "epoch"
@@ -169,7 +173,7 @@ class Trainer:
                     self.model,
                     data,
                     batch_size=eval_batch_size,
-                    loss_fn=self.loss_fn,
+                    loss_fn=self.eval_loss_fn,
                     details=False,
                 )
                 logs[f"{prefix}_loss"] = result["loss"]

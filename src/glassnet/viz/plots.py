@@ -68,10 +68,12 @@ def _columns(history) -> dict[str, list]:
 
 
 def plot_curves(histories: Mapping[str, object], path, title: str | None = None) -> Path:
-    """Loss and accuracy vs epoch, one colour per engine: train dashed, test solid.
+    """Loss and accuracy vs epoch, one colour per engine: train dashed, validation
+    dotted, test solid.
 
     ``histories`` maps an engine name to its epoch records (or columns) with ``epoch``,
-    ``train_loss``, ``test_loss``, ``train_accuracy`` and ``test_accuracy``.
+    ``train_loss``, ``test_loss``, ``train_accuracy`` and ``test_accuracy``, and
+    ``val_loss``/``val_accuracy`` when a validation split was held out.
     """
     fig = _figure(10, 3.8)
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -80,7 +82,7 @@ def plot_curves(histories: Mapping[str, object], path, title: str | None = None)
         label, marker = ENGINE_LABELS.get(engine, engine), ENGINE_MARKERS.get(engine, "o")
         width = 3.0 if i == 0 else 1.5  # the first engine wide: identical curves stay visible
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-            for split, style in (("train", "--"), ("test", "-")):
+            for split, style in (("train", "--"), ("val", ":"), ("test", "-")):
                 y = cols.get(f"{split}_{metric}")
                 if y is not None and any(v is not None for v in y):
                     y = np.array(y, dtype=float)  # None -> nan
