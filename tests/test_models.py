@@ -174,6 +174,15 @@ def test_adapting_to_other_inputs_and_classes():
     }
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 36), (3, 20, 32)])
+def test_every_zoo_model_runs_on_oblong_images(shape):
+    """A model that builds for an input shape must also run on it (lenet5 sized its
+    first Linear from the height alone)."""
+    for name in models.list():
+        model = models.get(name, input_shape=shape, num_classes=4)
+        assert model(np.zeros((2, *shape), np.float32)).shape == (2, 4), name
+
+
 def test_impossible_shapes_are_value_errors():
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         models.get("digits-cnn", input_shape=(8, 8))

@@ -127,9 +127,9 @@ def mlp(input_shape, num_classes, hidden: int = 128):
 def lenet5(input_shape, num_classes):
     c, h, w = input_shape
     pad = 2 if (h, w) == (28, 28) else 0  # 28x28 MNIST is padded to LeNet's 32x32
-    size = (h + 2 * pad - 4) // 2
-    size = (size - 4) // 2
-    if size <= 0:
+    # conv 5 (with pad), pool 2, conv 5, pool 2: each side on its own (inputs may be oblong)
+    sh, sw = (((side + 2 * pad - 4) // 2 - 4) // 2 for side in (h, w))
+    if min(sh, sw) <= 0:
         raise ValueError(f"lenet5 needs inputs of at least 12x12 pixels, got {input_shape}")
     return nn.Sequential(
         nn.Conv2d(c, 6, 5, padding=pad),
@@ -139,7 +139,7 @@ def lenet5(input_shape, num_classes):
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(16 * size * size, 120),
+        nn.Linear(16 * sh * sw, 120),
         nn.ReLU(),
         nn.Linear(120, 84),
         nn.ReLU(),
