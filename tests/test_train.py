@@ -587,7 +587,7 @@ def test_a_run_that_stopped_early_stays_stopped_on_resume(digits, tmp_path):
 
 def test_early_stopping_names_a_metric_that_is_not_recorded(digits):
     trainer, loader = make_trainer(digits, [EarlyStopping("val_loss")])
-    with pytest.raises(KeyError, match="val_loss.*train_loss"):
+    with pytest.raises(KeyError, match="EarlyStopping monitors 'val_loss'.*train_loss"):
         trainer.fit(loader, epochs=1)
     with pytest.raises(ValueError, match="mode"):
         EarlyStopping(mode="biggest")
@@ -602,6 +602,14 @@ def test_fit_early_stopping_on_the_validation_loss(digits):
     assert len(h) == 3
     assert h.best("val_loss", mode="min")[0] == 1
     assert h["train_loss"][2] < h["train_loss"][0]
+
+
+def test_model_checkpoint_names_a_metric_that_is_not_recorded(digits, tmp_path):
+    """As EarlyStopping: best.safetensors would otherwise never be written, silently."""
+    trainer, loader = make_trainer(digits, [ModelCheckpoint(tmp_path, monitor="val_loss")])
+    with pytest.raises(KeyError, match="ModelCheckpoint monitors 'val_loss'.*train_loss"):
+        trainer.fit(loader, epochs=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]  # the epoch is kept
 
 
 def test_model_checkpoint_writes_best_and_last(digits, tmp_path):
@@ -796,3 +804,12 @@ def test_predict_goes_batch_by_batch(digits):
     assert sizes == [32, 32, 32, 4]
     assert out.shape == (100, 10) and out.dtype == np.float32
     np.testing.assert_allclose(out, predict(model, x, batch_size=1000), rtol=1e-5, atol=1e-6)
+
+
+def test_a_plateau_scheduler_cannot_step_per_batch():
+    model = models.get("digits-baseline", seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau steps once per epoch"):
+        Trainer(model, opt, scheduler=plateau, scheduler_interval="batch")
+    Trainer(model, opt, scheduler=plateau)  # auto: per epoch

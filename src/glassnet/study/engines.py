@@ -281,10 +281,11 @@ def run_torch(spec: RunSpec) -> RunResult:
         if has_val:
             val_loss, val_logits = _torch_eval(model, x_val, y_val, eval_loss_fn)
             logs["val_loss"] = val_loss
-            logs["val_accuracy"] = float((val_logits.argmax(1) == y_val).float().mean())
+            # accuracies in float64, as glassnet computes them
+            logs["val_accuracy"] = float((val_logits.argmax(1) == y_val).double().mean())
         test_loss, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
         logs["test_loss"] = test_loss
-        logs["test_accuracy"] = float((logits.argmax(1) == y_test).float().mean())
+        logs["test_accuracy"] = float((logits.argmax(1) == y_test).double().mean())
         if sched is not None and not per_batch:
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step(logs.get("val_loss", logs["train_loss"]))

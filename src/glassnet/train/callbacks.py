@@ -52,6 +52,18 @@ def _improved(value, best, mode: str, min_delta: float) -> bool:
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
+def _monitored(callback, logs: dict):
+    """The value of ``callback.monitor`` in an epoch's logs (NaN counts as recorded: it
+    just never improves); a KeyError naming what the run does record if it is absent."""
+    value = logs.get(callback.monitor)
+    if value is None:
+        raise KeyError(
+            f"{type(callback).__name__} monitors {callback.monitor!r}, which this run does "
+            f"not record (it records {', '.join(k for k, v in logs.items() if v is not None)})"
+        )
+    return value
+
+
 def _check_mode(monitor: str, mode: str) -> str:
     if mode == "auto":
         return "max" if "acc" in monitor else "min"
@@ -92,12 +104,7 @@ class EarlyStopping(Callback):
             self.stopped_epoch = None
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
-        value = logs.get(self.monitor)
-        if value is None:
-            raise KeyError(
-                f"EarlyStopping monitors {self.monitor!r}, which this run does not record "
-                f"(it records {', '.join(k for k, v in logs.items() if v is not None)})"
-            )
+        value = _monitored(self, logs)
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = float(value), epoch, 0
             if self.restore_best_weights:
@@ -183,6 +190,8 @@ class ModelCheckpoint(Callback):
             )
         trainer.save_checkpoint(self.last_path)
         self._saved_at = time.monotonic()
+        if self.save_best:  # checked after the checkpoint: the epoch is not lost
+            _monitored(self, logs)
 
     def state_dict(self) -> dict:
         return {"best": self.best}

@@ -78,6 +78,11 @@ class Trainer:
         self.scheduler = scheduler
         if scheduler_interval == "auto":
             scheduler_interval = "batch" if isinstance(scheduler, sched.OneCycleLR) else "epoch"
+        if scheduler_interval == "batch" and isinstance(scheduler, sched.ReduceLROnPlateau):
+            raise ValueError(
+                "ReduceLROnPlateau steps once per epoch, on the validation (or training) "
+                "loss: use scheduler_interval='epoch' or 'auto'"
+            )
         self.scheduler_interval = scheduler_interval
         self.callbacks: list[Callback] = list(callbacks)
         if progress_enabled(progress):
