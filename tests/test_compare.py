@@ -167,6 +167,10 @@ def test_sklearn_runs_the_mlp_and_explains_the_conv_model(compare_run):
     )
     baseline_sklearn = next(line for line in lines if line.startswith("baseline        sklearn"))
     assert "2,260" in baseline_sklearn and "%" in baseline_sklearn
+    long = {"runs": [{**r, "model": "cifar10-cnn-pool-skip"} for r in results["runs"]]}
+    assert all(
+        line.startswith("cifar10-cnn-pool-skip  ") for line in results_table(long).splitlines()[2:]
+    )  # the model column widens: the engine does not run into the name
 
 
 def test_repeating_a_run_from_its_config_gives_the_same_numbers(compare_run, tmp_path):

@@ -272,3 +272,50 @@ def test_weight_tiles_layouts():
     assert matrix.shape == (1, 10, 30, 3)
     grid = mosaic(linear, pad=1)
     assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
+
+
+def _figure_texts(monkeypatch, draw):
+    """The texts (title, captions) of the figure ``draw()`` saves."""
+    from glassnet.viz import plots
+
+    seen = {}
+    save = plots._save
+
+    def spy(fig, path):
+        seen["texts"] = [t.get_text() for ax in fig.axes for t in ax.texts]
+        seen["texts"] += [t.get_text() for t in fig.texts] + [ax.get_title() for ax in fig.axes]
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", spy)
+    draw()
+    return seen["texts"]
+
+
+def test_image_grid_captions_and_inputs(tmp_path, monkeypatch):
+    from glassnet.viz import plot_image_grid
+
+    images = np.zeros((3, 8, 8, 3), np.uint8)
+    titles = ["automobile (true truck)", "cat (true dog)", "dog"]
+    texts = _figure_texts(monkeypatch, lambda: plot_image_grid(images, titles, tmp_path / "a.png"))
+    assert "automobile\n(true truck)" in texts and "dog" in texts  # two lines: no overlaps
+    floats = np.full((2, 8, 8), 0.5)  # a denormalised batch: drawn grey, not black
+    plot_image_grid(floats, ["", ""], tmp_path / "f.png")  # no captions: no dark text
+    assert 120 < np.asarray(Image.open(tmp_path / "f.png").convert("L")).min() < 135
+    with pytest.raises(ValueError, match="no images"):
+        plot_image_grid([], [], tmp_path / "e.png")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        plot_image_grid(floats * 255, ["a", "b"], tmp_path / "e.png")
+    with pytest.raises(ValueError, match="HWC"):
+        plot_image_grid(np.zeros((2, 3, 8, 8), np.uint8), ["a", "b"], tmp_path / "e.png")
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        plot_image_grid(floats, ["a"], tmp_path / "e.png")
+
+
+def test_weight_picture_says_when_units_are_left_out(tmp_path, monkeypatch):
+    from glassnet.viz import plot_weights
+
+    w = np.random.default_rng(0).standard_normal((100, 64))
+    texts = _figure_texts(monkeypatch, lambda: plot_weights(w, (1, 8, 8), tmp_path / "w.png"))
+    assert any("(100x64, first 64 of 100 units)" in t for t in texts)
+    texts = _figure_texts(monkeypatch, lambda: plot_weights(w[:10], (1, 8, 8), tmp_path / "v.png"))
+    assert any(t.endswith("(10x64)") for t in texts)

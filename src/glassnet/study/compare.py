@@ -271,17 +271,18 @@ def write_history_csv(path, runs: list[dict]) -> None:
 
 def results_table(results: dict) -> str:
     """The console table: model x engine, final and best test accuracy, seconds, params."""
+    m = max([16, *(len(r["model"]) + 2 for r in results["runs"])])  # long names get room
     header = (
-        f"{'model':<16}{'engine':<10}{'final acc':>10}{'best acc':>10}{'best ep':>8}"
+        f"{'model':<{m}}{'engine':<10}{'final acc':>10}{'best acc':>10}{'best ep':>8}"
         f"{'seconds':>9}{'params':>10}"
     )
     lines = [header, "-" * len(header)]
     for r in results["runs"]:
         if r["status"] != "ok":
-            lines.append(f"{r['model']:<16}{r['engine']:<10}  skipped ({_short(r['reason'])})")
+            lines.append(f"{r['model']:<{m}}{r['engine']:<10}  skipped ({_short(r['reason'])})")
             continue
         lines.append(
-            f"{r['model']:<16}{r['engine']:<10}{r['final_test_accuracy'] * 100:>9.2f}%"
+            f"{r['model']:<{m}}{r['engine']:<10}{r['final_test_accuracy'] * 100:>9.2f}%"
             f"{r['best_test_accuracy'] * 100:>9.2f}%{r['best_epoch']:>8}{r['seconds']:>9.2f}"
             f"{r['params']:>10,}"
         )

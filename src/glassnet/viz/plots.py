@@ -138,13 +138,18 @@ def plot_synopsis(
 
 
 def plot_iterations(
-    series: Mapping[str, tuple], path, title: str = "training loss per iteration"
+    series: Mapping[str, tuple],
+    path,
+    title: str = "training loss per iteration",
+    styles: Mapping[str, dict] | None = None,
 ) -> Path:
-    """Loss vs examples seen; ``series`` maps a label to ``(examples_seen, loss)``."""
+    """Loss vs examples seen; ``series`` maps a label to ``(examples_seen, loss)``, and
+    ``styles`` (optional) a label to matplotlib line settings."""
     fig = _figure(8, 3.8)
     ax = fig.subplots()
     for i, (label, (seen, loss)) in enumerate(series.items()):
-        ax.plot(seen, loss, label=label, linewidth=1.2, color=f"C{i % 10}")
+        style = {"linewidth": 1.2, "color": f"C{i % 10}", **(styles or {}).get(label, {})}
+        ax.plot(seen, loss, label=label, **style)
     ax.set_xlabel("examples seen")
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3)
@@ -159,6 +164,9 @@ def plot_weights(weights, input_shape, path, title: str | None = None, max_units
     aspect = grid.shape[1] / grid.shape[0]
     width = min(10.0, max(3.0, 4 * aspect))
     shape = "x".join(str(s) for s in np.shape(weights))
+    units = np.shape(weights)[0]
+    if units > max_units:  # say what is left out
+        shape += f", first {max_units} of {units} units"
     fig, ax = _picture(width, width / aspect, f"{title or 'first-layer weights'} ({shape})")
     ax.imshow(grid, interpolation="nearest")
     return _save(fig, path)
@@ -202,18 +210,25 @@ def plot_image_grid(
     colors: Sequence[str] | None = None,
     cols: int = 10,
 ) -> Path:
-    """Images (uint8 NHWC or NHW) in a grid, each with its title (e.g. the predicted label).
+    """Images (uint8 NHWC or NHW, or floats in [0, 1]) in a grid, each with its title
+    (e.g. the predicted label; a "pred (true X)" caption goes on two lines).
 
     The grid is one picture with the captions written above each image: far faster
     than one matplotlib axes per image.
     """
-    tiles = np.stack([_rgb(to_display(np.asarray(im))) for im in images])
+    images = _displayable(images)
+    if len(titles) != len(images):
+        raise ValueError(f"{len(images)} images but {len(titles)} titles")
+    tiles = np.stack([_rgb(to_display(im)) for im in images])
     n, h, w = tiles.shape[:3]
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
-    gap_x, gap_y = max(1, w // 8), max(2, int(h * 0.45))  # the caption sits in gap_y
+    titles = [str(t).replace(" (", "\n(", 1) for t in titles]  # narrower: no overlaps
+    lines = max(t.count("\n") + 1 for t in titles)
+    # captions sit in gap_y; "(true automobile)" needs the wider gap_x of two lines
+    gap_x, gap_y = max(1, w // (8 if lines == 1 else 4)), max(2, int(h * 0.45 * lines))
     canvas = np.full((rows * (h + gap_y), cols * (w + gap_x), 3), 255, np.uint8)
-    fig, ax = _picture(1.0 * cols, 1.25 * rows, title)
+    fig, ax = _picture(1.0 * cols, (1.0 + 0.25 * lines) * rows, title)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, cols)
         y, x = r * (h + gap_y) + gap_y, c * (w + gap_x)
@@ -222,6 +237,28 @@ def plot_image_grid(
         ax.text(x + w / 2, y - 0.5, titles[i], ha="center", va="bottom", fontsize=7, color=color)
     ax.imshow(canvas, interpolation="nearest")
     return _save(fig, path)
+
+
+def _displayable(images) -> list[np.ndarray]:
+    """uint8 images, from uint8 or from floats in [0, 1]; a clear error otherwise."""
+    images = [np.asarray(im) for im in images]
+    if not images:
+        raise ValueError("no images to draw")
+    out = []
+    for im in images:
+        if np.issubdtype(im.dtype, np.floating):
+            if not (np.isfinite(im).all() and im.min() >= 0 and im.max() <= 1):
+                raise ValueError(
+                    "float images must hold values in [0, 1] (e.g. Dataset.denormalize's); "
+                    f"got {im.min():g} to {im.max():g}"
+                )
+            im = (im * 255).round().astype(np.uint8)
+        elif im.dtype != np.uint8:
+            raise TypeError(f"images must be uint8 or floats in [0, 1], got {im.dtype}")
+        if im.ndim == 3 and im.shape[0] in (1, 3) and im.shape[2] not in (1, 3, 4):
+            raise ValueError(f"images must be HWC (channels last), got shape {im.shape}")
+        out.append(im)
+    return out
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -282,8 +319,22 @@ def save_plots(run_dir, results: dict | None = None, dataset=None) -> list[Path]
         for r in run.runs
         if r.get("status") == "ok" and r.get("iterations")
     }
+    # a colour per model, a line per engine: glassnet's a wide pale band, so that
+    # PyTorch's identical curve shows on top of it
+    lines = {
+        "glassnet": {"linestyle": "-", "linewidth": 4.5, "alpha": 0.35},
+        "torch": {"linestyle": "--", "linewidth": 1.3},
+        "sklearn": {"linestyle": ":", "linewidth": 1.6},
+    }
+    styles = {
+        f"{r['model']} / {r['engine']}": {
+            "color": f"C{models.index(r['model']) % 10}",
+            **lines.get(r["engine"], {"linestyle": "-.", "linewidth": 1.2}),
+        }
+        for r in run.runs
+    }
     if series:
-        paths.append(plot_iterations(series, out / "iterations.png"))
+        paths.append(plot_iterations(series, out / "iterations.png", styles=styles))
     for model in models:
         if run.runs_of(model):
             paths += _model_plots(run, model, out)
