@@ -43,6 +43,8 @@ CONV_CASES = [
     (4, 4, (2, 3), 3, (0, 2), (2, 1), 4, (9, 7)),
     (3, 6, 1, 2, 0, 1, 3, (4, 5)),
     (2, 3, (4, 5), 1, (1, 2), (1, 2), 1, (7, 11)),  # by kernel rows (Conv2d._by_kernel_rows)
+    (4, 4, 3, 1, 1, 1, 1, (6, 5)),  # out <= in channels: dL/dx by the gather form
+    (1, 2, 3, 1, 1, 1, 1, (28, 40)),  # a long dL/dW sum, taken in chunks
 ]
 
 
@@ -63,6 +65,23 @@ def test_conv2d_matches_reference(case, assert_close):
     assert_close(conv.weight.grad, rdw, TOL, "dW")
     if conv.bias is not None:
         assert_close(conv.bias.grad, rdb, TOL, "db")
+
+
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_conv2d_on_threads_matches_reference(case, assert_close, monkeypatch):
+    """The same cases with every layer run in blocks of one sample on two threads, as
+    large layers run (the cases are too small to be threaded on their own)."""
+    import glassnet
+    from glassnet.nn import conv
+
+    monkeypatch.setattr(conv, "THREADED_BYTES", 1)
+    monkeypatch.setattr(conv, "THREADED_BLOCK_BYTES", 1)
+    before = glassnet.get_num_threads()
+    glassnet.set_num_threads(2)
+    try:
+        test_conv2d_matches_reference(case, assert_close)
+    finally:
+        glassnet.set_num_threads(before)
 
 
 POOL_CASES = [
