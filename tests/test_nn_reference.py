@@ -135,6 +135,41 @@ def test_avgpool2d_matches_reference(case, assert_close):
     assert_close(backward_of(pool, x, g), ref.avgpool2d_backward(x, g, k, s, p), TOL, "dx")
 
 
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avgpool2d_options_match_reference(case, include_pad, assert_close):
+    """ceil_mode (windows reaching past the padding), count_include_pad and
+    divisor_override, for both poolings where they apply."""
+    k, s, p, d, hw = POOL_CASES[case]
+    rng = np.random.default_rng(10 + case)
+    x = rng.standard_normal((2, 2, *hw))
+    for override in (None, 3):
+        pool = nn.AvgPool2d(k, s, p, True, include_pad, override)
+        y = pool(x)
+        assert_close(y, ref.avgpool2d_forward(x, k, s, p, True, include_pad, override), TOL, "y")
+        g = rng.standard_normal(y.shape)
+        want = ref.avgpool2d_backward(x, g, k, s, p, True, include_pad, override)
+        assert_close(backward_of(pool, x, g), want, TOL, "dx")
+    pool = nn.MaxPool2d(k, s, p, d, ceil_mode=True)
+    y = pool(x)
+    np.testing.assert_array_equal(y, ref.maxpool2d_forward(x, k, s, p, d, ceil_mode=True))
+    g = rng.standard_normal(y.shape)
+    want = ref.maxpool2d_backward(x, g, k, s, p, d, ceil_mode=True)
+    assert_close(backward_of(pool, x, g), want, TOL, "dx")
+
+
+@pytest.mark.parametrize("size, hw", [(1, (5, 4)), ((2, 3), (7, 5)), ((3, 3), (6, 6))])
+def test_adaptive_avgpool2d_matches_reference(size, hw, assert_close):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, *hw))
+    pool = nn.AdaptiveAvgPool2d(size)
+    y = pool(x)
+    assert_close(y, ref.adaptive_avgpool2d_forward(x, size), TOL, "forward")
+    g = rng.standard_normal(y.shape)
+    want = ref.adaptive_avgpool2d_backward(x, g, size)
+    assert_close(backward_of(pool, x, g), want, TOL, "dx")
+
+
 def test_reference_conv_is_not_trivially_equal():
     """The oracle itself is sensitive: a different stride or weight changes its answer."""
     rng = np.random.default_rng(0)

@@ -23,6 +23,8 @@ __all__ = [
     "maxpool2d_backward",
     "avgpool2d_forward",
     "avgpool2d_backward",
+    "adaptive_avgpool2d_forward",
+    "adaptive_avgpool2d_backward",
 ]
 
 
@@ -30,8 +32,14 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-def _out(size, k, s, p, d=1):
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+def _out(size, k, s, p, d=1, ceil_mode=False):
+    """Output size; ``ceil_mode`` rounds up, but a last window must start inside the
+    input or its left padding (PyTorch's rule)."""
+    span = size + 2 * p - d * (k - 1) - 1
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
 
 
 # ----------------------------------------------------------------------------- Linear
@@ -123,33 +131,38 @@ def conv2d_backward(x, weight, grad_out, stride=1, padding=0, dilation=1, groups
 
 
 # ----------------------------------------------------------------------------- pooling
-def _pool_windows(x, kernel_size, stride, padding, dilation, fill):
+def _pool_windows(x, kernel_size, stride, padding, dilation, fill, ceil_mode=False):
     (kh, kw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(padding), _pair(dilation)
     sh, sw = _pair(kernel_size if stride is None else stride)
     n, c, h, w = x.shape
-    ho, wo = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
-    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+    ho, wo = _out(h, kh, sh, ph, dh, ceil_mode), _out(w, kw, sw, pw, dw, ceil_mode)
+    # room for every window: ceil_mode's last one may reach past the right padding
+    hp = max(h + 2 * ph, (ho - 1) * sh + dh * (kh - 1) + 1)
+    wp = max(w + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1)
+    xp = np.full((n, c, hp, wp), fill, dtype=x.dtype)
     xp[:, :, ph : ph + h, pw : pw + w] = x
     return xp, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo)
 
 
-def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """y[n, c, i, j] = max_{a, b} xpad[n, c, i*s + a*d, j*s + b*d]  (NaN if any is NaN)"""
-    return _maxpool2d(x, None, kernel_size, stride, padding, dilation)
+    return _maxpool2d(x, None, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def maxpool2d_backward(x, grad_out, kernel_size, stride=None, padding=0, dilation=1):
+def maxpool2d_backward(
+    x, grad_out, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
+):
     """dL/dx: each output's gradient goes to the position :func:`_maxpool2d` picks."""
-    return _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation)
+    return _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation):
+def _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation, ceil_mode):
     """PyTorch's scan of each window: start at its first pixel inside the image, move to
     a pixel when ``value > max or isnan(value)``. So ties go to the first maximum, NaN
     wins (the last NaN), and a window of -inf's keeps its first inside pixel. Padding is
     never a candidate. Returns y, or dL/dx when ``grad_out`` is given."""
     xp, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = _pool_windows(
-        x, kernel_size, stride, padding, dilation, -np.inf
+        x, kernel_size, stride, padding, dilation, -np.inf, ceil_mode
     )
     n, c, h, w = x.shape
     y = np.zeros((n, c, ho, wo), dtype=x.dtype)
@@ -173,36 +186,91 @@ def _maxpool2d(x, grad_out, kernel_size, stride, padding, dilation):
     return y if grad_out is None else dxp[:, :, ph : ph + h, pw : pw + w]
 
 
-def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
-    """y[n, c, i, j] = mean over the kh*kw window (padding zeros included in the count)."""
-    xp, (kh, kw), (sh, sw), _, _, (ho, wo) = _pool_windows(x, kernel_size, stride, padding, 1, 0)
-    n, c = x.shape[:2]
+def avgpool2d_forward(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None,
+):  # fmt: skip
+    """y[n, c, i, j] = sum over the window / its divisor (:func:`_avg_divisor`)."""
+    return _avgpool2d(
+        x, None, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+def avgpool2d_backward(
+    x, grad_out, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None,
+):  # fmt: skip
+    """dL/dx: each output's gradient / divisor goes to every pixel of its window."""
+    return _avgpool2d(
+        x, grad_out, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+def _avg_divisor(start, k, size, p, count_include_pad):
+    """How many pixels a window starting at ``start`` (in unpadded coordinates) counts
+    along one axis: those inside the input and its padding (count_include_pad; a
+    ceil_mode window reaching past the padding is cut there), or inside the input only."""
+    end = min(start + k, size + p)
+    if not count_include_pad:
+        start, end = max(start, 0), min(end, size)
+    return end - start
+
+
+def _avgpool2d(x, grad_out, kernel_size, stride, padding, ceil_mode, count_include_pad, override):
+    xp, (kh, kw), (sh, sw), (ph, pw), _, (ho, wo) = _pool_windows(
+        x, kernel_size, stride, padding, 1, 0, ceil_mode
+    )
+    n, c, h, w = x.shape
     y = np.zeros((n, c, ho, wo), dtype=x.dtype)
-    for s in range(n):
-        for ch in range(c):
-            for i in range(ho):
-                for j in range(wo):
+    dxp = np.zeros_like(xp)
+    for i in range(ho):
+        for j in range(wo):
+            divisor = override or (
+                _avg_divisor(i * sh - ph, kh, h, ph, count_include_pad)
+                * _avg_divisor(j * sw - pw, kw, w, pw, count_include_pad)
+            )
+            for s in range(n):
+                for ch in range(c):
                     total = 0.0
                     for a in range(kh):
                         for b in range(kw):
                             total += xp[s, ch, i * sh + a, j * sw + b]
-                    y[s, ch, i, j] = total / (kh * kw)
-    return y
+                            if grad_out is not None:
+                                dxp[s, ch, i * sh + a, j * sw + b] += (
+                                    grad_out[s, ch, i, j] / divisor
+                                )
+                    y[s, ch, i, j] = total / divisor
+    return y if grad_out is None else dxp[:, :, ph : ph + h, pw : pw + w]
 
 
-def avgpool2d_backward(x, grad_out, kernel_size, stride=None, padding=0):
-    """dL/dx: each output's gradient is shared equally by the kh*kw pixels of its window."""
-    xp, (kh, kw), (sh, sw), (ph, pw), _, (ho, wo) = _pool_windows(
-        x, kernel_size, stride, padding, 1, 0
-    )
+def adaptive_avgpool2d_forward(x, output_size):
+    """y[n, c, i, j] = mean of x over rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the
+    same rule for columns (PyTorch's cells, which may overlap)."""
+    return _adaptive_avgpool2d(x, None, output_size)
+
+
+def adaptive_avgpool2d_backward(x, grad_out, output_size):
+    """dL/dx: each output's gradient, divided by its cell's size, to every pixel of it."""
+    return _adaptive_avgpool2d(x, grad_out, output_size)
+
+
+def _adaptive_avgpool2d(x, grad_out, output_size):
     n, c, h, w = x.shape
-    dxp = np.zeros_like(xp)
-    for s in range(n):
-        for ch in range(c):
-            for i in range(ho):
-                for j in range(wo):
-                    share = grad_out[s, ch, i, j] / (kh * kw)
-                    for a in range(kh):
-                        for b in range(kw):
-                            dxp[s, ch, i * sh + a, j * sw + b] += share
-    return dxp[:, :, ph : ph + h, pw : pw + w]
+    oh, ow = _pair(output_size)
+    y = np.zeros((n, c, oh, ow), dtype=x.dtype)
+    dx = np.zeros_like(x)
+    for i in range(oh):
+        r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+        for j in range(ow):
+            q0, q1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            size = (r1 - r0) * (q1 - q0)
+            for s in range(n):
+                for ch in range(c):
+                    total = 0.0
+                    for r in range(r0, r1):
+                        for q in range(q0, q1):
+                            total += x[s, ch, r, q]
+                            if grad_out is not None:
+                                dx[s, ch, r, q] += grad_out[s, ch, i, j] / size
+                    y[s, ch, i, j] = total / size
+    return y if grad_out is None else dx
