@@ -140,11 +140,13 @@ class CrossEntropyLoss(_Loss):
             q[~valid] = 0
             normalizer = float(w[safe_y][valid].sum())
         logp = log_softmax(z, axis=1)
-        # Classes with no target weight (q = 0) add nothing, even where log p is -inf
-        # (a masked logit) or NaN (an ignored row holding inf): 0 * -inf would be NaN.
-        per_sample = -(q * np.where(q != 0, logp, 0)).sum(axis=1)
         self._save_for_backward(logp, q, normalizer)
-        return self._reduce(per_sample, normalizer)
+        loss = self._reduce(-(q * logp).sum(axis=1), normalizer)
+        if (loss != loss) if isinstance(loss, float) else np.isnan(loss).any():  # NaN: rare
+            # Classes with no target weight (q = 0) add nothing, even where log p is -inf
+            # (a masked logit) or NaN (an ignored row holding inf): 0 * -inf would be NaN.
+            loss = self._reduce(-(q * np.where(q != 0, logp, 0)).sum(axis=1), normalizer)
+        return loss
 
     def backward(self, grad_out=None) -> np.ndarray:
         logp, q, normalizer = self._saved()
