@@ -37,7 +37,7 @@ def as_input(
         raise ValueError(
             f"{module!r} expects {size} at dimension {dim} of input {what}, got shape {x.shape}"
         )
-    if x.dtype == object or x.dtype.kind not in "biuf":  # complex, strings, dates...
+    if x.dtype.kind not in "biuf":  # complex, strings, objects, dates...
         raise TypeError(f"{name} expects a real numeric array, got dtype {x.dtype}")
     target = None
     for p in module._parameters.values():

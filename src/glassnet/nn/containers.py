@@ -13,6 +13,7 @@ shortcut of a Residual) is how a skip link hands raw pixels onwards.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -184,12 +185,12 @@ class Concat(Module):
         # the branches' dtype (a Flatten branch may carry a float64 input into float32 ones)
         first = next(self.parameters(), None)
         dtype = first.dtype if first is not None else np.result_type(*outs)
-        flat = [o.reshape(n, int(np.prod(o.shape[1:]))) for o in outs]  # (-1 fails at n = 0)
+        flat = [o.reshape(n, math.prod(o.shape[1:])) for o in outs]  # (-1 fails at n = 0)
         return np.concatenate(flat, axis=1, dtype=dtype)
 
     def backward(self, grad_out):
         (shapes,) = self._saved()
-        sizes = [int(np.prod(s[1:])) for s in shapes]
+        sizes = [math.prod(s[1:]) for s in shapes]
         grad_out = np.asarray(grad_out)
         if grad_out.shape != (shapes[0][0], sum(sizes)):
             raise ValueError(

@@ -15,6 +15,8 @@ The sliding-window machinery used by convolution and pooling lives here:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -126,7 +128,7 @@ def offset_slice(
 
 def _ncl(a: np.ndarray) -> np.ndarray:
     """(N, C, ...) seen as (N, C, L); L spelled out, as -1 is ambiguous when N is 0."""
-    return a.reshape(a.shape[0], a.shape[1], int(np.prod(a.shape[2:])))
+    return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
 
 
 def channel_sum(a: np.ndarray) -> np.ndarray:

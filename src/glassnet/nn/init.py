@@ -70,7 +70,7 @@ def _fans(a: np.ndarray) -> tuple[int, int]:
         raise ValueError(
             f"fan in and fan out need a tensor with at least 2 dimensions, got shape {a.shape}"
         )
-    receptive = int(np.prod(a.shape[2:])) if a.ndim > 2 else 1
+    receptive = math.prod(a.shape[2:]) if a.ndim > 2 else 1
     return a.shape[1] * receptive, a.shape[0] * receptive
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._checks import as_input, check_grad
@@ -56,7 +58,7 @@ class Flatten(Module):
                 f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) is empty for "
                 f"input of shape {x.shape}"
             )
-        new_shape = (*x.shape[:start], int(np.prod(x.shape[start : end + 1])), *x.shape[end + 1 :])
+        new_shape = (*x.shape[:start], math.prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
         self._save_for_backward(x.shape, new_shape)
         return x.reshape(new_shape)
 
@@ -89,10 +91,10 @@ class Unflatten(Module):
         x = as_input(self, x, tuple(range(1, 9)), "(N, *)")
         dim = _dim(self, "dim", self.dim, x.ndim)
         sizes = self.unflattened_size
-        known = int(np.prod([s for s in sizes if s != -1]))
+        known = math.prod([s for s in sizes if s != -1])
         if -1 in sizes and known > 0 and x.shape[dim] % known == 0:
             sizes = tuple(x.shape[dim] // known if s == -1 else s for s in sizes)
-        if x.shape[dim] != int(np.prod(sizes)):
+        if x.shape[dim] != math.prod(sizes):
             raise ValueError(
                 f"{self!r} cannot split dimension {dim} of size {x.shape[dim]} into "
                 f"{self.unflattened_size}"
