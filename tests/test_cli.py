@@ -377,7 +377,8 @@ def test_a_run_that_failed_before_its_first_checkpoint_can_be_started_again(caps
 def test_a_run_that_fails_its_checks_leaves_no_folder(capsys, tmp_path):
     for argv in (
         ["train", "--train-size", 0],
-        ["train", "--early-stopping", 3],  # no validation split: found by fit
+        ["train", "--early-stopping", 3],  # no validation split: found by the config
+        ["train", "--engine", "torch", "--early-stopping", 3],  # the torch engine too
         ["train", "--optimizer", "sgd", "--nesterov"],  # nesterov needs momentum
         ["compare", "--val-size", 1500],
     ):

@@ -18,7 +18,12 @@ from .. import data, models
 from .. import random as gn_random
 from ..data.datasets import INPUT_SHAPES
 from ..nn import Parameter
-from ..train.fit import SCHEDULERS, ignored_optimizer_settings, make_optimizer
+from ..train.fit import (
+    EARLY_STOPPING_NEEDS_VAL,
+    SCHEDULERS,
+    ignored_optimizer_settings,
+    make_optimizer,
+)
 from .engines import ENGINES
 
 __all__ = ["Recipe", "CompareConfig", "TrainConfig", "DEFAULT_MODELS"]
@@ -193,6 +198,8 @@ class TrainConfig(Recipe):
             raise ValueError(
                 f"early stopping's patience must be at least 1 epoch, got {self.early_stopping}"
             )
+        if self.early_stopping and not self.val_size:  # before any folder is made
+            raise ValueError(EARLY_STOPPING_NEEDS_VAL)
         if self.log_interval < 1:
             raise ValueError(f"log interval must be at least 1 batch, got {self.log_interval}")
         if self.engine not in ("glassnet", "torch"):
