@@ -231,7 +231,7 @@ def test_available_names_a_file_cut_short(tmp_path, gz):
     path.write_bytes(whole + b"\0")  # trailing bytes: wrong too (the gz's trailer moves)
     assert available(tmp_path)[1].problem.startswith(name)
     path.write_bytes(b"\0\0\x08")  # shorter than a header
-    assert available(tmp_path)[1].problem == f"{name}: not an idx file"
+    assert available(tmp_path)[1].problem == f"{name}: too short for an idx header (3 bytes)"
     path.write_bytes(whole)
     batch = tmp_path / "cifar10" / "cifar-10-batches-bin" / "data_batch_3.bin"
     batch.write_bytes(batch.read_bytes()[:-1])

@@ -97,6 +97,26 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     data = _read_maybe_gzip(path)
+    dtype, dims, header_len = _idx_header(path, data)
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no int64 overflow
+    actual = len(data) - header_len
+    if actual != expected:
+        what = "truncated" if actual < expected else "has trailing bytes"
+        raise ValueError(
+            f"{path}: idx file {what}: header says shape {dims} of {dtype.name} "
+            f"({expected} data bytes) but the file holds {actual}"
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
+    # a copy: frombuffer's view of the bytes is read-only (for uint8, astype would keep it)
+    return array.astype(dtype.newbyteorder("="))
+
+
+_IDX_HEADER_MAX = 4 + 4 * 255  # the magic number, then at most 255 dimension sizes
+
+
+def _idx_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(dtype, dims, header length)`` from the file's first bytes (at least the
+    header's); ValueError naming the file and what is wrong."""
     if len(data) < 4:
         raise ValueError(f"{path}: too short for an idx header ({len(data)} bytes)")
     zero, code, ndim = data[0:2], data[2], data[3]
@@ -112,18 +132,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(data) < header_len:
         raise ValueError(f"{path}: truncated idx header (needs {header_len} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
-    expected = math.prod(dims) * dtype.itemsize  # Python ints: no int64 overflow
-    actual = len(data) - header_len
-    if actual != expected:
-        what = "truncated" if actual < expected else "has trailing bytes"
-        raise ValueError(
-            f"{path}: idx file {what}: header says shape {dims} of {dtype.name} "
-            f"({expected} data bytes) but the file holds {actual}"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
-    # a copy: frombuffer's view of the bytes is read-only (for uint8, astype would keep it)
-    return array.astype(dtype.newbyteorder("="))
+    return IDX_DTYPES[code], dims, header_len
 
 
 def idx_size_problem(path: str | os.PathLike) -> str | None:
@@ -141,12 +150,7 @@ def idx_size_problem(path: str | os.PathLike) -> str | None:
             gzipped = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
-            head = stream.read(4)
-            if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in IDX_DTYPES:
-                return "not an idx file"
-            dims = stream.read(4 * head[3])
-            if len(dims) < 4 * head[3]:
-                return "truncated idx header"
+            head = stream.read(_IDX_HEADER_MAX)  # the header and perhaps some data
             raw.seek(0, os.SEEK_END)
             length = raw.tell()
             if gzipped:
@@ -154,8 +158,11 @@ def idx_size_problem(path: str | os.PathLike) -> str | None:
                 isize = int.from_bytes(raw.read(4), "little")
     except (OSError, EOFError, zlib.error) as exc:
         return f"unreadable ({exc})"
-    shape = [int.from_bytes(dims[i : i + 4], "big") for i in range(0, len(dims), 4)]
-    expected = 4 + len(dims) + math.prod(shape) * IDX_DTYPES[head[2]].itemsize
+    try:
+        dtype, dims, header_len = _idx_header(path, head)
+    except ValueError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    expected = header_len + math.prod(dims) * dtype.itemsize
     if gzipped and isize != expected % 2**32:
         return f"gzip data ends early or is damaged (it holds {isize} bytes, not {expected})"
     if not gzipped and length != expected:
