@@ -227,6 +227,7 @@ def test_available_names_a_file_cut_short(tmp_path, gz):
     path.write_bytes(whole[: len(whole) - 100])
     info = {i.name: i for i in available(tmp_path)}
     assert not info["mnist"].present and info["mnist"].problem.startswith(name + ": ")
+    assert "the header implies" in info["mnist"].problem  # the size it should have
     assert info["cifar10"].present
     path.write_bytes(whole + b"\0")  # trailing bytes: wrong too (the gz's trailer moves)
     assert available(tmp_path)[1].problem.startswith(name)

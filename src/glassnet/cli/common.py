@@ -174,6 +174,6 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
     )
     p.add_argument(
         "--out",
-        help=f"run folder, new or empty (default: {default_out}); one that holds a run is refused",
+        help=f"run folder (default: {default_out}); one that already holds a run is refused",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")

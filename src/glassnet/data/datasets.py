@@ -2,7 +2,7 @@
 
     >>> from glassnet.data import load
     >>> ds = load("mnist", val_size=5000)          # doctest: +SKIP
-    >>> ds
+    >>> ds                                         # doctest: +SKIP
     Dataset('mnist', train=55000, val=5000, test=10000, input_shape=(1, 28, 28), classes=10)
 
 What ``load`` does, step by step:

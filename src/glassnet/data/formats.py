@@ -164,7 +164,8 @@ def idx_size_problem(path: str | os.PathLike) -> str | None:
         return str(exc).removeprefix(f"{path}: ")
     expected = header_len + math.prod(dims) * dtype.itemsize
     if gzipped and isize != expected % 2**32:
-        return f"gzip data ends early or is damaged (it holds {isize} bytes, not {expected})"
+        # (a file cut short has no real trailer: its last 4 bytes say nothing useful)
+        return f"gzip data ends early or is damaged (the header implies {expected} bytes)"
     if not gzipped and length != expected:
         return f"{length} bytes where the header implies {expected}"
     return None
