@@ -175,3 +175,26 @@ def test_sklearn_alpha_is_pytorch_weight_decay_on_the_weights():
     clf.partial_fit(x, y)
     for linear, w in zip((net[0], net[2]), clf.coefs_):
         np.testing.assert_allclose(linear.weight.data, w.T, rtol=1e-10, atol=1e-12)
+
+
+def test_glassnet_classifier_passes_scikit_learns_estimator_checks():
+    """Tabular data of any width (input_shape=None), n_features_in_, NotFittedError,
+    a column-vector y, continuous targets refused, NaN refused, pickling, ..."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    clf = GlassnetClassifier(model="digits-baseline", input_shape=None, epochs=4, lr=1e-2)
+    results = check_estimator(clf, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])) for r in results if r["status"] == "failed"]
+    assert failed == []
+    assert sum(r["status"] == "passed" for r in results) >= 50
+
+
+def test_glassnet_classifier_leaves_the_global_generator_alone(digits):
+    import glassnet.random as gr
+
+    x, y = digits.x_train[:64].reshape(64, -1), digits.y_train[:64]
+    gr.manual_seed(123)
+    expected = gr.default_generator().random()
+    gr.manual_seed(123)
+    GlassnetClassifier(model="digits-baseline", epochs=1).fit(x, y)
+    assert gr.default_generator().random() == expected  # fit seeds, then gives it back

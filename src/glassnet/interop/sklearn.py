@@ -18,6 +18,8 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.neural_network import MLPClassifier
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "glassnet.interop.sklearn needs scikit-learn: pip install 'glassnet[sklearn]'"
@@ -87,7 +89,11 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     """A glassnet zoo model trained with ``glassnet.train.fit``, as a scikit-learn estimator.
 
     ``X`` may be flat (n_samples, C*H*W) or images (n_samples, C, H, W); ``input_shape``
-    says how to fold flat rows back into images.
+    says how to fold flat rows back into images, and ``None`` takes each row as a
+    (1, 1, n_features) image (any tabular data, for the MLP models). The inputs are
+    checked as scikit-learn's estimators check them (finite numbers, labels that are
+    classes, a column vector y raveled with a warning), and fitting leaves glassnet's
+    global random generator as it found it.
     """
 
     def __init__(
@@ -108,10 +114,17 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.seed = seed
 
-    def _images(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        shape = tuple(self.input_shape)
+    def _images(self, X, fitting: bool = False) -> np.ndarray:
+        X = check_array(X, dtype=np.float32, allow_nd=True)  # finite, real, not sparse
+        if fitting:
+            self.n_features_in_ = int(np.prod(X.shape[1:]))
+        elif np.prod(X.shape[1:]) != self.n_features_in_:
+            raise ValueError(
+                f"X has {int(np.prod(X.shape[1:]))} features, but {type(self).__name__} "
+                f"is expecting {self.n_features_in_} features as input"
+            )
         if X.ndim == 2:
+            shape = (1, 1, X.shape[1]) if self.input_shape is None else tuple(self.input_shape)
             if X.shape[1] != int(np.prod(shape)):
                 raise ValueError(
                     f"X has {X.shape[1]} features; input_shape {shape} needs {int(np.prod(shape))}"
@@ -121,29 +134,40 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         from .. import models, train
+        from .. import random as gn_random
 
-        X = self._images(X)
-        self.classes_, y_index = np.unique(np.asarray(y), return_inverse=True)
-        self.model_ = models.get(
-            self.model, input_shape=X.shape[1:], num_classes=len(self.classes_), seed=self.seed
-        )
-        self.history_ = train.fit(
-            self.model_,
-            (X, y_index.astype(np.int64)),
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            seed=self.seed,
-            progress=False,
-        )
+        X = self._images(X, fitting=True)
+        y = column_or_1d(y, warn=True)  # a column vector: raveled, with a warning
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        check_classification_targets(y)  # continuous y is not classes
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        state = gn_random.get_rng_state()  # fit seeds it: give the caller's stream back
+        try:
+            self.model_ = models.get(
+                self.model, input_shape=X.shape[1:], num_classes=len(self.classes_), seed=self.seed
+            )
+            self.history_ = train.fit(
+                self.model_,
+                (X, y_index.reshape(-1).astype(np.int64)),
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                optimizer=self.optimizer,
+                lr=self.lr,
+                seed=self.seed,
+                progress=False,
+            )
+        finally:
+            gn_random.set_rng_state(state)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         from ..nn.functional import softmax
         from ..train import predict
 
+        check_is_fitted(self)
         return softmax(predict(self.model_, self._images(X)).astype(np.float64), axis=1)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        winners = self.predict_proba(X).argmax(axis=1)  # first: it checks the fit
+        return self.classes_[winners]
