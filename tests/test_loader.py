@@ -232,3 +232,10 @@ def test_compose_normalize_and_defaults():
     assert default_train_transform("mnist") is None and default_train_transform("digits") is None
     with pytest.raises(ValueError):
         default_train_transform("imagenet")
+
+
+def test_random_transforms_without_a_generator_say_what_they_need():
+    x = np.zeros((2, 1, 4, 4), np.float32)
+    for transform in (RandomCrop(2), RandomHorizontalFlip(), Compose([RandomCrop(2)])):
+        with pytest.raises(TypeError, match="draws random numbers: call it with a NumPy Generator"):
+            transform(x) if isinstance(transform, Compose) else transform(x, None)

@@ -32,6 +32,15 @@ def _check_batch(x: np.ndarray) -> None:
         raise ValueError(f"transforms expect an NCHW batch, got shape {x.shape}")
 
 
+def _check_rng(transform, rng) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{type(transform).__name__} draws random numbers: call it with a NumPy Generator, "
+            f"e.g. transform(x, np.random.default_rng(0)) (DataLoader passes its own), "
+            f"got {type(rng).__name__}"
+        )
+
+
 class Compose:
     """Apply transforms one after the other: ``Compose([a, b])(x, rng) == b(a(x, rng), rng)``."""
 
@@ -68,6 +77,7 @@ class RandomCrop:
 
     def __call__(self, x, rng):
         _check_batch(x)
+        _check_rng(self, rng)
         p = self.padding
         if p:
             pad = ((0, 0), (0, 0), (p, p), (p, p))
@@ -98,6 +108,7 @@ class RandomHorizontalFlip:
 
     def __call__(self, x, rng):
         _check_batch(x)
+        _check_rng(self, rng)
         flip = rng.random(len(x)) < self.p
         out = x.copy()
         out[flip] = x[flip, :, :, ::-1]
