@@ -177,6 +177,9 @@ def test_sklearn_alpha_is_pytorch_weight_decay_on_the_weights():
         np.testing.assert_allclose(linear.weight.data, w.T, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.filterwarnings(  # the checks' own: what they skip, and NaN/inf test data cast
+    "ignore::sklearn.exceptions.SkipTestWarning", "ignore:invalid value encountered in cast"
+)
 def test_glassnet_classifier_passes_scikit_learns_estimator_checks():
     """Tabular data of any width (input_shape=None), n_features_in_, NotFittedError,
     a column-vector y, continuous targets refused, NaN refused, pickling, ..."""
