@@ -47,7 +47,7 @@ def as_input(
     if target is not None:
         if x.dtype != target:
             x = x.astype(target)
-    elif not np.issubdtype(x.dtype, np.floating):
+    elif x.dtype.kind != "f":  # integers and bools (the kinds left after the check above)
         x = x.astype(np.float32)
     return x
 

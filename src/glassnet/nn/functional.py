@@ -166,7 +166,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     it is 44% off at x = -17 and 0 from x = -20, where sigmoid is still 2e-9.
     """
     x = np.asarray(x)
-    e = np.empty(x.shape, x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+    e = np.empty(x.shape, x.dtype if x.dtype.kind == "f" else np.float64)  # ints: float64
     np.negative(x, out=e)
     with np.errstate(over="ignore"):
         np.exp(e, out=e)
