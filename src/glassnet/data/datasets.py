@@ -391,28 +391,27 @@ class DatasetInfo:
     problem: str | None = None
 
 
-def _files_problem(name: str, folder: Path) -> str | None:
-    """The problem: "missing", "<file>: <why it is not whole>", or None if all is there."""
+def _files_state(name: str, folder: Path) -> tuple[bool, str | None]:
+    """``(present, problem)``: whether every file is there and whole, and if one was
+    found but is not whole, ``"<file>: <why>"``."""
     if name == "digits":  # without the slow import
-        return None if importlib.util.find_spec("sklearn") is not None else "missing"
+        return importlib.util.find_spec("sklearn") is not None, None
     if name == "cifar10":
         try:
             batches, suffix = locate_cifar10(folder, download=False)
         except (DatasetNotFoundError, ValueError, OSError):
-            return "missing"
-        if suffix == ".bin":
-            for batch in CIFAR_BATCHES:
-                path = batches / (batch + suffix)
-                if (why := formats.cifar_binary_size_problem(path)) is not None:
-                    return f"{path.name}: {why}"
-        return None
-    paths = [find_idx(folder, stem) for stem in IDX_STEMS]
-    if None in paths:
-        return "missing"
+            return False, None
+        paths = [batches / (b + suffix) for b in CIFAR_BATCHES] if suffix == ".bin" else []
+        check = formats.cifar_binary_size_problem
+    else:
+        paths = [find_idx(folder, stem) for stem in IDX_STEMS]
+        if None in paths:
+            return False, None
+        check = formats.idx_size_problem
     for path in paths:
-        if (why := formats.idx_size_problem(path)) is not None:
-            return f"{path.name}: {why}"
-    return None
+        if (why := check(path)) is not None:
+            return False, f"{path.name}: {why}"
+    return True, None
 
 
 def available(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo]:
@@ -425,16 +424,10 @@ def available(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo]:
     infos = []
     for name, aliases in ALIASES.items():
         folder = "sklearn.datasets.load_digits" if name == "digits" else data_root(data_dir) / name
-        problem = _files_problem(name, Path(folder))
+        present, problem = _files_state(name, Path(folder))
         infos.append(
             DatasetInfo(
-                name,
-                aliases,
-                INPUT_SHAPES[name],
-                len(CLASSES[name]),
-                str(folder),
-                present=problem is None,
-                problem=None if problem in (None, "missing") else problem,
+                name, aliases, INPUT_SHAPES[name], len(CLASSES[name]), str(folder), present, problem
             )
         )
     return infos
