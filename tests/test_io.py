@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -287,6 +288,30 @@ def test_atomic_write_creates_folders_and_replaces(tmp_path):
         assert target.read_text() == "one"  # not visible until the block ends
     assert target.read_text() == "two"
     assert leftovers(target.parent) == []
+
+
+def test_atomic_write_removes_stale_temps_of_the_same_path_only(tmp_path):
+    """A process killed mid-save leaves its temporary file; the next write to that path
+    removes it once it is old, and leaves fresh ones (another process may be writing)
+    and everyone else's files alone."""
+    target = tmp_path / "out.txt"
+    old = tmp_path / ".out.txt.k1ll3d_x.tmp"
+    fresh = tmp_path / ".out.txt.wr1t1ng_.tmp"
+    others = [
+        tmp_path / ".other.abc.tmp",
+        tmp_path / ".out.txt.bak.abcd1234.tmp",  # a leftover of writing out.txt.bak
+        tmp_path / "out.txt.abcd1234.tmp",  # not hidden: not atomic_write's
+    ]
+    long_ago = time.time() - gio.STALE_TEMP_AGE_S - 60
+    for p in [old, fresh, *others]:
+        p.write_text("partial")
+    for p in [old, *others]:
+        os.utime(p, (long_ago, long_ago))
+    with gio.atomic_write(target, "w", encoding="utf-8") as f:
+        f.write("done")
+    assert target.read_text() == "done"
+    assert not old.exists()
+    assert fresh.exists() and all(p.exists() for p in others)
 
 
 def test_json_helpers(tmp_path):

@@ -21,7 +21,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
+import time
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -40,12 +42,22 @@ __all__ = [
 
 _FORMATS = (".safetensors", ".npz")
 
+# A temporary file of atomic_write untouched for this long is a leftover of a killed
+# process, not another process's write in progress (which touches it as it writes).
+STALE_TEMP_AGE_S = 3600.0
+
 
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb", encoding: str | None = None):
-    """Open a temporary file beside ``path``; rename it over ``path`` on success only."""
+    """Open a temporary file beside ``path``; rename it over ``path`` on success only.
+
+    A process killed mid-write (SIGKILL, power loss) cannot remove its temporary file,
+    so each write first removes the leftovers of earlier writes to the same ``path``:
+    see ``_remove_stale_temps``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
@@ -58,6 +70,30 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete ``.{path.name}.XXXX.tmp`` files beside ``path`` older than STALE_TEMP_AGE_S.
+
+    Only the names atomic_write gives its temporary files for this very ``path`` are
+    candidates: mkstemp's random part has no dot, so the temporary files of ``a.b``
+    (``.a.b.XXXX.tmp``) are never taken for those of ``a``. Only regular files are
+    removed, never links. Files modified within the last STALE_TEMP_AGE_S may belong
+    to a write in progress in another process and are kept. Cleaning up is a courtesy:
+    any error (a file removed meanwhile, no permission) is ignored, never raised.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]+\.tmp")
+    cutoff = time.time() - STALE_TEMP_AGE_S
+    with contextlib.suppress(OSError), os.scandir(path.parent) as entries:
+        for entry in entries:
+            if not pattern.fullmatch(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                if (
+                    entry.is_file(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_mtime < cutoff
+                ):
+                    os.unlink(entry.path)
 
 
 def _umask() -> int:
