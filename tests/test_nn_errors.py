@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -309,6 +310,88 @@ def test_loss_returns_python_float_and_grad_in_logits_dtype():
         assert isinstance(value, float)
         assert abs(value - np.log(3)) < 1e-6
         assert loss.backward().dtype == dtype
+
+
+CLASS_LOSSES = [nn.CrossEntropyLoss, nn.NLLLoss]
+
+
+@pytest.mark.parametrize(
+    "dtype, grad_dtype",
+    [
+        (bool, np.float32),
+        (np.int8, np.float32),
+        (np.uint8, np.float32),
+        (np.float16, np.float16),  # floats keep their precision
+        (np.float64, np.float64),
+        (np.complex64, np.float32),  # the losses' long-standing rule: astype, no error
+        (object, np.float32),
+    ],
+)
+def test_loss_input_dtype_rules(dtype, grad_dtype):
+    """Which logits a loss casts to float32 and which it keeps: unchanged since the dtype
+    tests moved from np.issubdtype to dtype.kind."""
+    x = np.array([[2, 0, 0], [0, 1, 0]]).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        for loss in [cls() for cls in CLASS_LOSSES]:
+            assert isinstance(loss(x, np.array([0, 1])), float)
+            assert loss.backward().dtype == grad_dtype
+        mse = nn.MSELoss()
+        mse(x, np.zeros((2, 3)))
+        assert mse.backward().dtype == grad_dtype
+
+
+@pytest.mark.parametrize("cls", CLASS_LOSSES)
+@pytest.mark.parametrize(
+    "target",
+    [
+        np.array([0, 2], dtype=np.int8),
+        np.array([0, 2], dtype=np.uint8),
+        np.array([0, 2], dtype=np.int64),
+        np.array([0, 2], dtype=np.float16),  # whole numbers in a float array: accepted
+        np.array([0, 2], dtype=np.float32),
+    ],
+    ids=lambda t: str(t.dtype),
+)
+def test_class_targets_accepted_dtypes(cls, target):
+    assert np.isfinite(cls()(np.zeros((2, 3), np.float32), target))
+
+
+@pytest.mark.parametrize("cls", CLASS_LOSSES)
+@pytest.mark.parametrize(
+    "target",
+    [
+        np.array([False, True]),
+        np.array([0.5, 2], dtype=np.float16),
+        np.array([0, 2], dtype=np.complex64),
+        np.array([0, 2], dtype=object),
+        np.array([0, 2], dtype="m8[s]"),  # np.issubdtype calls it an integer; it is none
+    ],
+    ids=lambda t: str(t.dtype),
+)
+def test_class_targets_refused_dtypes(cls, target):
+    with pytest.raises(
+        ValueError, match=re.escape(f"targets must be integer class indices, got {target.dtype}")
+    ):
+        cls()(np.zeros((2, 3), np.float32), target)
+
+
+def test_losses_do_not_call_np_issubdtype(monkeypatch):
+    """np.issubdtype costs about half a microsecond a call, on every training step: the
+    losses test dtype.kind instead."""
+
+    def refuse(*args):
+        raise AssertionError("np.issubdtype called")
+
+    monkeypatch.setattr(np, "issubdtype", refuse)
+    x = np.zeros((2, 3), np.float32)
+    for loss in [cls() for cls in CLASS_LOSSES]:
+        loss(x, np.array([0, 2]))
+        loss.backward()
+        loss(x, np.array([0.0, 2.0]))  # float targets take the other branch
+    mse = nn.MSELoss()
+    mse(np.zeros((2, 3), np.int64), x)
+    mse.backward()
 
 
 # ----------------------------------------------------------------------------- constructors

@@ -62,7 +62,9 @@ def _check_logits(module, x, name="input") -> np.ndarray:
         raise ValueError(
             f"{type(module).__name__} expects {name} of shape (N, C), got shape {x.shape}"
         )
-    if not np.issubdtype(x.dtype, np.floating):
+    # dtype.kind, not np.issubdtype: the same answer for NumPy's dtypes, at a fraction of
+    # the cost on every training step
+    if x.dtype.kind != "f":
         x = x.astype(np.float32)
     return x
 
@@ -73,8 +75,10 @@ def _check_class_targets(module, y, n: int, c: int, ignore_index: int) -> np.nda
         raise ValueError(
             f"{type(module).__name__} expects class-index targets of shape ({n},), got {y.shape}"
         )
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+    # signed or unsigned integers ("iu"; bool is "b"). Unlike np.issubdtype(np.integer),
+    # timedelta64 ("m") is refused here rather than failing later as an index.
+    if y.dtype.kind not in "iu":
+        if y.dtype.kind == "f" and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         else:
             raise ValueError(
@@ -209,7 +213,7 @@ class MSELoss(_Loss):
         t = np.asarray(target)
         if x.shape != t.shape:
             raise ValueError(f"MSELoss: input shape {x.shape} and target shape {t.shape} differ")
-        if not np.issubdtype(x.dtype, np.floating):
+        if x.dtype.kind != "f":  # ints, bools and the like: as _check_logits
             x = x.astype(np.float32)
         diff = x - t.astype(x.dtype)
         self._save_for_backward(diff)
