@@ -245,6 +245,32 @@ def test_report_without_the_dataset_says_why(tmp_path):
     assert not [p for p in paths if p.name.startswith(("first-", "mistakes-"))]
 
 
+def test_synopsis_axis_starts_at_zero_in_png_and_html(tmp_path, monkeypatch):
+    """The synopsis draws bars: both pictures start them at 0 (an axis cut just below the
+    lowest accuracy made small differences look large in the HTML report only)."""
+    from glassnet.report.charts import synopsis_figure
+    from glassnet.viz import plots
+    from glassnet.viz.run import RunData
+
+    runs = [
+        {"model": m, "engine": e, "status": "ok", "final_test_accuracy": a}
+        for m, e, a in [("a", "glassnet", 0.92), ("a", "torch", 0.95), ("b", "glassnet", 0.97)]
+    ]
+    layout = synopsis_figure(RunData(tmp_path, {"runs": runs}, []))["layout"]
+    assert layout["yaxis"]["range"] == [0.0, 105.0]
+
+    drawn = []
+
+    def keep(fig, path):  # the Figure instead of its PNG
+        drawn.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.plot_synopsis(["a", "b"], ["glassnet", "torch"], [[0.92, 0.95], [0.97, np.nan]], "x")
+    (ax,) = drawn[0].axes
+    assert ax.get_ylim() == (0.0, 105.0)
+
+
 # ------------------------------------------------------------------ the helpers
 @pytest.mark.parametrize("shape", [(5, 7), (5, 7, 1), (4, 6, 3), (3, 2, 4)])
 def test_encode_png_round_trips(shape):

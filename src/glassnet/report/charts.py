@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..viz.run import ENGINE_LABELS, RunData, engine_color
+from ..viz.run import ACCURACY_AXIS, ENGINE_LABELS, RunData, engine_color
 
 __all__ = ["synopsis_figure", "iterations_figure", "curves_figure"]
 
@@ -52,7 +52,10 @@ def _axis(title: str, **extra) -> dict:
 
 
 def synopsis_figure(run: RunData) -> dict:
-    """Grouped bars: final test accuracy of every model (x) on every engine (colour)."""
+    """Grouped bars: final test accuracy of every model (x) on every engine (colour).
+
+    The y axis runs over ``ACCURACY_AXIS`` (0 to 105%), as in ``plot_synopsis``'s PNG.
+    """
     models, data = run.models(), []
     for i, engine in enumerate(run.engines()):
         acc = {
@@ -72,16 +75,13 @@ def synopsis_figure(run: RunData) -> dict:
                 "hovertemplate": "%{x}<br>%{fullData.name}: %{y:.2f}%<extra></extra>",
             }
         )
-    low = min(
-        (r["final_test_accuracy"] * 100 for r in run.runs if r.get("status") == "ok"), default=0.0
-    )
-    bottom = max(0.0, math.floor(low / 10) * 10 - 10)
     return {
         "data": data,
         "layout": _layout(
             barmode="group",
             xaxis=_axis("model"),
-            yaxis=_axis("test accuracy (%)", range=[bottom, 101]),
+            # from 0, as the PNG: bars cut off below would exaggerate the differences
+            yaxis=_axis("test accuracy (%)", range=list(ACCURACY_AXIS)),
         ),
     }
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..io import atomic_write
 from .images import mosaic, to_display, weight_tiles
-from .run import ENGINE_LABELS, engine_color, load_run
+from .run import ACCURACY_AXIS, ENGINE_LABELS, engine_color, load_run
 
 __all__ = [
     "plot_curves",
@@ -130,7 +130,7 @@ def plot_synopsis(
             ax.annotate(text, where, ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, list(models))
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(*ACCURACY_AXIS)  # from 0, as the HTML report's synopsis
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(title)

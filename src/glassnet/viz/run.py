@@ -16,11 +16,25 @@ import numpy as np
 
 from ..io import load_arrays, read_json
 
-__all__ = ["RunData", "load_run", "ENGINE_COLORS", "ENGINE_LABELS", "engine_color"]
+__all__ = [
+    "RunData",
+    "load_run",
+    "ENGINE_COLORS",
+    "ENGINE_LABELS",
+    "engine_color",
+    "ACCURACY_AXIS",
+]
 
 ENGINE_COLORS = {"glassnet": "#1f77b4", "torch": "#ee4c2c", "sklearn": "#2ca02c"}
 ENGINE_LABELS = {"glassnet": "glassnet", "torch": "PyTorch", "sklearn": "scikit-learn"}
 _SPARE_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+# The y range (%) of the synopsis' accuracy bars, shared by the PNG (plots.plot_synopsis)
+# and the HTML report (report.charts.synopsis_figure) so the two pictures agree. Bars
+# start at 0: a bar's height is read as its value, and an axis cut at 80% draws 91% over
+# twice as tall as 85%; the value printed above each bar shows small differences exactly.
+# The top leaves room for that label above a 100% bar.
+ACCURACY_AXIS = (0.0, 105.0)
 
 
 def engine_color(engine: str, index: int = 0) -> str:
