@@ -120,3 +120,29 @@ def test_frozen_parameters_and_float64():
 def test_wrong_input_shape_is_reported():
     with pytest.raises(ValueError, match="Conv2d"):
         glassnet.summary(lenet5(), (3, 28, 28))
+
+
+def test_a_reused_module_gets_a_row_per_call_in_call_order():
+    """One ReLU object at two places: two rows, named by their places, in call order
+    (they used to be keyed by the module: hooked twice and all named by its last place)."""
+    relu, lin = glassnet.nn.ReLU(), glassnet.nn.Linear(4, 5)
+    model = glassnet.nn.Sequential(relu, lin, relu)
+    s = glassnet.summary(model, (4,))
+    got = [(r.name, r.kind, r.output_shape, r.params) for r in s.rows]
+    assert got == [("0", "ReLU", (2, 4), 0), ("1", "Linear", (2, 5), 25), ("2", "ReLU", (2, 5), 0)]
+    assert s.total_params == 25
+    assert s.activation_bytes == (4 + 5 + 5) * 4  # every call's output is kept
+    assert all("forward" not in m.__dict__ and not m._forward_hooks for m in model.modules())
+
+
+def test_a_module_inside_and_outside_a_residual_counts_its_parameters_once():
+    lin = glassnet.nn.Linear(4, 4)
+    model = glassnet.nn.Sequential(lin, glassnet.nn.Residual(lin), glassnet.nn.ReLU())
+    s = glassnet.summary(model, (4,))
+    assert [(r.name, r.depth) for r in s.rows] == [("0", 0), ("1", 0), ("1.body", 1), ("2", 0)]
+    rows = {r.name: r for r in s.rows}
+    assert rows["0"].params == 20 and rows["0"].shared_params == 0
+    assert rows["1.body"].params == 0 and rows["1.body"].shared_params == 20
+    assert s.total_params == 20 == sum(r.params for r in s.rows)
+    assert s.total_params == sum(p.size for p in model.parameters())
+    assert "(+20 shared)" in str(s)

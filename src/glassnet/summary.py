@@ -16,8 +16,9 @@ class LayerRow:
     name: str
     kind: str
     output_shape: tuple[int, ...]
-    params: int
+    params: int  # its own parameters not already counted in an earlier row
     depth: int
+    shared_params: int = 0  # its own parameters counted in an earlier row (a reused module)
 
 
 @dataclass
@@ -40,7 +41,8 @@ class ModelSummary:
         for r in self.rows:
             label = "  " * r.depth + f"{r.name} ({r.kind})"
             shape = "(N, " + ", ".join(str(s) for s in r.output_shape[1:]) + ")"
-            lines.append(f"{label:<{name_w}}  {shape:<22} {r.params:>10,}")
+            shared = f"  (+{r.shared_params:,} shared)" if r.shared_params else ""
+            lines.append(f"{label:<{name_w}}  {shape:<22} {r.params:>10,}{shared}")
         mib = 1024 * 1024
         lines += [
             "=" * len(header),
@@ -56,32 +58,93 @@ class ModelSummary:
 
 def summary(model: Module, input_shape, batch_size: int = 2) -> ModelSummary:
     """Run a zero batch of ``input_shape`` (without N) through ``model`` and tabulate
-    every sub-module: output shape, its own parameter count (not its children's), the
+    every sub-module call: output shape, its own parameter count (not its children's), the
     totals and a memory estimate. The model's train/eval mode is restored afterwards.
+
+    Rows come in call order, parents before their children. A module used at several
+    places (``Sequential(relu, lin, relu)`` with one ReLU object, or a layer both inside
+    a Residual and outside it) gets a row for every call, each named by the place that
+    called it. A parameter is counted once, as PyTorch's ``parameters()`` and torchinfo
+    do: in the first row that holds it; later rows of the same module (or of a module
+    tying the same parameter) show it as ``shared_params`` instead. So the rows'
+    ``params`` add up to ``total_params``, the number of distinct parameters.
     """
     input_shape = tuple(int(s) for s in input_shape)
     rows: list[LayerRow] = []
-    handles = []
-    # id -> (declaration index, display name, nesting depth)
-    order = {id(m): (i, name, name.count(".")) for i, (name, m) in enumerate(model.named_modules())}
-    positions: list[int] = []
+    # a module may sit at several paths: the first one declared is the fallback name
+    first_path: dict[int, str] = {}
+    unique: list[Module] = []
+    for name, m in model.named_modules():
+        if id(m) not in first_path:
+            first_path[id(m)] = name
+            unique.append(m)
+    # The modules being called, outermost first: (module, its path, how often each
+    # child has been called in this call so far). Forward hooks fire only on the way
+    # out, children before parents, and are keyed by module, so they alone cannot tell
+    # a reused module's calls apart: each forward is wrapped to note its entry too.
+    stack: list[tuple[Module, str, dict[int, int]]] = []
+    finished: dict[int, list[int]] = {}  # id(module) -> rows of calls awaiting their hook
+    counted: set[int] = set()  # ids of the parameters counted in a row already
     activation_bytes = [0]
+
+    def path_of(module) -> str:
+        """The name of this call: the caller's path + the child's name in the caller.
+        A caller holding the module under several names (Sequential(relu, lin, relu))
+        uses them in turn; a module not held by its caller gets its first declared path."""
+        if not stack:
+            return first_path[id(module)]
+        parent, parent_path, calls = stack[-1]
+        names = [k for k, child in parent._modules.items() if child is module]
+        if not names:
+            return first_path[id(module)]
+        k = calls.get(id(module), 0)
+        calls[id(module)] = k + 1
+        name = names[k % len(names)]
+        return f"{parent_path}.{name}" if parent_path else name
+
+    def wrap(module, forward):
+        def entered(*args, **kwargs):
+            path = path_of(module) if module is not model else ""
+            row = None
+            if module is not model:
+                own = [p for p in module._parameters.values() if p is not None]
+                new = [p for p in own if id(p) not in counted]
+                counted.update(id(p) for p in new)
+                params = sum(p.size for p in new)
+                shared = sum(p.size for p in own) - params
+                row = len(rows)
+                rows.append(
+                    LayerRow(path, type(module).__name__, (), params, path.count("."), shared)
+                )
+            stack.append((module, path, {}))
+            try:
+                out = forward(*args, **kwargs)
+            finally:
+                stack.pop()
+            if row is not None:
+                finished.setdefault(id(module), []).append(row)
+            return out
+
+        return entered
 
     def hook(module, inputs, output):
         if module is model:
             return None
-        index, name, depth = order[id(module)]
-        positions.append(index)
-        own = sum(p.size for p in module._parameters.values() if p is not None)
-        shape = tuple(np.shape(output))
-        rows.append(LayerRow(name, type(module).__name__, shape, own, depth))
+        row = rows[finished[id(module)].pop()]
+        row.output_shape = tuple(np.shape(output))
         if not module._modules:
-            activation_bytes[0] += int(np.prod(shape[1:])) * np.asarray(output).itemsize
+            activation_bytes[0] += int(np.prod(row.output_shape[1:])) * np.asarray(output).itemsize
 
-    for _, m in model.named_modules():
-        handles.append(m.register_forward_hook(hook))
+    # forward put on the instance shadows the class's for the duration (Module.__call__
+    # is the only caller of forward); whatever the instance held before is put back
+    missing = object()
+    saved = [(m, m.__dict__.get("forward", missing)) for m in unique]
+    handles = []
     was_training = model.training
     try:
+        for m in unique:
+            object.__setattr__(m, "forward", wrap(m, m.forward))
+            handles.append(m.register_forward_hook(hook))
         model.eval()
         with no_grad():
             model(np.zeros((batch_size, *input_shape), dtype=model.dtype))
@@ -89,8 +152,11 @@ def summary(model: Module, input_shape, batch_size: int = 2) -> ModelSummary:
         model.train(was_training)
         for h in handles:
             h.remove()
-    # hooks fire after a module's children; list rows in declaration order instead
-    rows = [row for _, row in sorted(zip(positions, rows), key=lambda pair: pair[0])]
-    total = sum(p.size for p in model.parameters())
+        for m, forward in saved:
+            if forward is missing:
+                m.__dict__.pop("forward", None)
+            else:
+                object.__setattr__(m, "forward", forward)
+    total = sum(p.size for p in model.parameters())  # parameters() yields each one once
     trainable = sum(p.size for p in model.parameters() if p.requires_grad)
     return ModelSummary(rows, input_shape, total, trainable, model.dtype, activation_bytes[0])
