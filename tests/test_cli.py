@@ -210,6 +210,51 @@ def test_train_evaluate_and_resume(capsys, tmp_path):
     assert resumed["test_loss"] == direct["test_loss"]
 
 
+def test_train_validates_its_recipe_once(capsys, tmp_path, monkeypatch):
+    """Validating builds the model and the optimizer: a new run and a resumed one do it
+    once each (a new run used to be validated by the command and again by run_train)."""
+    from glassnet.study.config import TrainConfig
+
+    calls = []
+    real = TrainConfig.validate
+
+    def counted(self):
+        calls.append(self)
+        return real(self)
+
+    monkeypatch.setattr(TrainConfig, "validate", counted)
+    run_dir = tmp_path / "run"
+    code, _, err = run(
+        capsys, "train", "--model", "baseline", "--epochs", 1, "--out", run_dir, "--no-progress"
+    )
+    assert code == 0, err
+    assert len(calls) == 1
+    calls.clear()
+    code, _, err = run(capsys, "train", "--resume", run_dir, "--epochs", 2, "--no-progress")
+    assert code == 0, err
+    assert len(calls) == 1
+    assert read_json(run_dir / "metrics.json")["epochs"] == 2
+
+
+def test_compare_validates_its_config_once(capsys, tmp_path, monkeypatch):
+    from glassnet.study.config import CompareConfig
+
+    calls = []
+    real = CompareConfig.validate
+
+    def counted(self):
+        calls.append(self)
+        return real(self)
+
+    monkeypatch.setattr(CompareConfig, "validate", counted)
+    code, _, err = run(
+        capsys, "compare", "--epochs", 1, "--models", "baseline", "--engines", "glassnet",
+        "--out", tmp_path / "run", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert len(calls) == 1
+
+
 def test_train_config_files_reproduce_a_run(capsys, tmp_path):
     flags = tmp_path / "flags"
     code, _, err = run(

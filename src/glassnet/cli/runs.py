@@ -71,7 +71,7 @@ def cmd_compare(args) -> int:
             "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
         )
     out, results = run_compare(
-        config, out=getattr(args, "out", None), progress=_progress(args), log=print
+        config, out=getattr(args, "out", None), progress=_progress(args), log=print, validated=True
     )
     print()
     print(results_table(results))
@@ -150,7 +150,15 @@ def cmd_train(args) -> int:
         _refuse_ignored_flags(args, config.validate())
     out = train_out(config, out)  # named here, so that Ctrl-C can say where the run is
     try:
-        out, metrics = run_train(config, out=out, resume=bool(resume), progress=_progress(args))
+        # validated once: above for a new run, by run_train for a resumed one (validating
+        # builds the model and the optimizer, so it is not repeated)
+        out, metrics = run_train(
+            config,
+            out=out,
+            resume=bool(resume),
+            progress=_progress(args),
+            validated=not resume,
+        )
     except KeyboardInterrupt:
         if (out / "last.safetensors").exists():
             message = f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"

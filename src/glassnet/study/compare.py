@@ -110,11 +110,19 @@ def check_new_run_folder(out) -> None:
 
 
 def run_compare(
-    config: CompareConfig, out=None, progress: bool = False, log=print, report: bool = True
+    config: CompareConfig,
+    out=None,
+    progress: bool = False,
+    log=print,
+    report: bool = True,
+    validated: bool = False,
 ) -> tuple[Path, dict]:
     """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>) with its
-    plots and report.html (``report=False`` skips those), return ``(folder, results)``."""
-    config.validate()
+    plots and report.html (``report=False`` skips those), return ``(folder, results)``.
+    ``validated=True`` says the caller has just run ``config.validate()`` (it builds
+    every model, so it is not repeated)."""
+    if not validated:
+        config.validate()
     check_new_run_folder(out)  # a new study would mix with the old one
     out = Path(out) if out else default_out(config.dataset)
     dataset = config.load_dataset()  # before the folder: a refused dataset leaves none

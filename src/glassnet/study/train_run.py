@@ -71,17 +71,25 @@ def train_out(config: TrainConfig, out=None) -> Path:
 
 
 def run_train(
-    config: TrainConfig, out=None, resume: bool = False, progress: bool = True, log=print
+    config: TrainConfig,
+    out=None,
+    resume: bool = False,
+    progress: bool = True,
+    log=print,
+    validated: bool = False,
 ) -> tuple[Path, dict]:
     """Train per ``config`` into ``out`` (default runs/<timestamp>-<dataset>-<model>);
     ``resume=True`` continues the run already in ``out``. Returns (folder, metrics).
+    ``validated=True`` says the caller has just run ``config.validate()``, which is
+    then not repeated (it builds the model and the optimizer once more).
 
     A new run refuses a folder that already holds a run (it would overwrite its
     checkpoints). The folder and its ``config.json`` are written only once training
     starts, after the data, the model, the optimizer and (on resume) the checkpoint
     were accepted: a run that fails its checks leaves nothing behind, and a refused
     resume leaves the run's config.json as it was."""
-    config.validate()
+    if not validated:
+        config.validate()
     if resume:
         if out is None or not (Path(out) / "last.safetensors").exists():
             raise FileNotFoundError(f"nothing to resume: no last.safetensors in {out}")
