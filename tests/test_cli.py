@@ -70,7 +70,8 @@ def test_version_in_a_subprocess():
 def test_no_command_prints_help(capsys):
     code, out, _ = run(capsys)
     assert code == 0
-    for command in ("compare", "train", "evaluate", "gradcheck", "summary", "datasets", "report"):
+    commands = ("compare", "train", "evaluate", "gradcheck", "summary", "datasets", "report")
+    for command in (*commands, "paths"):
         assert command in out
 
 

@@ -7,6 +7,7 @@
     glassnet summary resnet20             the layer table of a zoo model
     glassnet datasets                     what is available and where
     glassnet report runs/<run>            rebuild report.html from a run folder
+    glassnet paths rosenbrock             optimizer paths on a loss contour (also a model's)
 
 User errors (an unknown model, a bad value, missing data, an unwritable folder) print
 one line and exit with status 2; training that diverges (a NaN loss) or runs out of
@@ -21,7 +22,7 @@ import os
 import sys
 
 from .. import __version__
-from . import runs, tools
+from . import paths, runs, tools
 from .common import UserError
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_summary(sub)
     tools.add_datasets(sub)
     tools.add_report(sub)
+    paths.add_paths(sub)
     return parser
 
 

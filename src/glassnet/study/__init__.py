@@ -1,4 +1,9 @@
-"""Study tools: ``compare`` (one model, three engines), ``train`` runs, and their engines."""
+"""Study tools: ``compare`` (one model, three engines), ``train`` runs, and their engines.
+
+Optimizer paths live in submodules: :mod:`~glassnet.study.surfaces` (2-D test functions),
+:mod:`~glassnet.study.paths` (optimizers walking them, glassnet or torch) and
+:mod:`~glassnet.study.landscape` (a network's loss on the plane of its training paths).
+"""
 
 from .compare import load_results, machine_info, results_table, run_compare
 from .config import DEFAULT_MODELS, CompareConfig, Recipe, TrainConfig

@@ -3,10 +3,12 @@
 ``save_plots(run_dir)`` writes every figure of a ``glassnet compare`` run into
 ``<run>/plots/``. The ``plot_*`` functions take plain arrays and are reusable on their
 own; :mod:`glassnet.viz.png` encodes small images without any imaging library.
-matplotlib is imported only when a figure is drawn (``pip install 'glassnet[plot]'``).
+:mod:`glassnet.viz.paths` draws optimizer paths on a loss contour. matplotlib is
+imported only when a figure is drawn (``pip install 'glassnet[plot]'``).
 """
 
 from .images import diverging, mosaic, to_display, weight_tiles
+from .paths import plot_loss_plane, plot_paths, plot_surface_paths
 from .plots import (
     plot_confusion,
     plot_curves,
@@ -27,6 +29,9 @@ __all__ = [
     "plot_weights",
     "plot_confusion",
     "plot_image_grid",
+    "plot_paths",
+    "plot_surface_paths",
+    "plot_loss_plane",
     "weight_tiles",
     "mosaic",
     "diverging",

@@ -1,0 +1,228 @@
+"""The ``paths`` command: optimizer paths on a loss contour, glassnet beside PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .common import UserError, add_command, count_or_fraction, positive_int
+
+__all__ = ["add_paths", "cmd_paths"]
+
+SURFACE_OPTIMIZERS = "sgd,momentum,adam,rmsprop"
+MODEL_OPTIMIZERS = "sgd=0.5,momentum=0.05,adam=0.01"
+
+
+def _point(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two numbers like -1.2,1, got {text!r}"
+        ) from None
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise argparse.ArgumentTypeError(f"expected two finite numbers, got {text!r}")
+    return x, y
+
+
+def add_paths(sub) -> None:
+    from ..study.surfaces import SURFACES
+
+    p = add_command(
+        sub,
+        "paths",
+        "Draw optimizer paths on a loss contour: a 2-D test function, or a model's loss "
+        "on the plane of its training paths.",
+        "  glassnet paths rosenbrock                       # sgd, momentum, adam, rmsprop\n"
+        "  glassnet paths beale --optimizers sgd=0.003,adam=0.03 --steps 800\n"
+        "  glassnet paths saddle --engines glassnet --start -1.8,0.001\n"
+        "  glassnet paths baseline --dataset digits --epochs 3   # a network's loss plane\n"
+        "  glassnet paths cnn --optimizers sgd=0.1,adam=0.003 --out plane.png\n"
+        f"\nsurfaces: {', '.join(SURFACES)}; models: any zoo name without BatchNorm.\n"
+        "Writes the figure (--out, default paths-<target>.png) and the paths' points\n"
+        "beside it as CSV; prints each optimizer's end and, with the torch engine, how far\n"
+        "PyTorch's path of the same optimizer ended from glassnet's.",
+    )
+    p.add_argument("target", help="a surface name or a zoo model name")
+    p.add_argument(
+        "--optimizers",
+        help="comma-separated names, each with an optional learning rate: sgd=0.001,adam "
+        "(names: sgd, momentum, nesterov, adam, adamw, rmsprop; default "
+        f"{SURFACE_OPTIMIZERS} for a surface, {MODEL_OPTIMIZERS} for a model)",
+    )
+    p.add_argument(
+        "--engines",
+        default="glassnet,torch",
+        help="glassnet and/or torch (default both: PyTorch's path drawn dashed on glassnet's)",
+    )
+    p.add_argument("--out", help="figure path (.png); the CSV of the points goes beside it")
+    surface = p.add_argument_group("on a surface")
+    surface.add_argument("--steps", type=positive_int, help="steps (default: the surface's)")
+    surface.add_argument("--start", type=_point, help="start point x,y (default: the surface's)")
+    model = p.add_argument_group("on a model's loss plane")
+    model.add_argument("--dataset", default="digits")
+    model.add_argument("--epochs", type=positive_int, default=3)
+    model.add_argument("--batch-size", type=positive_int, default=32)
+    model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--grid", type=positive_int, default=25, help="grid points per axis")
+    model.add_argument(
+        "--eval-size", type=positive_int, default=1000, help="training images the loss is taken on"
+    )
+    model.add_argument(
+        "--train-size", type=count_or_fraction, help="training images used (count or fraction)"
+    )
+    model.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="float64: the engines' paths agree to float64 rounding",
+    )
+    model.add_argument("--data-dir")
+    p.set_defaults(handler=cmd_paths)
+
+
+def _engines(text: str) -> tuple[str, ...]:
+    engines = tuple(dict.fromkeys(e.strip().lower() for e in text.split(",") if e.strip()))
+    unknown = [e for e in engines if e not in ("glassnet", "torch")]
+    if unknown or not engines:
+        raise UserError(f"--engines takes glassnet and/or torch, got {text!r}")
+    if "torch" in engines and importlib.util.find_spec("torch") is None:
+        raise UserError(
+            "the torch engine needs PyTorch: pip install 'glassnet[torch]', or --engines glassnet"
+        )
+    return engines
+
+
+def _write_csv(path: Path, trajectories) -> None:
+    from ..io import atomic_write
+
+    with atomic_write(path, mode="w", encoding="utf-8") as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(["optimizer", "engine", "lr", "step", "x", "y", "loss"])
+        for t in trajectories:
+            steps = range(len(t.points)) if t.steps is None else t.steps
+            for step, (x, y), loss in zip(steps, t.points, t.losses):
+                out.writerow(
+                    [
+                        t.optimizer,
+                        t.engine,
+                        repr(t.lr),
+                        step,
+                        repr(float(x)),
+                        repr(float(y)),
+                        repr(float(loss)),
+                    ]
+                )
+
+
+def _gaps(trajectories) -> dict[str, float]:
+    """optimizer -> largest distance between its glassnet and torch path points."""
+    by = {(t.optimizer, t.engine): t for t in trajectories}
+    gaps = {}
+    for (name, engine), t in by.items():
+        other = by.get((name, "torch"))
+        if engine == "glassnet" and other is not None:
+            n = min(len(t.points), len(other.points))
+            gaps[name] = float(np.max(np.linalg.norm(t.points[:n] - other.points[:n], axis=1)))
+    return gaps
+
+
+def _progress(total: int, desc: str):
+    quiet = bool(os.environ.get("CI")) or not (sys.stderr and sys.stderr.isatty())
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        quiet = True
+    return None if quiet else tqdm(total=total, desc=desc, leave=False)
+
+
+def cmd_paths(args) -> int:
+    from ..study import landscape, paths, surfaces
+
+    engines = _engines(args.engines)
+    target = args.target.strip().lower()
+    is_surface = target in surfaces.SURFACES
+    default_spec = SURFACE_OPTIMIZERS if is_surface else MODEL_OPTIMIZERS
+    specs = paths.parse_optimizers(getattr(args, "optimizers", None) or default_spec)
+    out = Path(getattr(args, "out", None) or f"paths-{target}.png")
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must name a .png file, got {str(out)!r}")
+
+    if is_surface:
+        from ..viz.paths import plot_surface_paths
+
+        surface = surfaces.get_surface(target)
+        steps = getattr(args, "steps", None)
+        start = getattr(args, "start", None)
+        trajectories = [
+            paths.surface_path(surface, name, lr, steps=steps, start=start, engine=engine)
+            for name, lr in specs
+            for engine in engines
+        ]
+        figure = plot_surface_paths(surface, trajectories, out)
+        print(f"{surface.name}: f(x, y) = {surface.formula}")
+    else:
+        from .. import models
+        from ..viz.paths import plot_loss_plane
+
+        try:
+            models.resolve(target, args.dataset)
+        except ValueError:
+            raise UserError(
+                f"{args.target!r} is neither a surface ({', '.join(surfaces.SURFACES)}) nor a "
+                f"zoo model ({', '.join(models.list())}, or a study short name)"
+            ) from None
+        if any(getattr(args, flag, None) is not None for flag in ("steps", "start")):
+            raise UserError("--steps and --start are for surfaces; a model trains --epochs")
+        filled = [(name, lr if lr is not None else 0.01) for name, lr in specs]
+        bar = _progress(args.grid**2, "loss plane")
+        try:
+            plane = landscape.loss_plane(
+                target,
+                args.dataset,
+                filled,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                grid=args.grid,
+                eval_size=args.eval_size,
+                train_size=getattr(args, "train_size", None),
+                dtype=args.dtype,
+                engines=engines,
+                data_dir=getattr(args, "data_dir", None),
+                progress=bar.update if bar is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        trajectories = plane.trajectories
+        figure = plot_loss_plane(plane, out)
+        e1, e2 = plane.explained
+        print(
+            f"{plane.model} on {plane.dataset}: {plane.settings['parameters']} parameters; the "
+            f"plane holds {100 * (e1 + e2):.1f}% of the paths' squared movement"
+        )
+    table = out.with_suffix(".csv")
+    _write_csv(table, trajectories)
+
+    gaps = _gaps(trajectories)
+    print(
+        f"\n{'optimizer':<10}{'lr':>9}{'steps':>7}  {'end (x, y)':<24}{'loss':>11}"
+        + ("   torch gap" if gaps else "")
+    )
+    for t in trajectories:
+        if t.engine != "glassnet" and "glassnet" in engines:
+            continue
+        end = f"({t.points[-1, 0]:.4g}, {t.points[-1, 1]:.4g})"
+        note = "  diverged" if t.diverged else ""
+        gap = f"{gaps[t.optimizer]:>12.1e}" if t.optimizer in gaps else ""
+        steps = len(t.points) - 1 if t.steps is None else int(t.steps[-1])
+        print(f"{t.optimizer:<10}{t.lr:>9g}{steps:>7}  {end:<24}{t.losses[-1]:>11.4g}{gap}{note}")
+    print(f"\nfigure: {figure}\npoints: {table}")
+    return 0

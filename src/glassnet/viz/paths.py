@@ -1,0 +1,162 @@
+"""Optimizer paths on a loss contour, beside the loss each path reached at each step.
+
+:func:`plot_paths` draws any grid ``Z = f(X, Y)`` with paths over it;
+:func:`plot_surface_paths` does it for a test function of :mod:`glassnet.study.surfaces`
+and :func:`plot_loss_plane` for a network's loss plane from
+:mod:`glassnet.study.landscape`. glassnet's path is a wide translucent line and
+PyTorch's, when given, a thin dashed line of the same colour on top of it: where the
+two engines agree, the dashes run inside the wide line.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .plots import _figure, _save
+
+__all__ = ["contour_levels", "plot_paths", "plot_surface_paths", "plot_loss_plane"]
+
+OPTIMIZER_COLORS = {
+    "sgd": "C0",
+    "momentum": "C1",
+    "nesterov": "C2",
+    "adam": "C3",
+    "adamw": "C4",
+    "rmsprop": "C5",
+}
+
+
+def contour_levels(Z: np.ndarray, log: bool = True, n: int = 30) -> np.ndarray:
+    """``n`` increasing contour levels spanning ``Z``: geometric above its minimum when
+    ``log`` (steep walls and a flat floor both get lines), else evenly spaced."""
+    finite = np.asarray(Z, dtype=np.float64)[np.isfinite(Z)]
+    if finite.size == 0:
+        raise ValueError("the loss grid has no finite value to draw")
+    low, high = float(finite.min()), float(finite.max())
+    if high <= low:
+        return np.array([low, low + 1.0])
+    if not log:
+        return np.linspace(low, high, n)
+    span = high - low
+    first = max(float(np.percentile(finite - low, 0.5)), span * 1e-6)
+    return low + np.geomspace(first, span, n)
+
+
+def _color(name: str, i: int) -> str:
+    return OPTIMIZER_COLORS.get(name, f"C{(6 + i) % 10}")
+
+
+def plot_paths(
+    X,
+    Y,
+    Z,
+    trajectories: Sequence,
+    path,
+    *,
+    title: str | None = None,
+    log_levels: bool = True,
+    minima: Sequence[tuple[float, float]] = (),
+    minimum_value: float | None = None,
+    xlabel: str = "x",
+    ylabel: str = "y",
+    caption: str | None = None,
+) -> Path:
+    """Contour of ``Z`` over ``(X, Y)`` with each trajectory's ``points`` drawn on it
+    (left) and its ``losses`` per step (right). Trajectories are
+    :class:`glassnet.study.paths.Trajectory`-like: ``optimizer``, ``engine``, ``lr``,
+    ``points`` (k, 2), ``losses`` (k,). ``minimum_value`` given: the right panel shows
+    ``loss - minimum_value`` on a log axis (how far from the optimum), else the loss."""
+    fig = _figure(11, 4.6)
+    ax, ax_loss = fig.subplots(1, 2, width_ratios=(1.25, 1))
+    levels = contour_levels(Z, log_levels)
+    ax.contourf(X, Y, Z, levels=levels, cmap="Greys", alpha=0.45, extend="both")
+    ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.4)
+    names = list(dict.fromkeys(t.optimizer for t in trajectories))
+    dashed = False
+    for t in trajectories:
+        color = _color(t.optimizer, names.index(t.optimizer))
+        pts = np.asarray(t.points)
+        steps = np.arange(len(t.losses)) if t.steps is None else np.asarray(t.steps)
+        if t.engine == "torch":
+            dashed = True
+            ax.plot(pts[:, 0], pts[:, 1], "--", color=color, linewidth=0.9)
+            continue
+        label = f"{t.optimizer} (lr {t.lr:g})" + (", diverged" if t.diverged else "")
+        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=3, alpha=0.45, label=label)
+        ax.plot(pts[-1, 0], pts[-1, 1], "o", color=color, markersize=5)
+        if minimum_value is None:
+            ax_loss.plot(steps, t.losses, color=color, label=label)
+        else:
+            gap = np.maximum(np.asarray(t.losses, dtype=np.float64) - minimum_value, 1e-16)
+            ax_loss.plot(steps, gap, color=color, label=label)
+    starts = {tuple(np.round(np.asarray(t.points)[0], 12)) for t in trajectories}
+    for sx, sy in starts:
+        ax.plot(sx, sy, "o", color="black", markersize=6, markerfacecolor="white", zorder=5)
+    for mx, my in minima:
+        ax.plot(mx, my, "*", color="gold", markeredgecolor="black", markersize=12, zorder=5)
+    if dashed:
+        ax.plot([], [], "--", color="0.2", linewidth=0.9, label="PyTorch, same start (dashed)")
+    ax.set_xlim(float(np.min(X)), float(np.max(X)))
+    ax.set_ylim(float(np.min(Y)), float(np.max(Y)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, loc="best", framealpha=0.85)
+    ax_loss.set_xlabel("step")
+    if minimum_value is None:
+        ax_loss.set_ylabel("loss")
+    else:
+        ax_loss.set_yscale("log")
+        ax_loss.set_ylabel("loss - minimum" if minimum_value else "loss")
+    ax_loss.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if caption:
+        fig.supxlabel("\n".join(textwrap.wrap(caption, 150)), fontsize=8)
+    return _save(fig, path)
+
+
+def plot_surface_paths(surface, trajectories: Sequence, path, title: str | None = None) -> Path:
+    """The paths on a :class:`glassnet.study.surfaces.Surface`, its minima starred."""
+    X, Y, Z = surface.grid()
+    return plot_paths(
+        X,
+        Y,
+        Z,
+        trajectories,
+        path,
+        title=title or f"{surface.name}: f(x, y) = {surface.formula}",
+        log_levels=surface.log_levels,
+        minima=surface.minima,
+        minimum_value=surface.minimum_value(),
+    )
+
+
+def plot_loss_plane(plane, path, title: str | None = None) -> Path:
+    """A :class:`glassnet.study.landscape.LossPlane`: the loss on the plane of the paths,
+    its axes the two principal directions with their share of the paths' movement."""
+    e1, e2 = plane.explained
+    s = plane.settings
+    caption = (
+        f"plane through the common start (white dot) along the paths' two principal "
+        f"directions, {100 * (e1 + e2):.1f}% of their squared movement; paths drawn as their "
+        f"shadows on it (farthest point {100 * plane.off_plane:.0f}% of the paths' reach "
+        f"off the plane). Loss: mean cross-entropy on {s.get('eval_size')} training images."
+    )
+    return plot_paths(
+        plane.X,
+        plane.Y,
+        plane.Z,
+        plane.trajectories,
+        path,
+        title=title
+        or f"{plane.model} on {plane.dataset}: {s.get('epochs')} epochs, batch "
+        f"{s.get('batch_size')}, {s.get('parameters')} parameters",
+        log_levels=True,
+        xlabel=f"direction 1 ({100 * e1:.1f}%)",
+        ylabel=f"direction 2 ({100 * e2:.1f}%)",
+        caption=caption,
+    )
