@@ -328,12 +328,13 @@ def test_cli_paths_on_a_model(tmp_path, capsys):
     out = tmp_path / "plane.png"
     code, text, err = run(
         capsys, "paths", "baseline", "--engines", "glassnet", "--epochs", "2", "--grid", "4",
-        "--eval-size", "100", "--optimizers", "sgd=0.5", "--train-size", "320", "--out", out,
+        "--eval-size", "100", "--optimizers", "sgd", "--train-size", "320", "--out", out,
     )  # fmt: skip
     assert code == 0, err
     assert "digits-baseline on digits" in text and "torch gap" not in text
     # 320 training images in batches of 32: 10 steps an epoch, 20 in all
-    assert next(line for line in text.splitlines() if line.startswith("sgd")).split()[2] == "20"
+    row = next(line for line in text.splitlines() if line.startswith("sgd")).split()
+    assert row[1:3] == [f"{landscape.MODEL_LRS['sgd']:g}", "20"]  # the default lr; 20 steps
     rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
     assert [int(r["step"]) for r in rows] == list(range(21))
     assert out.exists() and out.with_suffix(".csv").exists()

@@ -16,7 +16,7 @@ from .common import UserError, add_command, count_or_fraction, positive_int
 __all__ = ["add_paths", "cmd_paths"]
 
 SURFACE_OPTIMIZERS = "sgd,momentum,adam,rmsprop"
-MODEL_OPTIMIZERS = "sgd=0.5,momentum=0.05,adam=0.01"
+MODEL_OPTIMIZERS = "sgd,momentum,adam"
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -32,6 +32,7 @@ def _point(text: str) -> tuple[float, float]:
 
 
 def add_paths(sub) -> None:
+    from ..study.landscape import MODEL_LRS
     from ..study.surfaces import SURFACES
 
     p = add_command(
@@ -47,14 +48,16 @@ def add_paths(sub) -> None:
         f"\nsurfaces: {', '.join(SURFACES)}; models: any zoo name without BatchNorm.\n"
         "Writes the figure (--out, default paths-<target>.png) and the paths' points\n"
         "beside it as CSV; prints each optimizer's end and, with the torch engine, how far\n"
-        "PyTorch's path of the same optimizer ended from glassnet's.",
+        "PyTorch's path of the same optimizer came from glassnet's.",
     )
     p.add_argument("target", help="a surface name or a zoo model name")
     p.add_argument(
         "--optimizers",
         help="comma-separated names, each with an optional learning rate: sgd=0.001,adam "
         "(names: sgd, momentum, nesterov, adam, adamw, rmsprop; default "
-        f"{SURFACE_OPTIMIZERS} for a surface, {MODEL_OPTIMIZERS} for a model)",
+        f"{SURFACE_OPTIMIZERS} for a surface, {MODEL_OPTIMIZERS} for a model). Without "
+        "=lr: the surface's own rate, or for a model "
+        + ", ".join(f"{k} {v:g}" for k, v in MODEL_LRS.items()),
     )
     p.add_argument(
         "--engines",
@@ -180,13 +183,12 @@ def cmd_paths(args) -> int:
             ) from None
         if any(getattr(args, flag, None) is not None for flag in ("steps", "start")):
             raise UserError("--steps and --start are for surfaces; a model trains --epochs")
-        filled = [(name, lr if lr is not None else 0.01) for name, lr in specs]
         bar = _progress(args.grid**2, "loss plane")
         try:
             plane = landscape.loss_plane(
                 target,
                 args.dataset,
-                filled,
+                specs,
                 epochs=args.epochs,
                 batch_size=args.batch_size,
                 seed=args.seed,

@@ -34,7 +34,25 @@ import numpy as np
 
 from .paths import Trajectory, make_optimizer
 
-__all__ = ["LossPlane", "flat_parameters", "set_flat_parameters", "train_path", "loss_plane"]
+__all__ = [
+    "LossPlane",
+    "MODEL_LRS",
+    "flat_parameters",
+    "set_flat_parameters",
+    "train_path",
+    "loss_plane",
+]
+
+# learning rates that train the digits study models in a few epochs, per optimizer: the
+# defaults where a (name, lr) pair gives lr None
+MODEL_LRS = {
+    "sgd": 0.5,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adam": 0.01,
+    "adamw": 0.01,
+    "rmsprop": 0.001,
+}
 
 
 @dataclass
@@ -156,8 +174,8 @@ def train_path(
 def loss_plane(
     model: str = "baseline",
     dataset: str = "digits",
-    optimizers=(("sgd", 0.1), ("momentum", 0.02), ("adam", 0.003)),
-    epochs: int = 2,
+    optimizers=(("sgd", None), ("momentum", None), ("adam", None)),
+    epochs: int = 3,
     batch_size: int = 32,
     seed: int = 0,
     grid: int = 25,
@@ -171,16 +189,22 @@ def loss_plane(
     progress=None,
 ) -> LossPlane:
     """Train ``model`` (a zoo name) on ``dataset`` from one initialisation with each of
-    ``optimizers`` (``(name, lr)`` pairs), and evaluate the loss on the plane of the
-    paths (module docstring). ``grid`` points per axis over the paths' extent plus
-    ``margin`` of it on each side; the loss is taken on the first ``eval_size`` training
-    images (a fixed subset, the same for the grid and the paths). Each path keeps its weights every
-    ``ceil(steps / max_points)`` steps (and the last); ``train_size`` subsamples the
-    training set (a count or fraction, as :func:`glassnet.data.load`). ``dtype``
-    float64 trains and evaluates in double precision (the engines' paths then agree
-    to rounding of float64, where float32 ones drift apart at high learning rates).
-    ``progress(n)`` is
-    called as grid points are evaluated (for a progress bar of ``grid**2`` ticks)."""
+    ``optimizers`` (``(name, lr)`` pairs; lr None: :data:`MODEL_LRS`), and evaluate the
+    loss on the plane of the paths (module docstring).
+
+    grid:        points per axis, over the paths' extent plus ``margin`` of it each side.
+    eval_size:   the loss is taken on the first ``eval_size`` training images (a fixed
+                 subset, the same for the grid and the paths).
+    max_points:  each path keeps its weights every ``ceil(steps / max_points)`` steps
+                 (and after the last).
+    train_size:  subsamples the training set (a count or fraction, as
+                 :func:`glassnet.data.load`).
+    dtype:       float64 trains and evaluates in double precision: the engines' paths
+                 then agree to float64 rounding, where float32 ones drift apart at
+                 high learning rates.
+    progress:    ``progress(n)`` is called as grid points are evaluated (a progress
+                 bar of ``grid**2`` ticks).
+    """
     from .. import models, nn
     from ..data import load
 
@@ -215,6 +239,7 @@ def loss_plane(
     every = -(-total_steps // max_points)  # record at most ~max_points weights per path
     walks = {}  # (optimizer, engine) -> (lr, step numbers, flat weights)
     for name, lr in optimizers:
+        lr = MODEL_LRS.get(name, 0.01) if lr is None else lr
         for engine in engines:
             walks[(name, engine)] = (lr,) + train_path(
                 net, name, lr, x_train, data.y_train, epochs, batch_size, seed, engine, every
