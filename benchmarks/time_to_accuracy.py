@@ -13,11 +13,12 @@ happened to be running (run one after the other, PyTorch's LeNet-5 epochs once t
   figure is the training time (loop only, evaluation excluded) until the test accuracy
   first reaches 99.0%, and the ratio glassnet / PyTorch.
 * ``resnet8``: ResNet-8 on CIFAR-10 under the same CPU budget (default 10 minutes of
-  training each). Each engine's throughput is measured first; it then gets as many
-  whole epochs as fit its budget, with SGD nesterov + OneCycle (max lr 0.2), weight
-  decay 5e-4, crop + flip, label smoothing 0.1, batch 128, and the schedule spread over
-  those epochs. The figure is the test accuracy at the end. The CIFAR-10 test files
-  here hold 1,000 of the 10,000 test images (about +-1.5 points of sampling noise).
+  training each). Each engine's epoch time is measured first (one full epoch each, in
+  turns); it then gets as many whole epochs as fit its budget, with SGD nesterov +
+  OneCycle (max lr 0.2), weight decay 5e-4, crop + flip, label smoothing 0.1, batch
+  128, and the schedule spread over those epochs. The figure is the test accuracy at
+  the end. The CIFAR-10 test files here hold 1,000 of the 10,000 test images (about
+  +-1.5 points of sampling noise).
 
 Results go to benchmarks/results/<date>-time-to-accuracy.{json,md}.
 """
