@@ -62,10 +62,16 @@ def test_numpys_own_openblas_comes_first_when_scipy_brings_another():
 def test_parallel_map_uses_the_threads_and_keeps_the_order():
     gn.set_num_threads(2)
     idents = set()
+    # The first two items wait for each other: whichever thread takes one blocks until
+    # another thread has taken the other, so both threads must have run an item. (A
+    # sleep instead let a loaded machine run every item on the caller: flaky.) The
+    # timeout only turns "the second thread never came" into a failure, not a hang.
+    both = threading.Barrier(2, timeout=60)
 
     def work(i):
         idents.add(threading.get_ident())
-        time.sleep(0.01)  # long enough for the helper thread to take items too
+        if i < 2:
+            both.wait()
         return i * i
 
     assert threads.parallel_map(work, range(8)) == [i * i for i in range(8)]
