@@ -112,6 +112,13 @@ def test_glassnet_and_torch_walk_the_same_path(name, optimizer):
     np.testing.assert_allclose(ours.points, theirs.points, rtol=1e-9, atol=1e-12)
 
 
+def test_a_far_start_is_not_taken_for_divergence():
+    # the limit grows with the start: SGD on the ravine shrinks x by 1 - lr a step
+    walk = paths.surface_path(surfaces.get_surface("ravine"), "sgd", steps=10, start=(2e6, 0))
+    assert not walk.diverged and len(walk.points) == 11
+    assert walk.points[-1, 0] == pytest.approx(2e6 * 0.93**10)
+
+
 def test_a_diverging_walk_stops_at_its_last_finite_point():
     s = surfaces.get_surface("beale")
     walk = paths.surface_path(s, "sgd", lr=1.0, steps=100)
@@ -257,6 +264,28 @@ def test_float64_loss_plane_paths_agree_with_torch_to_rounding():
         np.testing.assert_allclose(ours.losses, theirs.losses, rtol=1e-12)
 
 
+def test_train_path_raises_when_the_weights_blow_up():
+    from glassnet.train.trainer import TrainingDivergedError
+
+    model = models.get("mnist-mlp", input_shape=(1, 8, 8), seed=0)
+    x = np.full((64, 1, 8, 8), 1e30, np.float32)
+    y = np.zeros(64, np.int64)
+    with pytest.raises(TrainingDivergedError, match="sgd .lr 1e.30. on the glassnet engine"):
+        landscape.train_path(model, "sgd", 1e30, x, y, epochs=2, batch_size=32)
+
+
+def test_loss_plane_reports_the_engines_gap_in_weight_space():
+    pytest.importorskip("sklearn")
+    get_torch()
+    plane = landscape.loss_plane(
+        "baseline", optimizers=(("sgd", None),), epochs=1, grid=3, eval_size=50,
+        train_size=320, engines=("glassnet", "torch"),
+    )  # fmt: skip
+    assert set(plane.weight_gaps) == {"sgd"}
+    assert 0 < plane.weight_gaps["sgd"] < 1e-4  # float32 rounding over 10 steps
+    assert plane.trajectories[0].lr == landscape.MODEL_LRS["sgd"]
+
+
 def test_loss_plane_refuses_batchnorm_and_bad_settings():
     with pytest.raises(ValueError, match="BatchNorm"):
         landscape.loss_plane("resnet8", dataset="digits", data_dir=REAL_DATA, epochs=1)
@@ -266,6 +295,8 @@ def test_loss_plane_refuses_batchnorm_and_bad_settings():
         landscape.loss_plane(engines=("keras",))
     with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         landscape.loss_plane(dtype=np.float16)
+    with pytest.raises(ValueError, match=r"learning rate of adam must be in \(0, 3.40282e\+38\]"):
+        landscape.loss_plane(optimizers=(("adam", 1e39),))
 
 
 # ---------------------------------------------------------------------------- figures
@@ -300,6 +331,21 @@ def run(capsys, *argv):
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def test_cli_paths_negative_start_and_torch_alone(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    get_torch()
+    out = tmp_path / "s.png"
+    code, text, err = run(
+        capsys, "paths", "saddle", "--engines", "torch", "--optimizers", "sgd,adam",
+        "--start", "-1.8", "0.001", "--steps", "5", "--out", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "torch gap" not in text and "f(x, y) = x^2 - y^2 + y^4 / 4" in text
+    rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
+    assert {r["engine"] for r in rows} == {"torch"}
+    assert float(rows[0]["x"]) == -1.8 and float(rows[0]["y"]) == 0.001
 
 
 def test_cli_paths_on_a_surface(tmp_path, capsys):
@@ -347,12 +393,25 @@ def test_cli_paths_on_a_model(tmp_path, capsys):
         (["paths", "beale", "--optimizers", "sgd=x"], "learning rate of sgd"),
         (["paths", "beale", "--engines", "keras"], "--engines takes glassnet and/or torch"),
         (["paths", "beale", "--out", "x.svg"], "must name a .png"),
+        (["paths", "beale", "--out", "."], "must name a .png"),
         (["paths", "baseline", "--steps", "5"], "--steps and --start are for surfaces"),
-        (["paths", "beale", "--start", "1"], "expected two numbers"),
+        (["paths", "beale", "--start", "1"], "expected 2 arguments"),
+        (["paths", "beale", "--start", "1", "nan"], "expected a finite number"),
+        (["paths", "beale", "--epochs", "3", "--grid", "9"], "--epochs, --grid: for a model"),
+        (["paths", "baseline", "--grid", "2"], "expected an integer >= 3"),
+        (["paths", "baseline", "--optimizers", "sgd=1e39"], "learning rate of sgd must be in"),
         (["paths", "baseline", "--dtype", "float16"], "invalid choice"),
     ],
 )
 def test_cli_paths_user_errors(capsys, tmp_path, argv, message):
+    if "--out" not in argv:  # a refused command must write nothing, even by accident
+        argv = [*argv, "--out", tmp_path / "x.png"]
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert message in err
+
+
+def test_cli_paths_refuses_an_out_it_cannot_write_before_computing(capsys, tmp_path):
+    (tmp_path / "taken.png").mkdir()
+    code, _, err = run(capsys, "paths", "beale", "--out", tmp_path / "taken.png")
+    assert code == 2 and "is a folder" in err

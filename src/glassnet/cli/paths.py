@@ -11,24 +11,35 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_command, count_or_fraction, positive_int
+from .common import UserError, _int_at_least, add_command, count_or_fraction, positive_int
 
 __all__ = ["add_paths", "cmd_paths"]
 
 SURFACE_OPTIMIZERS = "sgd,momentum,adam,rmsprop"
 MODEL_OPTIMIZERS = "sgd,momentum,adam"
+# the model flags' defaults, filled in by cmd_paths (absent flags stay absent, so that
+# a model flag given with a surface can be refused rather than ignored)
+MODEL_DEFAULTS = {
+    "dataset": "digits",
+    "epochs": 3,
+    "batch_size": 32,
+    "seed": 0,
+    "grid": 25,
+    "eval_size": 1000,
+    "train_size": None,
+    "dtype": "float32",
+    "data_dir": None,
+}
 
 
-def _point(text: str) -> tuple[float, float]:
+def _finite(text: str) -> float:
     try:
-        x, y = (float(v) for v in text.split(","))
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected two numbers like -1.2,1, got {text!r}"
-        ) from None
-    if not (np.isfinite(x) and np.isfinite(y)):
-        raise argparse.ArgumentTypeError(f"expected two finite numbers, got {text!r}")
-    return x, y
+        value = float("nan")
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def add_paths(sub) -> None:
@@ -42,7 +53,7 @@ def add_paths(sub) -> None:
         "on the plane of its training paths.",
         "  glassnet paths rosenbrock                       # sgd, momentum, adam, rmsprop\n"
         "  glassnet paths beale --optimizers sgd=0.003,adam=0.03 --steps 800\n"
-        "  glassnet paths saddle --engines glassnet --start -1.8,0.001\n"
+        "  glassnet paths saddle --engines glassnet --start -1.8 0.001\n"
         "  glassnet paths baseline --dataset digits --epochs 3   # a network's loss plane\n"
         "  glassnet paths cnn --optimizers sgd=0.1,adam=0.003 --out plane.png\n"
         f"\nsurfaces: {', '.join(SURFACES)}; models: any zoo name without BatchNorm.\n"
@@ -65,17 +76,33 @@ def add_paths(sub) -> None:
         help="glassnet and/or torch (default both: PyTorch's path drawn dashed on glassnet's)",
     )
     p.add_argument("--out", help="figure path (.png); the CSV of the points goes beside it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     surface = p.add_argument_group("on a surface")
     surface.add_argument("--steps", type=positive_int, help="steps (default: the surface's)")
-    surface.add_argument("--start", type=_point, help="start point x,y (default: the surface's)")
+    surface.add_argument(
+        "--start",
+        nargs=2,
+        type=_finite,
+        metavar=("X", "Y"),
+        help="start point (default: the surface's)",
+    )
     model = p.add_argument_group("on a model's loss plane")
-    model.add_argument("--dataset", default="digits")
-    model.add_argument("--epochs", type=positive_int, default=3)
-    model.add_argument("--batch-size", type=positive_int, default=32)
-    model.add_argument("--seed", type=int, default=0)
-    model.add_argument("--grid", type=positive_int, default=25, help="grid points per axis")
+    d = MODEL_DEFAULTS
     model.add_argument(
-        "--eval-size", type=positive_int, default=1000, help="training images the loss is taken on"
+        "--dataset", help=f"digits, mnist, fashion-mnist, ... (default {d['dataset']})"
+    )
+    model.add_argument("--epochs", type=positive_int, help=f"default {d['epochs']}")
+    model.add_argument("--batch-size", type=positive_int, help=f"default {d['batch_size']}")
+    model.add_argument("--seed", type=int, help="initial weights and batch order (default 0)")
+    model.add_argument(
+        "--grid",
+        type=_int_at_least(3, "an integer >= 3"),
+        help=f"grid points per axis (default {d['grid']})",
+    )
+    model.add_argument(
+        "--eval-size",
+        type=positive_int,
+        help=f"training images the loss is taken on (default {d['eval_size']})",
     )
     model.add_argument(
         "--train-size", type=count_or_fraction, help="training images used (count or fraction)"
@@ -83,10 +110,9 @@ def add_paths(sub) -> None:
     model.add_argument(
         "--dtype",
         choices=["float32", "float64"],
-        default="float32",
-        help="float64: the engines' paths agree to float64 rounding",
+        help="float64: the engines' paths agree to float64 rounding (default float32)",
     )
-    model.add_argument("--data-dir")
+    model.add_argument("--data-dir", help="data root (default $GLASSNET_DATA)")
     p.set_defaults(handler=cmd_paths)
 
 
@@ -125,14 +151,16 @@ def _write_csv(path: Path, trajectories) -> None:
 
 
 def _gaps(trajectories) -> dict[str, float]:
-    """optimizer -> largest distance between its glassnet and torch path points."""
+    """optimizer -> largest distance between its glassnet and torch path points (in the
+    picture's two coordinates)."""
     by = {(t.optimizer, t.engine): t for t in trajectories}
     gaps = {}
     for (name, engine), t in by.items():
         other = by.get((name, "torch"))
         if engine == "glassnet" and other is not None:
             n = min(len(t.points), len(other.points))
-            gaps[name] = float(np.max(np.linalg.norm(t.points[:n] - other.points[:n], axis=1)))
+            gap = float(np.max(np.linalg.norm(t.points[:n] - other.points[:n], axis=1)))
+            gaps[name] = gap if len(t.points) == len(other.points) else float("inf")
     return gaps
 
 
@@ -156,26 +184,39 @@ def cmd_paths(args) -> int:
     out = Path(getattr(args, "out", None) or f"paths-{target}.png")
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must name a .png file, got {str(out)!r}")
+    for path in (out, out.with_suffix(".csv")):  # before the work, not after it
+        if path.is_dir():
+            raise UserError(f"--out: {path} is a folder")
+    if out.parent.exists() and not os.access(out.parent, os.W_OK):
+        raise UserError(f"--out: cannot write into {out.parent}")
 
+    given = [f for f in MODEL_DEFAULTS if getattr(args, f, None) is not None]
     if is_surface:
         from ..viz.paths import plot_surface_paths
 
+        if given:
+            flags = ", ".join("--" + f.replace("_", "-") for f in given)
+            raise UserError(f"{flags}: for a model's loss plane, not a surface")
         surface = surfaces.get_surface(target)
-        steps = getattr(args, "steps", None)
         start = getattr(args, "start", None)
         trajectories = [
-            paths.surface_path(surface, name, lr, steps=steps, start=start, engine=engine)
+            paths.surface_path(
+                surface, name, lr, steps=getattr(args, "steps", None), start=start, engine=engine
+            )
             for name, lr in specs
             for engine in engines
         ]
         figure = plot_surface_paths(surface, trajectories, out)
-        print(f"{surface.name}: f(x, y) = {surface.formula}")
+        heading = f"{surface.name}: f(x, y) = {surface.formula}"
+        gaps = {k: f"{v:.1e}" for k, v in _gaps(trajectories).items()}
+        gap_title = "torch gap"
     else:
         from .. import models
         from ..viz.paths import plot_loss_plane
 
+        settings = {**MODEL_DEFAULTS, **{f: getattr(args, f) for f in given}}
         try:
-            models.resolve(target, args.dataset)
+            models.resolve(target, settings["dataset"])
         except ValueError:
             raise UserError(
                 f"{args.target!r} is neither a surface ({', '.join(surfaces.SURFACES)}) nor a "
@@ -183,21 +224,25 @@ def cmd_paths(args) -> int:
             ) from None
         if any(getattr(args, flag, None) is not None for flag in ("steps", "start")):
             raise UserError("--steps and --start are for surfaces; a model trains --epochs")
-        bar = _progress(args.grid**2, "loss plane")
+        bar = (
+            None
+            if getattr(args, "no_progress", False)
+            else _progress(settings["grid"] ** 2, "loss plane")
+        )
         try:
             plane = landscape.loss_plane(
                 target,
-                args.dataset,
+                settings["dataset"],
                 specs,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                seed=args.seed,
-                grid=args.grid,
-                eval_size=args.eval_size,
-                train_size=getattr(args, "train_size", None),
-                dtype=args.dtype,
+                epochs=settings["epochs"],
+                batch_size=settings["batch_size"],
+                seed=settings["seed"],
+                grid=settings["grid"],
+                eval_size=settings["eval_size"],
+                train_size=settings["train_size"],
+                dtype=settings["dtype"],
                 engines=engines,
-                data_dir=getattr(args, "data_dir", None),
+                data_dir=settings["data_dir"],
                 progress=bar.update if bar is not None else None,
             )
         finally:
@@ -206,24 +251,27 @@ def cmd_paths(args) -> int:
         trajectories = plane.trajectories
         figure = plot_loss_plane(plane, out)
         e1, e2 = plane.explained
-        print(
+        heading = (
             f"{plane.model} on {plane.dataset}: {plane.settings['parameters']} parameters; the "
             f"plane holds {100 * (e1 + e2):.1f}% of the paths' squared movement"
         )
+        # in the plane and in the whole weight space: the plane can hide a difference
+        gaps = {k: f"{v:.1e} / {plane.weight_gaps[k]:.1e}" for k, v in _gaps(trajectories).items()}
+        gap_title = "torch gap (plane / weights)"
     table = out.with_suffix(".csv")
     _write_csv(table, trajectories)
 
-    gaps = _gaps(trajectories)
+    print(heading)
     print(
         f"\n{'optimizer':<10}{'lr':>9}{'steps':>7}  {'end (x, y)':<24}{'loss':>11}"
-        + ("   torch gap" if gaps else "")
+        + (f"   {gap_title}" if gaps else "")
     )
     for t in trajectories:
         if t.engine != "glassnet" and "glassnet" in engines:
             continue
         end = f"({t.points[-1, 0]:.4g}, {t.points[-1, 1]:.4g})"
         note = "  diverged" if t.diverged else ""
-        gap = f"{gaps[t.optimizer]:>12.1e}" if t.optimizer in gaps else ""
+        gap = f"   {gaps[t.optimizer]}" if t.optimizer in gaps else ""
         steps = len(t.points) - 1 if t.steps is None else int(t.steps[-1])
         print(f"{t.optimizer:<10}{t.lr:>9g}{steps:>7}  {end:<24}{t.losses[-1]:>11.4g}{gap}{note}")
     print(f"\nfigure: {figure}\npoints: {table}")

@@ -18,7 +18,10 @@ plane, and the contour under it is the loss of that shadow, not of the point.
 
 With ``engines=("glassnet", "torch")`` the model is also converted with ``to_torch``
 and trained by ``torch.optim`` from the same weights on the same batches; its path is
-projected onto the same plane and lies on glassnet's.
+projected onto the same plane. The two differ by rounding only, which float32
+training at a high learning rate amplifies step by step (``LossPlane.weight_gaps``
+says how far apart they came in the full weight space; ``dtype=float64`` keeps them
+together).
 
 Losses are mean cross-entropy on a fixed training subset, evaluated in eval mode.
 Models with BatchNorm are refused: their running statistics are not parameters, so no
@@ -61,7 +64,9 @@ class LossPlane:
     the optimizers' ``trajectories`` projected onto the plane (their ``losses`` are the
     true losses of the recorded weights). ``explained`` is the share of the paths'
     squared movement inside the plane; ``off_plane`` the largest distance of a path
-    point from the plane, relative to the largest distance of any from the start."""
+    point from the plane, relative to the largest distance of any from the start.
+    ``weight_gaps`` maps each optimizer run on both engines to the largest distance
+    between their weights at the same step (in weight space, not the plane)."""
 
     model: str
     dataset: str
@@ -74,6 +79,7 @@ class LossPlane:
     explained: tuple[float, float]
     off_plane: float
     settings: dict = field(default_factory=dict)
+    weight_gaps: dict = field(default_factory=dict)
 
 
 def flat_parameters(model) -> np.ndarray:
@@ -122,9 +128,11 @@ def train_path(
     step numbers 0, every, 2 every, ... (and the last step) and the flat weights after
     each, shape ``(len(steps), P)``. The batches come from a ``DataLoader`` seeded with
     ``seed``, so every optimizer and engine sees the same ones in the same order;
-    ``model`` itself is left unchanged."""
+    ``model`` itself is left unchanged. Weights that are no longer finite at a kept
+    step raise :class:`~glassnet.train.trainer.TrainingDivergedError`."""
     from .. import nn
     from ..data.loader import DataLoader
+    from ..train.trainer import TrainingDivergedError
 
     loader = DataLoader(x, y, batch_size=batch_size, shuffle=True, seed=seed)
     if engine == "torch":
@@ -163,11 +171,17 @@ def train_path(
     steps, points, done = [0], [weights()], 0
     for _ in range(epochs):
         for xb, yb in loader:
-            step(xb, yb)
+            with np.errstate(over="ignore", invalid="ignore"):  # caught below, by name
+                step(xb, yb)
             done += 1
             if done % every == 0 or done == last:
                 steps.append(done)
                 points.append(weights())
+                if not np.all(np.isfinite(points[-1])):
+                    raise TrainingDivergedError(
+                        f"{optimizer} (lr {lr:g}) on the {engine} engine: the weights are "
+                        f"no longer finite at step {done}; try a smaller learning rate"
+                    )
     return np.array(steps), np.array(points)
 
 
@@ -240,11 +254,19 @@ def loss_plane(
     walks = {}  # (optimizer, engine) -> (lr, step numbers, flat weights)
     for name, lr in optimizers:
         lr = MODEL_LRS.get(name, 0.01) if lr is None else lr
+        largest = float(np.finfo(dtype).max)  # torch cannot even hold a larger one
+        if not 0 < lr <= largest:
+            raise ValueError(f"learning rate of {name} must be in (0, {largest:g}]")
         for engine in engines:
             walks[(name, engine)] = (lr,) + train_path(
                 net, name, lr, x_train, data.y_train, epochs, batch_size, seed, engine, every
             )
 
+    weight_gaps = {
+        name: float(np.linalg.norm(flat - walks[(name, "torch")][2], axis=1).max())
+        for (name, engine), (_, _, flat) in walks.items()
+        if engine == "glassnet" and (name, "torch") in walks
+    }
     origin = flat_parameters(net)
     moves = np.concatenate([flat - origin for _, _, flat in walks.values()])
     _, s, vt = np.linalg.svd(moves, full_matrices=False)
@@ -304,4 +326,5 @@ def loss_plane(
         explained,
         away / reach,
         settings,
+        weight_gaps,
     )

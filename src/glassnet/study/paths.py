@@ -45,14 +45,16 @@ OPTIMIZERS: dict[str, tuple[str, dict]] = {
     "rmsprop": ("RMSprop", {}),
 }
 
-DIVERGED_BEYOND = 1e6  # a coordinate this large (or not finite) ends the walk: diverged
+# a walk whose coordinates grow past max(DIVERGED_BEYOND, 1000 x the start's largest), or
+# leave the finite numbers, is stopped and called diverged
+DIVERGED_BEYOND = 1e6
 
 
 @dataclass
 class Trajectory:
     """One optimizer's walk: ``points`` (k, 2) from the start, ``losses`` (k,) the loss
-    at each point, ``diverged`` when it left the finite numbers (it then stops at its
-    last finite point). ``steps`` (k,) numbers the points when not every step was kept
+    at each point, ``diverged`` when it blew up (see :data:`DIVERGED_BEYOND`; it then
+    stops at its last point before). ``steps`` (k,) numbers the points when not every step was kept
     (None: point i is step i)."""
 
     optimizer: str
@@ -167,10 +169,11 @@ def surface_path(
 
     points = [point]
     diverged = False
+    limit = max(DIVERGED_BEYOND, 1e3 * float(np.abs(point).max()))
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
             new = step()
-            if not (np.all(np.isfinite(new)) and np.abs(new).max() < DIVERGED_BEYOND):
+            if not (np.all(np.isfinite(new)) and np.abs(new).max() < limit):
                 diverged = True
                 break
             points.append(new)

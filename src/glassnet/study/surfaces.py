@@ -2,10 +2,10 @@
 
 Each :class:`Surface` is a loss ``f(x, y)`` of two parameters with its gradient
 written out by hand, the start point and plotting window of the classic pictures,
-and learning rates that show each optimizer's character there. ``value`` is written
-with ``+ - * **`` only, so the same formula evaluates floats, NumPy grids (for the
-contour) and ``torch`` tensors (whose autograd then checks the hand-written
-``gradient``, in the tests and in ``glassnet paths --engines glassnet,torch``).
+and learning rates that show each optimizer's character there. ``value`` uses
+arithmetic operators only (``+ - * / **``), so the same formula evaluates floats,
+NumPy grids (for the contour) and ``torch`` tensors (whose autograd then checks the
+hand-written ``gradient``, in the tests and in ``glassnet paths``).
 
 The surfaces and what they teach:
 
@@ -13,7 +13,7 @@ The surfaces and what they teach:
     A curved, flat-bottomed valley: finding it is easy, following it is slow.
     df/dx = -2 (1 - x) - 400 x (y - x^2),   df/dy = 200 (y - x^2).
 ``beale``       f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2,
-    minimum 0 at (3, 0.5). Plateaus and steep walls; gradients span six orders of
+    minimum 0 at (3, 0.5). Plateaus and steep walls; gradients span five orders of
     magnitude, which per-parameter step sizes (Adam, RMSprop) handle and SGD does not.
     With a = 1.5 - x + xy, b = 2.25 - x + xy^2, c = 2.625 - x + xy^3:
     df/dx = 2a (y - 1) + 2b (y^2 - 1) + 2c (y^3 - 1),
@@ -129,7 +129,7 @@ SURFACES: dict[str, Surface] = {
     for s in (
         Surface(
             "rosenbrock",
-            "(1 - x)² + 100 (y - x²)²",
+            "(1 - x)^2 + 100 (y - x^2)^2",
             _rosenbrock,
             _rosenbrock_grad,
             start=(-1.2, 1.0),
@@ -147,7 +147,7 @@ SURFACES: dict[str, Surface] = {
         ),
         Surface(
             "beale",
-            "(1.5 - x + xy)² + (2.25 - x + xy²)² + (2.625 - x + xy³)²",
+            "(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
             _beale,
             _beale_grad,
             start=(1.0, 1.4),
@@ -165,7 +165,7 @@ SURFACES: dict[str, Surface] = {
         ),
         Surface(
             "himmelblau",
-            "(x² + y - 11)² + (x + y² - 7)²",
+            "(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
             _himmelblau,
             _himmelblau_grad,
             start=(-0.3, -0.9),
@@ -188,7 +188,7 @@ SURFACES: dict[str, Surface] = {
         ),
         Surface(
             "saddle",
-            "x² - y² + y⁴ / 4",
+            "x^2 - y^2 + y^4 / 4",
             _saddle,
             _saddle_grad,
             start=(-1.8, 1e-3),
@@ -207,7 +207,7 @@ SURFACES: dict[str, Surface] = {
         ),
         Surface(
             "ravine",
-            "x² / 2 + 25 y² / 2",
+            "x^2 / 2 + 25 y^2 / 2",
             _ravine,
             _ravine_grad,
             start=(-4.5, 1.5),

@@ -68,32 +68,38 @@ def plot_paths(
     """Contour of ``Z`` over ``(X, Y)`` with each trajectory's ``points`` drawn on it
     (left) and its ``losses`` per step (right). Trajectories are
     :class:`glassnet.study.paths.Trajectory`-like: ``optimizer``, ``engine``, ``lr``,
-    ``points`` (k, 2), ``losses`` (k,). ``minimum_value`` given: the right panel shows
-    ``loss - minimum_value`` on a log axis (how far from the optimum), else the loss."""
+    ``points`` (k, 2), ``losses`` (k,). A torch trajectory of an optimizer that also has
+    a glassnet one is drawn dashed on top of it, in both panels. ``minimum_value``
+    given: the right panel shows ``loss - minimum_value`` on a log axis (how far from
+    the optimum), else the loss. A diverged path ends in a cross."""
     fig = _figure(11, 4.6)
     ax, ax_loss = fig.subplots(1, 2, width_ratios=(1.25, 1))
     levels = contour_levels(Z, log_levels)
     ax.contourf(X, Y, Z, levels=levels, cmap="Greys", alpha=0.45, extend="both")
-    ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.4)
+    # solid lines below zero too (matplotlib dashes them): dashes are PyTorch's paths here
+    ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.4, negative_linestyles="solid")
     names = list(dict.fromkeys(t.optimizer for t in trajectories))
+    has_glassnet = {t.optimizer for t in trajectories if t.engine != "torch"}
     dashed = False
     for t in trajectories:
         color = _color(t.optimizer, names.index(t.optimizer))
         pts = np.asarray(t.points)
         steps = np.arange(len(t.losses)) if t.steps is None else np.asarray(t.steps)
-        if t.engine == "torch":
+        losses = np.asarray(t.losses, dtype=np.float64)
+        if minimum_value is not None:  # distance to the optimum, on a log axis
+            losses = np.maximum(losses - minimum_value, 1e-16)
+        if t.engine == "torch" and t.optimizer in has_glassnet:  # on top of glassnet's
             dashed = True
             ax.plot(pts[:, 0], pts[:, 1], "--", color=color, linewidth=0.9)
+            ax_loss.plot(steps, losses, "--", color=color, linewidth=0.9)
             continue
-        label = f"{t.optimizer} (lr {t.lr:g})" + (", diverged" if t.diverged else "")
+        label = t.label + (", diverged" if t.diverged else "")
+        if t.engine == "torch":
+            label += ", PyTorch"
         ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=3, alpha=0.45, label=label)
-        ax.plot(pts[-1, 0], pts[-1, 1], "o", color=color, markersize=5)
-        if minimum_value is None:
-            ax_loss.plot(steps, t.losses, color=color, label=label)
-        else:
-            gap = np.maximum(np.asarray(t.losses, dtype=np.float64) - minimum_value, 1e-16)
-            ax_loss.plot(steps, gap, color=color, label=label)
-    starts = {tuple(np.round(np.asarray(t.points)[0], 12)) for t in trajectories}
+        ax.plot(pts[-1, 0], pts[-1, 1], "x" if t.diverged else "o", color=color, markersize=6)
+        ax_loss.plot(steps, losses, color=color, linewidth=1.5, alpha=0.8, label=label)
+    starts = {(float(t.points[0][0]), float(t.points[0][1])) for t in trajectories}
     for sx, sy in starts:
         ax.plot(sx, sy, "o", color="black", markersize=6, markerfacecolor="white", zorder=5)
     for mx, my in minima:
@@ -153,7 +159,8 @@ def plot_loss_plane(plane, path, title: str | None = None) -> Path:
         plane.trajectories,
         path,
         title=title
-        or f"{plane.model} on {plane.dataset}: {s.get('epochs')} epochs, batch "
+        or f"{plane.model} on {plane.dataset}: {s.get('epochs')} "
+        f"epoch{'' if s.get('epochs') == 1 else 's'}, batch "
         f"{s.get('batch_size')}, {s.get('parameters')} parameters",
         log_levels=True,
         xlabel=f"direction 1 ({100 * e1:.1f}%)",
