@@ -211,19 +211,25 @@ def test_train_evaluate_and_resume(capsys, tmp_path):
     assert resumed["test_loss"] == direct["test_loss"]
 
 
+def count_calls(monkeypatch, cls, name: str) -> list:
+    """Patch ``cls.name`` to note each call (its ``self``) in the returned list."""
+    calls = []
+    real = getattr(cls, name)
+
+    def counted(self, *args, **kwargs):
+        calls.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
 def test_train_validates_its_recipe_once(capsys, tmp_path, monkeypatch):
     """Validating builds the model and the optimizer: a new run and a resumed one do it
     once each (a new run used to be validated by the command and again by run_train)."""
     from glassnet.study.config import TrainConfig
 
-    calls = []
-    real = TrainConfig.validate
-
-    def counted(self):
-        calls.append(self)
-        return real(self)
-
-    monkeypatch.setattr(TrainConfig, "validate", counted)
+    calls = count_calls(monkeypatch, TrainConfig, "validate")
     run_dir = tmp_path / "run"
     code, _, err = run(
         capsys, "train", "--model", "baseline", "--epochs", 1, "--out", run_dir, "--no-progress"
@@ -240,14 +246,7 @@ def test_train_validates_its_recipe_once(capsys, tmp_path, monkeypatch):
 def test_compare_validates_its_config_once(capsys, tmp_path, monkeypatch):
     from glassnet.study.config import CompareConfig
 
-    calls = []
-    real = CompareConfig.validate
-
-    def counted(self):
-        calls.append(self)
-        return real(self)
-
-    monkeypatch.setattr(CompareConfig, "validate", counted)
+    calls = count_calls(monkeypatch, CompareConfig, "validate")
     code, _, err = run(
         capsys, "compare", "--epochs", 1, "--models", "baseline", "--engines", "glassnet",
         "--out", tmp_path / "run", "--no-progress",

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from glassnet import models, nn
-from glassnet.cli import main
 from glassnet.data import load
 from glassnet.study import landscape, paths, surfaces
 from glassnet.viz.paths import contour_levels, plot_paths, plot_surface_paths
+from test_cli import run  # the CLI run in-process: (exit code, stdout, stderr)
 
 REAL_DATA = os.environ.get("GLASSNET_DATA")
 ALL_SURFACES = list(surfaces.SURFACES)
@@ -324,13 +324,6 @@ def test_plot_surface_paths_writes_a_png(tmp_path):
 
 
 # -------------------------------------------------------------------------------- CLI
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_paths_negative_start_and_torch_alone(tmp_path, capsys):
