@@ -6,7 +6,6 @@ import argparse
 import csv
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +75,7 @@ def add_paths(sub) -> None:
         help="glassnet and/or torch (default both: PyTorch's path drawn dashed on glassnet's)",
     )
     p.add_argument("--out", help="figure path (.png); the CSV of the points goes beside it")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     surface = p.add_argument_group("on a surface")
     surface.add_argument("--steps", type=positive_int, help="steps (default: the surface's)")
     surface.add_argument(
@@ -164,13 +163,17 @@ def _gaps(trajectories) -> dict[str, float]:
     return gaps
 
 
-def _progress(total: int, desc: str):
-    quiet = bool(os.environ.get("CI")) or not (sys.stderr and sys.stderr.isatty())
+def _progress_bar(args, total: int):
+    """A tqdm bar for the loss plane's grid, where the other commands would show one."""
+    from ..train.callbacks import progress_enabled
+
+    if not progress_enabled(getattr(args, "progress", True)):
+        return None
     try:
         from tqdm.auto import tqdm
-    except ImportError:
-        quiet = True
-    return None if quiet else tqdm(total=total, desc=desc, leave=False)
+    except ImportError:  # pragma: no cover - tqdm is in the 'progress' extra
+        return None
+    return tqdm(total=total, desc="loss plane", leave=False)
 
 
 def cmd_paths(args) -> int:
@@ -224,11 +227,7 @@ def cmd_paths(args) -> int:
             ) from None
         if any(getattr(args, flag, None) is not None for flag in ("steps", "start")):
             raise UserError("--steps and --start are for surfaces; a model trains --epochs")
-        bar = (
-            None
-            if getattr(args, "no_progress", False)
-            else _progress(settings["grid"] ** 2, "loss plane")
-        )
+        bar = _progress_bar(args, settings["grid"] ** 2)
         try:
             plane = landscape.loss_plane(
                 target,
