@@ -245,6 +245,7 @@ def test_loss_plane_of_the_digits_baseline():
 def test_float64_loss_plane_paths_agree_with_torch_to_rounding():
     pytest.importorskip("sklearn")
     get_torch()
+    ticks = []
     plane = landscape.loss_plane(
         "baseline",
         optimizers=(("sgd", 0.5), ("adam", 0.01)),
@@ -254,7 +255,10 @@ def test_float64_loss_plane_paths_agree_with_torch_to_rounding():
         train_size=320,
         dtype="float64",
         engines=("glassnet", "torch"),
+        progress=lambda n, total: ticks.append((n, total)),
     )
+    # 2 optimizers x 2 engines x 10 steps, then 3 grid rows of 3 points
+    assert {total for _, total in ticks} == {49} and sum(n for n, _ in ticks) == 49
     assert plane.settings["dtype"] == "float64" and plane.Z.dtype == np.float64
     by = {(t.optimizer, t.engine): t for t in plane.trajectories}
     for name in ("sgd", "adam"):
@@ -408,3 +412,27 @@ def test_cli_paths_refuses_an_out_it_cannot_write_before_computing(capsys, tmp_p
     (tmp_path / "taken.png").mkdir()
     code, _, err = run(capsys, "paths", "beale", "--out", tmp_path / "taken.png")
     assert code == 2 and "is a folder" in err
+
+
+def test_the_loss_plane_bar_is_made_at_the_first_update_with_the_total():
+    from glassnet.cli.paths import _Bar
+
+    made = []
+
+    class FakeTqdm:
+        def __init__(self, total, desc, leave):
+            made.append(self)
+            self.total, self.n, self.closed = total, 0, False
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    bar = _Bar(FakeTqdm)
+    bar.close()  # nothing made yet: nothing to close
+    for _ in range(3):
+        bar.update(2, 49)
+    bar.close()
+    assert len(made) == 1 and made[0].total == 49 and made[0].n == 6 and made[0].closed

@@ -163,8 +163,26 @@ def _gaps(trajectories) -> dict[str, float]:
     return gaps
 
 
-def _progress_bar(args, total: int):
-    """A tqdm bar for the loss plane's grid, where the other commands would show one."""
+class _Bar:
+    """``update(n, total)`` for ``loss_plane``: a tqdm bar, made at the first update
+    (the total is known only once the data is loaded)."""
+
+    def __init__(self, tqdm):
+        self.tqdm, self.bar = tqdm, None
+
+    def update(self, n: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = self.tqdm(total=total, desc="loss plane", leave=False)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_bar(args) -> _Bar | None:
+    """A bar where the other commands would show one (a terminal, not CI, no
+    --no-progress)."""
     from ..train.callbacks import progress_enabled
 
     if not progress_enabled(getattr(args, "progress", True)):
@@ -173,7 +191,7 @@ def _progress_bar(args, total: int):
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is in the 'progress' extra
         return None
-    return tqdm(total=total, desc="loss plane", leave=False)
+    return _Bar(tqdm)
 
 
 def cmd_paths(args) -> int:
@@ -227,7 +245,7 @@ def cmd_paths(args) -> int:
             ) from None
         if any(getattr(args, flag, None) is not None for flag in ("steps", "start")):
             raise UserError("--steps and --start are for surfaces; a model trains --epochs")
-        bar = _progress_bar(args, settings["grid"] ** 2)
+        bar = _progress_bar(args)
         try:
             plane = landscape.loss_plane(
                 target,

@@ -123,13 +123,15 @@ def train_path(
     seed: int = 0,
     engine: str = "glassnet",
     every: int = 1,
+    on_step=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train a copy of ``model`` with ``optimizer``; return ``(steps, weights)``: the
     step numbers 0, every, 2 every, ... (and the last step) and the flat weights after
     each, shape ``(len(steps), P)``. The batches come from a ``DataLoader`` seeded with
     ``seed``, so every optimizer and engine sees the same ones in the same order;
     ``model`` itself is left unchanged. Weights that are no longer finite at a kept
-    step raise :class:`~glassnet.train.trainer.TrainingDivergedError`."""
+    step raise :class:`~glassnet.train.trainer.TrainingDivergedError`. ``on_step()`` is
+    called after every step (for a progress bar)."""
     from .. import nn
     from ..data.loader import DataLoader
     from ..train.trainer import TrainingDivergedError
@@ -174,6 +176,8 @@ def train_path(
             with np.errstate(over="ignore", invalid="ignore"):  # caught below, by name
                 step(xb, yb)
             done += 1
+            if on_step is not None:
+                on_step()
             if done % every == 0 or done == last:
                 steps.append(done)
                 points.append(weights())
@@ -216,8 +220,8 @@ def loss_plane(
     dtype:       float64 trains and evaluates in double precision: the engines' paths
                  then agree to float64 rounding, where float32 ones drift apart at
                  high learning rates.
-    progress:    ``progress(n)`` is called as grid points are evaluated (a progress
-                 bar of ``grid**2`` ticks).
+    progress:    ``progress(n, total)`` is called as work is done: ``n`` more units of
+                 ``total`` (a training step of one path, or a grid point).
     """
     from .. import models, nn
     from ..data import load
@@ -251,6 +255,12 @@ def loss_plane(
 
     total_steps = epochs * -(-data.n_train // batch_size)
     every = -(-total_steps // max_points)  # record at most ~max_points weights per path
+    units = len(optimizers) * len(engines) * total_steps + grid * grid
+
+    def tick(n: int = 1) -> None:
+        if progress is not None:
+            progress(n, units)
+
     walks = {}  # (optimizer, engine) -> (lr, step numbers, flat weights)
     for name, lr in optimizers:
         lr = MODEL_LRS.get(name, 0.01) if lr is None else lr
@@ -259,8 +269,9 @@ def loss_plane(
             raise ValueError(f"learning rate of {name} must be in (0, {largest:g}]")
         for engine in engines:
             walks[(name, engine)] = (lr,) + train_path(
-                net, name, lr, x_train, data.y_train, epochs, batch_size, seed, engine, every
-            )
+                net, name, lr, x_train, data.y_train, epochs, batch_size, seed, engine, every,
+                on_step=tick,
+            )  # fmt: skip
 
     weight_gaps = {
         name: float(np.linalg.norm(flat - walks[(name, "torch")][2], axis=1).max())
@@ -301,8 +312,7 @@ def loss_plane(
         for j in range(grid):
             set_flat_parameters(probe, origin + X[i, j] * directions[0] + Y[i, j] * directions[1])
             Z[i, j] = _loss(probe, x_eval, y_eval, loss_fn)
-        if progress is not None:
-            progress(grid)
+        tick(grid)
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
