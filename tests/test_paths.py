@@ -304,6 +304,23 @@ def test_loss_plane_refuses_batchnorm_and_bad_settings():
 
 
 # ---------------------------------------------------------------------------- figures
+def test_the_surface_picture_grows_to_hold_a_far_start_but_not_a_diverged_path(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("matplotlib")
+    import glassnet.viz.paths as vp
+
+    seen = {}
+    monkeypatch.setattr(vp, "plot_paths", lambda X, Y, Z, *a, **k: seen.update(X=X, Y=Y))
+    s = surfaces.get_surface("ravine")
+    far = paths.surface_path(s, "sgd", steps=20, start=(-40.0, 10.0))
+    blown = paths.surface_path(s, "sgd", lr=1.0, steps=200)
+    assert blown.diverged and np.abs(blown.points).max() > 1e5
+    vp.plot_surface_paths(s, [far, blown], tmp_path / "f.png")
+    assert seen["X"].min() < -40 < seen["X"].max() < 10  # the start, not the blow-up
+    assert seen["Y"].max() > 10 and seen["Y"].min() > -20
+
+
 def test_contour_levels():
     Z = np.array([[0.0, 1.0], [10.0, 1000.0]])
     log = contour_levels(Z, log=True, n=12)

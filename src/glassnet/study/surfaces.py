@@ -66,11 +66,14 @@ class Surface:
     steps: int = 200
     log_levels: bool = True
 
-    def grid(self, n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(X, Y, Z)``: an ``n x n`` grid over the window and f on it (float64)."""
-        x0, x1, y0, y1 = self.window
+    def grid(self, n: int = 200, window=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(X, Y, Z)``: an ``n x n`` grid over ``window`` (default the surface's) and f
+        on it (float64)."""
+        x0, x1, y0, y1 = self.window if window is None else window
         X, Y = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-        return X, Y, np.asarray(self.value(X, Y), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # far windows: inf is drawn as such
+            Z = np.asarray(self.value(X, Y), dtype=np.float64)
+        return X, Y, Z
 
     def minimum_value(self) -> float:
         """f at the surface's global minima (all minima listed share it)."""

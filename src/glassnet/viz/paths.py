@@ -126,8 +126,24 @@ def plot_paths(
 
 
 def plot_surface_paths(surface, trajectories: Sequence, path, title: str | None = None) -> Path:
-    """The paths on a :class:`glassnet.study.surfaces.Surface`, its minima starred."""
-    X, Y, Z = surface.grid()
+    """The paths on a :class:`glassnet.study.surfaces.Surface`, its minima starred. The
+    surface's window grows to hold every start and every path that did not diverge (a
+    start given far outside it would otherwise not be seen); a diverged path leaves it."""
+    x0, x1, y0, y1 = surface.window
+    points = np.concatenate(
+        [np.asarray(t.points, dtype=np.float64)[: 1 if t.diverged else None] for t in trajectories]
+    )
+    points = points[np.all(np.isfinite(points), axis=1)]
+    if len(points):
+        (px0, py0), (px1, py1) = points.min(axis=0), points.max(axis=0)
+        if px0 < x0 or px1 > x1 or py0 < y0 or py1 > y1:
+            pad_x, pad_y = (
+                0.05 * (max(x1, px1) - min(x0, px0)),
+                0.05 * (max(y1, py1) - min(y0, py0)),
+            )
+            x0, x1 = min(x0, px0 - pad_x), max(x1, px1 + pad_x)
+            y0, y1 = min(y0, py0 - pad_y), max(y1, py1 + pad_y)
+    X, Y, Z = surface.grid(window=(x0, x1, y0, y1))
     return plot_paths(
         X,
         Y,
