@@ -14,11 +14,26 @@ __all__ = [
     "merge_config",
     "add_recipe_flags",
     "add_command",
+    "csv_list",
+    "require_module",
 ]
 
 
 class UserError(Exception):
     """An error the user can fix; the CLI prints it as one line and exits with 2."""
+
+
+def csv_list(text: str) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']."""
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def require_module(module: str, message: str) -> None:
+    """UserError(message) unless ``module`` (an optional extra) imports."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise UserError(message) from None
 
 
 def add_command(sub, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:

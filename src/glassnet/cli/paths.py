@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, _int_at_least, add_command, count_or_fraction, positive_int
+from .common import (
+    UserError,
+    _int_at_least,
+    add_command,
+    count_or_fraction,
+    csv_list,
+    positive_int,
+    require_module,
+)
 
 __all__ = ["add_paths", "cmd_paths"]
 
@@ -116,13 +123,14 @@ def add_paths(sub) -> None:
 
 
 def _engines(text: str) -> tuple[str, ...]:
-    engines = tuple(dict.fromkeys(e.strip().lower() for e in text.split(",") if e.strip()))
+    engines = tuple(dict.fromkeys(e.lower() for e in csv_list(text)))
     unknown = [e for e in engines if e not in ("glassnet", "torch")]
     if unknown or not engines:
         raise UserError(f"--engines takes glassnet and/or torch, got {text!r}")
-    if "torch" in engines and importlib.util.find_spec("torch") is None:
-        raise UserError(
-            "the torch engine needs PyTorch: pip install 'glassnet[torch]', or --engines glassnet"
+    if "torch" in engines:
+        require_module(
+            "torch",
+            "the torch engine needs PyTorch: pip install 'glassnet[torch]', or --engines glassnet",
         )
     return engines
 
@@ -156,10 +164,12 @@ def _gaps(trajectories) -> dict[str, float]:
     gaps = {}
     for (name, engine), t in by.items():
         other = by.get((name, "torch"))
-        if engine == "glassnet" and other is not None:
-            n = min(len(t.points), len(other.points))
-            gap = float(np.max(np.linalg.norm(t.points[:n] - other.points[:n], axis=1)))
-            gaps[name] = gap if len(t.points) == len(other.points) else float("inf")
+        if engine != "glassnet" or other is None:
+            continue
+        if len(t.points) != len(other.points):  # one diverged before the other
+            gaps[name] = float("inf")
+        else:
+            gaps[name] = float(np.max(np.linalg.norm(t.points - other.points, axis=1)))
     return gaps
 
 

@@ -13,9 +13,11 @@ from .common import (
     add_command,
     add_recipe_flags,
     count_or_fraction,
+    csv_list,
     merge_config,
     positive_int,
     read_config,
+    require_module,
 )
 
 __all__ = ["add_compare", "add_train", "add_evaluate"]
@@ -25,10 +27,6 @@ def _progress(args) -> bool:
     from ..train.callbacks import progress_enabled
 
     return progress_enabled(getattr(args, "progress", True))
-
-
-def _csv_list(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
 
 
 # ---------------------------------------------------------------------------- compare
@@ -45,13 +43,13 @@ def add_compare(sub) -> None:
     )
     p.add_argument(
         "--models",
-        type=_csv_list,
+        type=csv_list,
         help="comma-separated zoo models (default: baseline,cnn,cnn-pool,"
         "cnn-pool-skip; see 'glassnet summary --list')",
     )
     p.add_argument(
         "--engines",
-        type=_csv_list,
+        type=csv_list,
         help="comma-separated engines: glassnet,torch,sklearn (default: all three)",
     )
     add_recipe_flags(p, "runs/<timestamp>-<dataset>", CompareConfig().to_dict())
@@ -65,9 +63,9 @@ def cmd_compare(args) -> int:
     config = CompareConfig.from_dict(settings).validate()
     _refuse_ignored_flags(args, config)
     if "torch" in config.engines:
-        _require("torch", "the torch engine needs PyTorch: pip install 'glassnet[torch]'")
+        require_module("torch", "the torch engine needs PyTorch: pip install 'glassnet[torch]'")
     if "sklearn" in config.engines:
-        _require(
+        require_module(
             "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
         )
     out, results = run_compare(
@@ -92,13 +90,6 @@ def _refuse_ignored_flags(args, config) -> None:
     ignored = config.ignored_settings() if flags else []
     if ignored:
         raise UserError("; ".join(ignored))
-
-
-def _require(module: str, message: str) -> None:
-    try:
-        __import__(module)
-    except ImportError:
-        raise UserError(message) from None
 
 
 # ---------------------------------------------------------------------------- train
