@@ -13,19 +13,23 @@ happened to be running (run one after the other, PyTorch's LeNet-5 epochs once t
   figure is the training time (loop only, evaluation excluded) until the test accuracy
   first reaches 99.0%, and the ratio glassnet / PyTorch.
 * ``resnet8``: ResNet-8 on CIFAR-10 under the same CPU budget (default 10 minutes of
-  training each). Each engine's epoch time is measured first (the faster of two full
-  epochs each, in turns); it then gets as many whole epochs as fit its budget, with SGD nesterov +
-  OneCycle (max lr 0.2), weight decay 5e-4, crop + flip, label smoothing 0.1, batch
-  128, and the schedule spread over those epochs. The figure is the test accuracy at
-  the end. The CIFAR-10 test files here hold 1,000 of the 10,000 test images (about
-  +-1.5 points of sampling noise).
+  training each), SGD nesterov + OneCycle (max lr 0.2), weight decay 5e-4, crop + flip,
+  label smoothing 0.1, batch 128. The budget is a clock, not an epoch count
+  (``RunSpec.time_budget``, ``glassnet.train.TimeBudget``): each engine trains until its
+  own training loop has run the budget, stopping after the batch that spends it, and
+  OneCycle follows the share of the budget spent instead of the step count, so each
+  engine's warm-up and anneal fill its budget however fast it runs. The figure is the
+  test accuracy at the end. (Earlier versions gave each engine the whole epochs its
+  measured epoch time fitted into the budget; the machine's speed drifts by ~20%
+  within minutes, so that estimate gave one engine 1-2 epochs too many or too few:
+  gaps of 0.7 to 3.2 points in runs of the same code.) The CIFAR-10 test files here
+  hold 1,000 of the 10,000 test images (about +-1.5 points of sampling noise).
 
 Results go to benchmarks/results/<date>-time-to-accuracy.{json,md}.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import _common as C
@@ -91,15 +95,6 @@ def lenet5(args) -> dict:
     return out
 
 
-def _epoch_seconds(runner, dataset, recipe: dict, steps: int) -> float:
-    """Training seconds of one full epoch, extrapolated from two short epochs of a
-    ``steps``-batch subset (the second one, warmed up)."""
-    subset = data.load(dataset.name, train_size=steps * recipe["batch_size"], seed=0)
-    result = runner(_spec(subset, "resnet8", 0, **{**recipe, "epochs": 2}))
-    per_step = result.history[-1]["seconds"] / steps
-    return per_step * math.ceil(len(dataset.y_train) / recipe["batch_size"])
-
-
 def resnet8(args) -> dict:
     dataset = data.load("cifar10")
     budget = 30.0 if args.quick else args.budget
@@ -120,48 +115,40 @@ def resnet8(args) -> dict:
         "recipe": recipe,
         "engines": {},
         "n_test": int(len(dataset.y_test)),
+        "steps_per_epoch": -(-len(dataset.y_train) // recipe["batch_size"]),
     }
-    # Each engine's epoch time, measured as the run will see it: full epochs of the
-    # real data and recipe per engine, the engines in turns. Short estimates on a data
-    # subset missed: 20-step ones over 3 rounds by -10..+22% (glassnet) and -17..-11%
-    # (PyTorch); 100-step ones over 2 rounds had glassnet's right (72 s) but PyTorch's
-    # at 52 s where its epochs then took 66 s, so it trained 725 s of a 600 s budget.
-    if args.quick:
-        estimates = {e: [_epoch_seconds(r, dataset, recipe, steps=4)] for e, r in RUNNERS.items()}
-        out["estimate"] = "4-step subset"
-    else:
-        # two epochs, the faster one: a slow spell of the machine only ever lengthens an
-        # epoch (one calibration epoch read 71 s where the run's epochs took 56-60 s)
-        calibration = _in_turns(
-            {e: _spec(dataset, "resnet8", 0, **{**recipe, "epochs": 2}) for e in RUNNERS}
-        )
-        estimates = {e: [min(h["seconds"] for h in r.history)] for e, r in calibration.items()}
-        out["estimate"] = "the faster of two full epochs each, in turns"
-    specs, epochs = {}, {}
-    for engine in RUNNERS:
-        epoch_s = float(np.median(estimates[engine]))
-        epochs[engine] = max(1, int(budget // epoch_s))
-        specs[engine] = _spec(dataset, "resnet8", 0, epochs=epochs[engine], **recipe)
-        out["engines"][engine] = {"estimated_epoch_seconds": epoch_s}
+    # epochs only bounds the run: the budget ends it (a 10-minute budget buys ~14 here)
+    specs = {
+        e: _spec(dataset, "resnet8", 0, epochs=1000, time_budget=budget, log_interval=1, **recipe)
+        for e in RUNNERS
+    }
     for engine, result in _in_turns(specs).items():
-        out["engines"][engine].update(
-            {
-                "estimates": estimates[engine],
-                "epochs": epochs[engine],
-                "train_seconds": sum(e["seconds"] for e in result.history),
-                "epoch_seconds": [e["seconds"] for e in result.history],
-                "test_accuracy_per_epoch": [e["test_accuracy"] for e in result.history],
-                "final_test_accuracy": result.history[-1]["test_accuracy"],
-            }
-        )
+        h = result.history
+        steps = result.iterations[-1]["step"]
+        out["engines"][engine] = {
+            "steps": steps,
+            "epochs": steps / out["steps_per_epoch"],
+            "train_seconds": sum(e["seconds"] for e in h),
+            "epoch_seconds": [e["seconds"] for e in h],
+            "steps_per_second": steps / sum(e["seconds"] for e in h),
+            "test_accuracy_per_epoch": [e["test_accuracy"] for e in h],
+            "final_test_accuracy": h[-1]["test_accuracy"],
+        }
         print(
-            f"resnet8 {engine:<9} {epochs[engine]} epochs in "
-            f"{out['engines'][engine]['train_seconds']:.0f} s: test accuracy "
-            f"{result.history[-1]['test_accuracy'] * 100:.1f}%"
+            f"resnet8 {engine:<9} {steps} steps ({steps / out['steps_per_epoch']:.1f} epochs) "
+            f"in {out['engines'][engine]['train_seconds']:.0f} s: test accuracy "
+            f"{h[-1]['test_accuracy'] * 100:.1f}%"
         )
     g, t = (out["engines"][e]["final_test_accuracy"] for e in ("glassnet", "torch"))
     out["accuracy_gap_points"] = (t - g) * 100
     return out
+
+
+def _duration(seconds: float) -> str:
+    """'10-minute' for 600 s, '30-second' for 30 s."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:.0f}-minute"
+    return f"{seconds:g}-second"
 
 
 def markdown(info: dict, results: list[dict], quick: bool) -> str:
@@ -193,32 +180,25 @@ def markdown(info: dict, results: list[dict], quick: bool) -> str:
             rows = [
                 [
                     engine,
-                    f"{e['estimated_epoch_seconds']:.0f} s",
-                    e["epochs"],
+                    e["steps"],
+                    f"{e['epochs']:.1f}",
                     f"{e['train_seconds']:.0f} s",
-                    f"{e['train_seconds'] / e['epochs']:.0f} s",
+                    f"{e['steps_per_second']:.2f}",
                     f"{e['final_test_accuracy'] * 100:.1f}%",
                 ]
                 for engine, e in r["engines"].items()
             ]
             md += (
-                f"\n## ResNet-8 on CIFAR-10, {r['budget_seconds'] / 60:.0f}-minute training "
+                f"\n## ResNet-8 on CIFAR-10, {_duration(r['budget_seconds'])} training "
                 "budget each\n\nSGD nesterov + OneCycle (max lr 0.2), weight decay 5e-4, crop"
-                " + flip, label smoothing 0.1, batch 128; each engine gets the whole epochs "
-                "that its estimated epoch time "
-                f"({r.get('estimate', 'median of 3 interleaved 20-step estimates')}) "
-                "fits in the budget; the engines train in turns, one epoch each. "
-                f"Test set: {r['n_test']} images.\n\n"
+                " + flip, label smoothing 0.1, batch 128, same initial weights and batches. "
+                "Each engine trains until its training loop has run the budget "
+                "(`glassnet.train.TimeBudget`), and OneCycle follows the share of the "
+                "budget spent, so both schedules end with the budget; the engines train in "
+                f"turns, one epoch each. Test set: {r['n_test']} images.\n\n"
             )
             md += C.md_table(
-                [
-                    "engine",
-                    "estimated epoch",
-                    "epochs",
-                    "training time",
-                    "actual epoch",
-                    "test accuracy",
-                ],
+                ["engine", "steps", "epochs", "training time", "steps / s", "test accuracy"],
                 rows,
             )
             md += (

@@ -318,3 +318,74 @@ def test_epoch_end_hook_sees_every_epoch_after_its_evaluation(digits, engine):
     for (_, logs), recorded in zip(seen, result.history):
         assert logs["test_accuracy"] == recorded["test_accuracy"]  # evaluated before the hook
         assert logs["seconds"] == recorded["seconds"]
+
+
+class TickClock:
+    """A ``time`` module whose perf_counter advances one second per call."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 1.0
+        return self.now
+
+
+def test_a_time_budget_gives_both_engines_the_same_steps_and_schedule(digits, monkeypatch):
+    """Both loops read their clock at the start of an epoch and after every batch; with
+    a clock that ticks once per read, each training step costs one second on both, so
+    a 30.5 s budget is 31 steps (two epochs of 12 batches, and 7 of a third) whose
+    OneCycle rates follow the share of the budget spent, identically."""
+    from glassnet import random as gn_random
+    from glassnet.study import engines
+    from glassnet.train import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "time", TickClock())
+    monkeypatch.setattr(engines, "time", TickClock())
+    gn_random.manual_seed(0)
+    init = models.get("digits-baseline").state_dict()
+    results = {}
+    for engine in ("glassnet", "torch"):
+        spec = engines.RunSpec(
+            model="baseline",
+            zoo_name="digits-baseline",
+            dataset=digits,
+            init_state=init,
+            epochs=100,
+            batch_size=128,
+            optimizer="sgd",
+            lr=0.1,
+            momentum=0.9,
+            scheduler="onecycle",
+            time_budget=30.5,
+        )
+        results[engine] = engines.run_engine(engine, spec)
+    ours, theirs = results["glassnet"].history, results["torch"].history
+    assert len(ours) == len(theirs) == 3
+    assert [e["seconds"] for e in ours] == [e["seconds"] for e in theirs] == [12.0, 12.0, 7.0]
+    for a, b in zip(ours, theirs):
+        assert a["lr"] == pytest.approx(b["lr"], rel=1e-6)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-4)
+        assert a["test_loss"] == pytest.approx(b["test_loss"], abs=1e-4)
+    # the rate after the last step: 31 s of 30.5, the end of the schedule
+    assert ours[-1]["lr"] == pytest.approx(0.1 / 25 / 1e4, rel=1e-6)
+    np.testing.assert_allclose(
+        results["glassnet"].weights["1.weight"],
+        results["torch"].weights["1.weight"],
+        atol=1e-4,
+    )
+
+
+def test_a_time_budget_refuses_a_schedule_that_counts_epochs_on_torch_too(digits):
+    from glassnet.study import engines
+
+    spec = engines.RunSpec(
+        model="baseline",
+        zoo_name="digits-baseline",
+        dataset=digits,
+        init_state=models.get("digits-baseline").state_dict(),
+        scheduler="cosine",
+        time_budget=10.0,
+    )
+    with pytest.raises(ValueError, match="counts epochs"):
+        engines.run_engine("torch", spec)

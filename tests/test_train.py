@@ -19,6 +19,7 @@ from glassnet.train import (
     CSVLogger,
     EarlyStopping,
     ModelCheckpoint,
+    TimeBudget,
     Trainer,
     TrainingDivergedError,
     evaluate,
@@ -813,3 +814,145 @@ def test_a_plateau_scheduler_cannot_step_per_batch():
     with pytest.raises(ValueError, match="ReduceLROnPlateau steps once per epoch"):
         Trainer(model, opt, scheduler=plateau, scheduler_interval="batch")
     Trainer(model, opt, scheduler=plateau)  # auto: per epoch
+
+
+# ----------------------------------------------------------------------- time budget
+class StopAtStep(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_batch_end(self, trainer, step, logs):
+        if step == self.step:
+            trainer.stop_training = True
+
+
+def test_a_callback_can_stop_inside_an_epoch_which_is_then_closed(digits):
+    trainer, loader = make_trainer(digits, [StopAtStep(len_loader := 5)])
+    history = trainer.fit(loader, epochs=3)
+    assert trainer.step == len_loader and trainer.epoch == 1 and len(history) == 1
+    assert len(loader) > len_loader  # the stop came inside the epoch
+    e = history.epochs[0]
+    assert 0 <= e["train_accuracy"] <= 1 and math.isfinite(e["train_loss"])
+    assert trainer.train_seconds == e["seconds"] > 0
+
+
+@pytest.fixture
+def step_clock(monkeypatch):
+    """The Trainer's clock reads one second per finished training step."""
+    monkeypatch.setattr(Trainer, "train_seconds", property(lambda trainer: float(trainer.step)))
+
+
+def onecycle_lr(position, max_lr, total=10_000):
+    """OneCycleLR's rate at ``position`` (pct_start 0.3, cos, the default factors)."""
+    initial, end_up = max_lr / 25, 0.3 * total - 1
+    low = initial / 1e4
+
+    def anneal(a, b, pct):
+        return b + (a - b) * (1 + math.cos(math.pi * pct)) / 2
+
+    if position <= end_up:
+        return anneal(initial, max_lr, position / end_up)
+    return anneal(max_lr, low, (position - end_up) / (total - 1 - end_up))
+
+
+def test_time_budget_stops_after_the_batch_that_spends_it(digits, step_clock):
+    batches = math.ceil(len(digits.y_train) / 64)
+    budget = batches + 7.5  # spent during the ninth batch of epoch 2
+    model = models.get("digits-baseline", seed=0)
+    h = quiet_fit(model, digits, epochs=50, batch_size=64, time_budget=budget)
+    assert len(h) == 2 and h.meta["time_budget"] == budget
+    assert h.iterations[-1]["step"] <= batches + 8
+    # epoch 2 was closed with its 8 batches: evaluated and logged like the first
+    assert {"test_accuracy", "train_loss", "seconds"} <= set(h.epochs[1])
+
+
+def test_onecycle_with_a_time_budget_follows_the_share_of_time_spent(digits, step_clock):
+    lrs = LrPerBatch()
+    model = models.get("digits-baseline", seed=0)
+    h = quiet_fit(
+        model,
+        digits,
+        epochs=50,
+        batch_size=64,
+        lr=0.01,
+        scheduler="onecycle",
+        time_budget=40.0,
+        callbacks=[lrs],
+        eval_test=False,
+    )
+    assert len(lrs.lrs) == 40 and h.meta["scheduler"] == "OneCycleLR over the time budget"
+    # step k+1 runs at the schedule's position floor(k / 40 * 10000) = 250 k
+    expected = [onecycle_lr(250 * k, 0.01) for k in range(40)]
+    np.testing.assert_allclose(lrs.lrs, expected, rtol=1e-12)
+    assert int(np.argmax(lrs.lrs)) == 12  # the warm-up fills 30% of the budget
+
+
+def test_a_resumed_run_whose_budget_is_spent_trains_no_further(digits, step_clock, tmp_path):
+    model = models.get("digits-baseline", seed=0)
+    kw = dict(epochs=50, batch_size=64, time_budget=10.0, checkpoint_dir=tmp_path)
+    h1 = quiet_fit(model, digits, scheduler="onecycle", **kw)
+    before = model.state_dict()
+    h2 = quiet_fit(model, digits, scheduler="onecycle", resume=True, **kw)
+    assert len(h2) == len(h1) == 1
+    assert h2.iterations == h1.iterations
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_a_run_interrupted_in_its_budget_resumes_along_its_schedule(digits, step_clock, tmp_path):
+    """Ctrl-C after 10 steps of a 40-second budget, then resumed: one 40 s run's rates."""
+    whole = LrPerBatch()
+    kw = dict(epochs=50, batch_size=64, lr=0.01, scheduler="onecycle", eval_test=False)
+    quiet_fit(
+        models.get("digits-baseline", seed=0), digits, time_budget=40.0, callbacks=[whole], **kw
+    )
+
+    model, first, rest = models.get("digits-baseline", seed=0), LrPerBatch(), LrPerBatch()
+    with pytest.raises(KeyboardInterrupt):
+        quiet_fit(
+            model,
+            digits,
+            time_budget=40.0,
+            checkpoint_dir=tmp_path,
+            callbacks=[first, SendSigint(1, 10)],
+            **kw,
+        )
+    quiet_fit(
+        model,
+        digits,
+        time_budget=40.0,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        callbacks=[rest],
+        **kw,
+    )
+    assert first.lrs + rest.lrs == pytest.approx(whole.lrs, rel=1e-12)
+
+
+def test_time_budget_on_the_real_clock(digits):
+    model = models.get("digits-baseline", seed=0)
+    h = quiet_fit(model, digits, epochs=10_000, batch_size=64, time_budget=0.2, eval_test=False)
+    spent = sum(e["seconds"] for e in h.epochs)
+    assert 0.2 <= spent and len(h) < 10_000
+    # the last epoch stopped at the first batch past the budget
+    assert spent - 0.2 < h.epochs[-1]["seconds"]
+
+
+@pytest.mark.parametrize("scheduler", ["cosine", "step", "exponential"])
+def test_time_budget_refuses_a_schedule_that_counts_epochs(digits, scheduler):
+    model = models.get("digits-baseline", seed=0)
+    with pytest.raises(ValueError, match="counts epochs"):
+        quiet_fit(model, digits, epochs=2, scheduler=scheduler, time_budget=5)
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf")])
+def test_time_budget_must_be_a_positive_number_of_seconds(seconds):
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        TimeBudget(seconds)
+
+
+def test_time_budget_drives_only_a_per_step_schedule():
+    model = models.get("digits-baseline", seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="total_steps"):
+        TimeBudget(10, scheduler=optim.lr_scheduler.StepLR(opt, step_size=2))

@@ -34,8 +34,8 @@ import numpy as np
 from .. import models, nn
 from ..data import DataLoader, default_train_transform
 from ..train import evaluate, fit, make_optimizer, make_scheduler
-from ..train.callbacks import Callback, EarlyStopping, ProgressBar
-from ..train.fit import EARLY_STOPPING_NEEDS_VAL
+from ..train.callbacks import Callback, EarlyStopping, ProgressBar, schedule_at_fraction
+from ..train.fit import EARLY_STOPPING_NEEDS_VAL, time_budget_scheduler
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 from ..train.trainer import TrainingDivergedError
 
@@ -81,6 +81,9 @@ class RunSpec:
     # glassnet train's options beyond the shared recipe (compare keeps the defaults)
     early_stopping: int | None = None  # patience in epochs on val_loss
     log_interval: int = 10  # batches between the iteration log's entries
+    # seconds of training each (glassnet.train.TimeBudget): epochs is then an upper bound
+    # and 'onecycle' follows the share of the budget spent (not in compare's recipe)
+    time_budget: float | None = None
     # epoch_end(epoch, logs): called after each epoch and its evaluation (not timed)
     epoch_end: Callable[[int, dict], None] | None = field(default=None, repr=False)
 
@@ -182,7 +185,14 @@ def run_glassnet(spec: RunSpec) -> RunResult:
     hooks = [] if spec.epoch_end is None else [_EpochEnd(spec.epoch_end)]
     if spec.progress:  # named and cleared like the torch and sklearn engines' bars
         hooks.append(ProgressBar(desc=f"{spec.model} [glassnet]", leave=False))
-    history = fit(model, spec.dataset, **spec.recipe(), progress=False, callbacks=hooks)
+    history = fit(
+        model,
+        spec.dataset,
+        **spec.recipe(),
+        progress=False,
+        callbacks=hooks,
+        time_budget=spec.time_budget,
+    )
     result = evaluate(model, spec.dataset)
     key, first = first_layer_weights(model)
     return RunResult(
@@ -218,9 +228,15 @@ def run_torch(spec: RunSpec) -> RunResult:
         library=torch.optim,
     )
     loader = spec.loader()
-    sched = make_scheduler(
-        spec.scheduler, opt, spec.epochs, len(loader), spec.lr, library=torch.optim.lr_scheduler
-    )
+    follows_time = None  # with a time budget: the OneCycleLR it moves, as TimeBudget does
+    if spec.time_budget is None:
+        sched = make_scheduler(
+            spec.scheduler, opt, spec.epochs, len(loader), spec.lr, library=torch.optim.lr_scheduler
+        )
+    else:
+        sched, follows_time = time_budget_scheduler(
+            spec.scheduler, opt, spec.lr, library=torch.optim.lr_scheduler
+        )
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     x_test = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_test))
     y_test = torch.from_numpy(spec.dataset.y_test)
@@ -235,10 +251,11 @@ def run_torch(spec: RunSpec) -> RunResult:
     stop = SimpleNamespace(stop_training=False)
     history, iterations, step = [], [], 0
     bar = _epoch_end(spec, "torch")
+    spent, out_of_time = 0.0, False  # training seconds of the finished epochs
     for epoch in range(1, spec.epochs + 1):
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        started = time.perf_counter()
+        started, seconds = time.perf_counter(), 0.0
         for batch, (xb, yb) in enumerate(loader, 1):
             xt, yt = torch.from_numpy(np.ascontiguousarray(xb)), torch.from_numpy(yb)
             logits = model(xt)
@@ -270,7 +287,16 @@ def run_torch(spec: RunSpec) -> RunResult:
                         "accuracy": hits / n,
                     }
                 )
-        seconds = time.perf_counter() - started
+            seconds = time.perf_counter() - started  # up to the last batch, as the Trainer
+            if spec.time_budget is not None:  # glassnet's TimeBudget, by hand
+                if follows_time is not None:
+                    schedule_at_fraction(
+                        follows_time, min(1.0, (spent + seconds) / spec.time_budget)
+                    )
+                if spent + seconds >= spec.time_budget:
+                    out_of_time = True
+                    break
+        spent += seconds
         logs = {
             "epoch": epoch,
             "train_loss": loss_sum / seen,
@@ -297,6 +323,8 @@ def run_torch(spec: RunSpec) -> RunResult:
             stopper.on_epoch_end(stop, epoch, logs)
             if stop.stop_training:
                 break
+        if out_of_time:
+            break
     _, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
     weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
     key = next((k for k, v in weights.items() if k.endswith("weight") and v.ndim in (2, 4)), None)

@@ -1,7 +1,14 @@
 """glassnet.train: the training loop, callbacks, metrics, history and checkpoints."""
 
 from . import metrics
-from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    TimeBudget,
+)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .fit import fit, make_loss, make_optimizer, make_scheduler
 from .history import History
@@ -16,6 +23,7 @@ __all__ = [
     "TrainingDivergedError",
     "Callback",
     "EarlyStopping",
+    "TimeBudget",
     "ModelCheckpoint",
     "CSVLogger",
     "ProgressBar",

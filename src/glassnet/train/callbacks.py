@@ -23,6 +23,8 @@ from ..io import save as save_model
 __all__ = [
     "Callback",
     "EarlyStopping",
+    "TimeBudget",
+    "schedule_at_fraction",
     "ModelCheckpoint",
     "CSVLogger",
     "ProgressBar",
@@ -132,6 +134,70 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
         self.stopped_epoch = state.get("stopped_epoch")
         self._best_state = state.get("best_state")
+
+
+def schedule_at_fraction(scheduler, fraction: float) -> None:
+    """Move a per-step scheduler with ``total_steps`` (OneCycleLR, glassnet's or
+    PyTorch's: both compute the lr of a step in closed form) to the step that lies
+    ``fraction`` of the way through it: floor(fraction * total_steps), at most the
+    last step. Sets the optimizer's lr (and momentum) for the next batch."""
+    position = min(scheduler.total_steps - 1, max(0, int(fraction * scheduler.total_steps)))
+    if position != scheduler.last_epoch:
+        scheduler.last_epoch = position - 1
+        scheduler.step()
+
+
+class TimeBudget(Callback):
+    """Stop training once the training loop has run for ``seconds``.
+
+    The clock is :attr:`Trainer.train_seconds`: the training loop only, evaluation
+    excluded, a resumed run's earlier epochs included. It is read after every batch;
+    training stops after the batch that spends the budget (so it runs over by less
+    than one step), and the epoch it was in is closed with the batches it ran: it is
+    evaluated and logged like any other. ``epochs`` becomes an upper bound. A resumed
+    run whose budget is already spent stops before its first batch.
+
+    ``scheduler``: a per-step schedule (OneCycleLR) to drive by the share of the budget
+    spent instead of by the step count. After each batch it is moved to the step
+
+        floor(f * total_steps),   f = train_seconds / seconds
+
+    so its warm-up and its anneal fill the budget however fast the machine runs, and
+    ``total_steps`` is only the schedule's resolution (``fit`` uses
+    ``TIME_BUDGET_STEPS``). Counting steps instead would need to know beforehand
+    how many steps the budget buys. The Trainer must not also step it (pass it here,
+    not as the Trainer's scheduler).
+    """
+
+    def __init__(self, seconds: float, scheduler=None):
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"the time budget must be a positive number of seconds, got {seconds}")
+        if scheduler is not None and not hasattr(scheduler, "total_steps"):
+            raise TypeError(
+                f"TimeBudget drives a per-step schedule with total_steps (OneCycleLR), "
+                f"not {type(scheduler).__name__}"
+            )
+        self.seconds = seconds
+        self.scheduler = scheduler
+        self.spent = 0.0  # train_seconds at the last check
+
+    def fraction(self) -> float:
+        """The share of the budget spent at the last check, at most 1."""
+        return min(1.0, self.spent / self.seconds)
+
+    def _check(self, trainer) -> None:
+        self.spent = trainer.train_seconds
+        if self.scheduler is not None:
+            schedule_at_fraction(self.scheduler, self.fraction())
+        if self.spent >= self.seconds:
+            trainer.stop_training = True
+
+    def on_train_begin(self, trainer) -> None:
+        self._check(trainer)  # a resumed run continues the schedule where its time left it
+
+    def on_batch_end(self, trainer, step, logs) -> None:
+        self._check(trainer)
 
 
 class ModelCheckpoint(Callback):

@@ -19,13 +19,24 @@ from pathlib import Path
 from .. import nn, optim
 from .. import random as gn_random
 from ..data import DataLoader, default_train_transform
-from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 from .history import History
 from .trainer import Trainer
 
-__all__ = ["fit", "make_optimizer", "make_scheduler", "make_loss", "SCHEDULERS", "LOSSES"]
+__all__ = [
+    "fit",
+    "make_optimizer",
+    "make_scheduler",
+    "make_loss",
+    "time_budget_scheduler",
+    "SCHEDULERS",
+    "LOSSES",
+    "TIME_BUDGET_STEPS",
+]
 
 SCHEDULERS = ("none", "onecycle", "cosine", "step", "exponential", "plateau")
+# with a time budget, 'onecycle' follows the share of the budget spent, at this resolution
+TIME_BUDGET_STEPS = 10_000
 LOSSES = ("cross_entropy", "nll", "mse")
 
 
@@ -107,6 +118,28 @@ def make_scheduler(
     raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
 
 
+def time_budget_scheduler(scheduler, optimizer, lr: float, library=optim.lr_scheduler):
+    """``(loop_scheduler, time_schedule)`` for a run with a time budget.
+
+    'onecycle' becomes a OneCycleLR of ``TIME_BUDGET_STEPS`` steps that the budget
+    moves by the share of the time spent (``time_schedule``, for :class:`TimeBudget`;
+    the loop must not step it). 'plateau' and none stay the loop's, as usual.
+    'cosine', 'step' and 'exponential' count epochs, whose number a time budget leaves
+    open: refused. A scheduler object is the loop's, as given.
+    """
+    if not isinstance(scheduler, str):
+        return scheduler, None
+    name = scheduler.lower().replace("-", "").replace("_", "")
+    if name == "onecycle":
+        return None, make_scheduler("onecycle", optimizer, 1, TIME_BUDGET_STEPS, lr, library)
+    if name in ("cosine", "step", "exponential"):
+        raise ValueError(
+            f"scheduler {scheduler!r} counts epochs, which a time budget leaves open: use "
+            "'onecycle' (it follows the share of the budget spent), 'plateau' or none"
+        )
+    return make_scheduler(scheduler, optimizer, 1, 1, lr, library), None
+
+
 def make_loss(loss, label_smoothing: float = 0.0):
     if not isinstance(loss, str):
         return loss
@@ -174,6 +207,7 @@ def fit(
     log_interval: int = 10,
     eval_test: bool = True,
     eval_batch_size: int = 512,
+    time_budget: float | None = None,
 ) -> History:
     """Train ``model`` on ``data`` and return its :class:`History`.
 
@@ -195,6 +229,10 @@ def fit(
     resume:          a checkpoint path (or True for ``checkpoint_dir/last.safetensors``)
                      to continue; ``epochs`` counts the resumed run's epochs too.
     eval_test:       also record test loss/accuracy every epoch (the learning curves).
+    time_budget:     seconds of training (the loop only, evaluation excluded): training
+                     stops after the batch that spends them, ``epochs`` being an upper
+                     bound, and 'onecycle' spreads its warm-up and anneal over the
+                     budget instead of over ``epochs`` (:class:`TimeBudget`).
     """
     x_train, y_train, val, test = _splits(data)
     gn_random.manual_seed(seed)
@@ -219,8 +257,13 @@ def fit(
         x_train, y_train, batch_size=batch_size, shuffle=True, seed=seed, transform=transform
     )
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay, nesterov)
-    sched = make_scheduler(scheduler, opt, epochs, len(loader), lr)
     all_callbacks = list(callbacks)
+    follows_time = None  # the schedule a time budget drives
+    if time_budget is None:
+        sched = make_scheduler(scheduler, opt, epochs, len(loader), lr)
+    else:
+        sched, follows_time = time_budget_scheduler(scheduler, opt, lr)
+        all_callbacks.append(TimeBudget(time_budget, scheduler=follows_time))
     if early_stopping:
         if val is None:
             raise ValueError(EARLY_STOPPING_NEEDS_VAL)
@@ -265,4 +308,8 @@ def fit(
         seed=seed,
         scheduler=None if sched is None else type(sched).__name__,
     )
+    if time_budget is not None:
+        history.meta["time_budget"] = float(time_budget)
+        if follows_time is not None:
+            history.meta["scheduler"] = "OneCycleLR over the time budget"
     return history

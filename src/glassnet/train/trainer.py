@@ -101,6 +101,13 @@ class Trainer:
         self.resume_batch = 0
         self._acc = _Accumulator()
 
+    @property
+    def train_seconds(self) -> float:
+        """Seconds spent in the training loop so far: every finished epoch (a resumed
+        run's included) plus the current one up to its last batch; evaluation and the
+        callbacks' epoch-end work are not counted."""
+        return sum(e["seconds"] for e in self.history.epochs) + self._acc.seconds
+
     # ------------------------------------------------------------------ the loop
     def fit(
         self,
@@ -156,6 +163,10 @@ class Trainer:
             for xb, yb in self.loader:
                 self._train_step(xb, yb, epoch, started)
                 interrupt.check()
+                # a callback may stop inside an epoch (TimeBudget does, as Keras's
+                # stop_training): the epoch is closed with the batches it ran
+                if self.stop_training:
+                    break
         # a finite loss can still leave inf/NaN weights after the last step of the epoch:
         # stop before they are evaluated and checkpointed
         bad = [n for n, p in self.model.named_parameters() if not np.isfinite(p.data).all()]
