@@ -896,3 +896,42 @@ def test_other_sklearn_warnings_are_not_taken_for_ctrl_c(capsys, tmp_path):
                 "--train-size", 40, "--batch-size", 64, "--epochs", 1,
                 "--out", tmp_path / "r", "--no-progress",
             )  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["glassnet", "torch"])
+def test_train_for_a_time_budget_with_either_engine(capsys, tmp_path, engine):
+    if engine == "torch":
+        pytest.importorskip("torch")
+    code, out, err = run(
+        capsys, "train", "--engine", engine, "--model", "digits-baseline", "--epochs", 1000,
+        "--scheduler", "onecycle", "--time-budget", "0.5s", "--out", tmp_path, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert read_json(tmp_path / "config.json")["time_budget"] == 0.5
+    epochs = json.loads((tmp_path / "history.json").read_text())["epochs"]
+    spent = sum(e["seconds"] for e in epochs)
+    assert spent >= 0.5 and len(epochs) < 1000
+    assert spent - 0.5 < epochs[-1]["seconds"]  # stopped in the epoch that spent it
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("600", 600.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)]
+)
+def test_durations(text, seconds):
+    from glassnet.cli.common import duration
+
+    assert duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-5m", "10d", "inf", "m"])
+def test_a_bad_time_budget_is_refused(capsys, tmp_path, text):
+    code, _, err = run(capsys, "train", f"--time-budget={text}", "--out", tmp_path / "r")
+    assert code == 2 and "expected a duration such as 600, 90s, 10m or 1.5h" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_time_budget_refuses_a_schedule_that_counts_epochs(capsys, tmp_path):
+    argv = ["train", "--time-budget", "1m", "--scheduler", "cosine", "--out", tmp_path / "r"]
+    code, _, err = run(capsys, *argv, "--no-progress")
+    assert_user_error(code, err, "scheduler 'cosine' counts epochs")
+    assert not (tmp_path / "r").exists()

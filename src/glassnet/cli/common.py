@@ -99,6 +99,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def duration(text: str) -> float:
+    """Seconds from '600', '90s', '10m' or '1.5h'."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1].lower()) if text[-1:].lower() in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 600, 90s, 10m or 1.5h, got {text!r}"
+        )
+    return value
+
+
 def read_config(path) -> dict:
     """A run's config.json, or a TOML/JSON file of the same keys (dashes or underscores)."""
     path = Path(path)

@@ -14,6 +14,7 @@ from .common import (
     add_recipe_flags,
     count_or_fraction,
     csv_list,
+    duration,
     merge_config,
     positive_int,
     read_config,
@@ -103,6 +104,8 @@ def add_train(sub) -> None:
         "  glassnet train --model resnet8 --dataset cifar10 --optimizer sgd --momentum 0.9 \\\n"
         "                 --nesterov --weight-decay 5e-4 --scheduler onecycle --lr 0.2 \\\n"
         "                 --augment --label-smoothing 0.1 --batch-size 128 --epochs 11\n"
+        "  glassnet train --model resnet8 --dataset cifar10 --optimizer sgd --momentum 0.9 \\\n"
+        "                 --scheduler onecycle --lr 0.2 --time-budget 10m --epochs 100\n"
         "  glassnet train --resume runs/<run>         # continue after Ctrl-C\n"
         "  glassnet train --config my_recipe.toml --epochs 3\n",
     )
@@ -117,6 +120,13 @@ def add_train(sub) -> None:
         help="stop when the validation loss has not improved for this many epochs",
     )
     p.add_argument("--log-interval", type=int, help="record the loss every N batches")
+    p.add_argument(
+        "--time-budget",
+        type=duration,
+        metavar="DURATION",
+        help="train for this long (600, 90s, 10m, 1.5h; the training loop only, evaluation "
+        "excluded); --epochs is then an upper bound, and onecycle spreads over the budget",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder")
     add_recipe_flags(p, "runs/<timestamp>-<dataset>-<model>", TrainConfig().to_dict())
     p.set_defaults(handler=cmd_train)

@@ -18,11 +18,13 @@ from .. import data, models
 from .. import random as gn_random
 from ..data.datasets import INPUT_SHAPES
 from ..nn import Parameter
+from ..train.callbacks import check_time_budget
 from ..train.fit import (
     EARLY_STOPPING_NEEDS_VAL,
     SCHEDULERS,
     ignored_optimizer_settings,
     make_optimizer,
+    refuse_epoch_counted,
 )
 from .engines import ENGINES
 
@@ -186,9 +188,14 @@ class TrainConfig(Recipe):
     batch_size: int = 64
     early_stopping: int | None = None
     log_interval: int = 10
+    time_budget: float | None = None  # seconds of training; epochs is then an upper bound
 
     def validate(self):
         super().validate()
+        _check_type(self, "time_budget", (numbers.Real, type(None)), "a number of seconds")
+        if self.time_budget is not None:
+            check_time_budget(self.time_budget)
+            refuse_epoch_counted(self.scheduler)
         _check_type(self, "model", (str,), "a model name")
         _check_type(self, "engine", (str,), "an engine name")
         _check_type(self, "early_stopping", (numbers.Integral, type(None)), "a patience in epochs")

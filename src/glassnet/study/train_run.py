@@ -115,6 +115,7 @@ def run_train(
         progress=progress,
         early_stopping=config.early_stopping,
         log_interval=config.log_interval,
+        time_budget=config.time_budget,
     )
     start_run = _StartRun(out, config)
     if config.engine == "glassnet":
@@ -128,6 +129,7 @@ def run_train(
             resume=resume or None,
             progress=progress,
             log_interval=spec.log_interval,
+            time_budget=spec.time_budget,
         )
         result = evaluate(model, dataset)
         weights = model.state_dict()

@@ -147,6 +147,17 @@ def schedule_at_fraction(scheduler, fraction: float) -> None:
         scheduler.step()
 
 
+def check_time_budget(seconds) -> float:
+    """``seconds`` as a float, or a ValueError unless it is a positive, finite number."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"the time budget must be a positive number of seconds, got {seconds!r}")
+    return value
+
+
 class TimeBudget(Callback):
     """Stop training once the training loop has run for ``seconds``.
 
@@ -170,9 +181,7 @@ class TimeBudget(Callback):
     """
 
     def __init__(self, seconds: float, scheduler=None):
-        seconds = float(seconds)
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise ValueError(f"the time budget must be a positive number of seconds, got {seconds}")
+        seconds = check_time_budget(seconds)
         if scheduler is not None and not hasattr(scheduler, "total_steps"):
             raise TypeError(
                 f"TimeBudget drives a per-step schedule with total_steps (OneCycleLR), "

@@ -29,6 +29,7 @@ __all__ = [
     "make_scheduler",
     "make_loss",
     "time_budget_scheduler",
+    "refuse_epoch_counted",
     "SCHEDULERS",
     "LOSSES",
     "TIME_BUDGET_STEPS",
@@ -118,6 +119,16 @@ def make_scheduler(
     raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
 
 
+def refuse_epoch_counted(scheduler) -> None:
+    """A ValueError for a schedule named by its length in epochs ('cosine', 'step',
+    'exponential'), which a time budget leaves open."""
+    if isinstance(scheduler, str) and scheduler.lower() in ("cosine", "step", "exponential"):
+        raise ValueError(
+            f"scheduler {scheduler!r} counts epochs, which a time budget leaves open: use "
+            "'onecycle' (it follows the share of the budget spent), 'plateau' or none"
+        )
+
+
 def time_budget_scheduler(scheduler, optimizer, lr: float, library=optim.lr_scheduler):
     """``(loop_scheduler, time_schedule)`` for a run with a time budget.
 
@@ -132,11 +143,7 @@ def time_budget_scheduler(scheduler, optimizer, lr: float, library=optim.lr_sche
     name = scheduler.lower().replace("-", "").replace("_", "")
     if name == "onecycle":
         return None, make_scheduler("onecycle", optimizer, 1, TIME_BUDGET_STEPS, lr, library)
-    if name in ("cosine", "step", "exponential"):
-        raise ValueError(
-            f"scheduler {scheduler!r} counts epochs, which a time budget leaves open: use "
-            "'onecycle' (it follows the share of the budget spent), 'plateau' or none"
-        )
+    refuse_epoch_counted(scheduler)
     return make_scheduler(scheduler, optimizer, 1, 1, lr, library), None
 
 
