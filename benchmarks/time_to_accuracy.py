@@ -125,18 +125,19 @@ def resnet8(args) -> dict:
     for engine, result in _in_turns(specs).items():
         h = result.history
         steps = result.iterations[-1]["step"]
+        seconds = sum(e["seconds"] for e in h)
         out["engines"][engine] = {
             "steps": steps,
             "epochs": steps / out["steps_per_epoch"],
-            "train_seconds": sum(e["seconds"] for e in h),
+            "train_seconds": seconds,
             "epoch_seconds": [e["seconds"] for e in h],
-            "steps_per_second": steps / sum(e["seconds"] for e in h),
+            "steps_per_second": steps / seconds,
             "test_accuracy_per_epoch": [e["test_accuracy"] for e in h],
             "final_test_accuracy": h[-1]["test_accuracy"],
         }
         print(
             f"resnet8 {engine:<9} {steps} steps ({steps / out['steps_per_epoch']:.1f} epochs) "
-            f"in {out['engines'][engine]['train_seconds']:.0f} s: test accuracy "
+            f"in {seconds:.0f} s: test accuracy "
             f"{h[-1]['test_accuracy'] * 100:.1f}%"
         )
     g, t = (out["engines"][e]["final_test_accuracy"] for e in ("glassnet", "torch"))

@@ -296,19 +296,25 @@ def test_unknown_settings_in_a_config_file():
     assert CompareConfig.from_dict({"epochs": 3}).epochs == 3
 
 
-@pytest.mark.parametrize("engine", ["glassnet", "torch", "sklearn"])
-def test_epoch_end_hook_sees_every_epoch_after_its_evaluation(digits, engine):
+def baseline_spec(digits, **recipe):
+    """A RunSpec of digits-baseline from seed 0's initial weights."""
     from glassnet import random as gn_random
-    from glassnet.study.engines import RunSpec, run_engine
+    from glassnet.study.engines import RunSpec
 
     gn_random.manual_seed(0)
     init = models.get("digits-baseline").state_dict()
+    return RunSpec(
+        model="baseline", zoo_name="digits-baseline", dataset=digits, init_state=init, **recipe
+    )
+
+
+@pytest.mark.parametrize("engine", ["glassnet", "torch", "sklearn"])
+def test_epoch_end_hook_sees_every_epoch_after_its_evaluation(digits, engine):
+    from glassnet.study.engines import run_engine
+
     seen = []
-    spec = RunSpec(
-        model="baseline",
-        zoo_name="digits-baseline",
-        dataset=digits,
-        init_state=init,
+    spec = baseline_spec(
+        digits,
         epochs=3,
         batch_size=128,
         epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))),
@@ -336,21 +342,15 @@ def test_a_time_budget_gives_both_engines_the_same_steps_and_schedule(digits, mo
     a clock that ticks once per read, each training step costs one second on both, so
     a 30.5 s budget is 31 steps (two epochs of 12 batches, and 7 of a third) whose
     OneCycle rates follow the share of the budget spent, identically."""
-    from glassnet import random as gn_random
     from glassnet.study import engines
     from glassnet.train import trainer as trainer_module
 
     monkeypatch.setattr(trainer_module, "time", TickClock())
     monkeypatch.setattr(engines, "time", TickClock())
-    gn_random.manual_seed(0)
-    init = models.get("digits-baseline").state_dict()
     results = {}
     for engine in ("glassnet", "torch"):
-        spec = engines.RunSpec(
-            model="baseline",
-            zoo_name="digits-baseline",
-            dataset=digits,
-            init_state=init,
+        spec = baseline_spec(
+            digits,
             epochs=100,
             batch_size=128,
             optimizer="sgd",
@@ -379,13 +379,6 @@ def test_a_time_budget_gives_both_engines_the_same_steps_and_schedule(digits, mo
 def test_a_time_budget_refuses_a_schedule_that_counts_epochs_on_torch_too(digits):
     from glassnet.study import engines
 
-    spec = engines.RunSpec(
-        model="baseline",
-        zoo_name="digits-baseline",
-        dataset=digits,
-        init_state=models.get("digits-baseline").state_dict(),
-        scheduler="cosine",
-        time_budget=10.0,
-    )
+    spec = baseline_spec(digits, scheduler="cosine", time_budget=10.0)
     with pytest.raises(ValueError, match="counts epochs"):
         engines.run_engine("torch", spec)

@@ -34,7 +34,7 @@ import numpy as np
 from .. import models, nn
 from ..data import DataLoader, default_train_transform
 from ..train import evaluate, fit, make_optimizer, make_scheduler
-from ..train.callbacks import Callback, EarlyStopping, ProgressBar, schedule_at_fraction
+from ..train.callbacks import Callback, EarlyStopping, ProgressBar, TimeBudget
 from ..train.fit import EARLY_STOPPING_NEEDS_VAL, time_budget_scheduler
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 from ..train.trainer import TrainingDivergedError
@@ -228,7 +228,7 @@ def run_torch(spec: RunSpec) -> RunResult:
         library=torch.optim,
     )
     loader = spec.loader()
-    follows_time = None  # with a time budget: the OneCycleLR it moves, as TimeBudget does
+    budget = None  # glassnet's TimeBudget, moving torch's OneCycleLR when there is one
     if spec.time_budget is None:
         sched = make_scheduler(
             spec.scheduler, opt, spec.epochs, len(loader), spec.lr, library=torch.optim.lr_scheduler
@@ -237,6 +237,7 @@ def run_torch(spec: RunSpec) -> RunResult:
         sched, follows_time = time_budget_scheduler(
             spec.scheduler, opt, spec.lr, library=torch.optim.lr_scheduler
         )
+        budget = TimeBudget(spec.time_budget, scheduler=follows_time)
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
     x_test = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_test))
     y_test = torch.from_numpy(spec.dataset.y_test)
@@ -246,12 +247,13 @@ def run_torch(spec: RunSpec) -> RunResult:
         y_val = torch.from_numpy(spec.dataset.y_val)
     if spec.early_stopping and not has_val:
         raise ValueError(EARLY_STOPPING_NEEDS_VAL)
-    # glassnet's own rule (patience on val_loss), driven by hand: it only sets the flag
+    # glassnet's own rules (patience on val_loss, the time budget), driven by hand: they
+    # read train_seconds and set stop_training, as on glassnet's Trainer
     stopper = EarlyStopping("val_loss", patience=spec.early_stopping or 1)
-    stop = SimpleNamespace(stop_training=False)
+    stop = SimpleNamespace(stop_training=False, train_seconds=0.0)
     history, iterations, step = [], [], 0
     bar = _epoch_end(spec, "torch")
-    spent, out_of_time = 0.0, False  # training seconds of the finished epochs
+    spent = 0.0  # training seconds of the finished epochs
     for epoch in range(1, spec.epochs + 1):
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -288,13 +290,10 @@ def run_torch(spec: RunSpec) -> RunResult:
                     }
                 )
             seconds = time.perf_counter() - started  # up to the last batch, as the Trainer
-            if spec.time_budget is not None:  # glassnet's TimeBudget, by hand
-                if follows_time is not None:
-                    schedule_at_fraction(
-                        follows_time, min(1.0, (spent + seconds) / spec.time_budget)
-                    )
-                if spent + seconds >= spec.time_budget:
-                    out_of_time = True
+            if budget is not None:
+                stop.train_seconds = spent + seconds
+                budget.on_batch_end(stop, step, {})
+                if stop.stop_training:
                     break
         spent += seconds
         logs = {
@@ -321,9 +320,7 @@ def run_torch(spec: RunSpec) -> RunResult:
         bar(epoch, history[-1])
         if spec.early_stopping:
             stopper.on_epoch_end(stop, epoch, logs)
-            if stop.stop_training:
-                break
-        if out_of_time:
+        if stop.stop_training:
             break
     _, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
     weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
