@@ -124,15 +124,29 @@ def keep_freed_memory() -> bool:
 
 
 # ----------------------------------------------------------------------------- machine
+_CPU_FIELDS = ("model name", "cpu family", "model")
+
+
 def cpu_model() -> str:
+    """The CPU's name with its family and model numbers: a VM may name only the
+    vendor line ("AMD EPYC"), and the numbers tell its generations apart (family 25
+    is Zen 3/4, 26 is Zen 5), whose BLAS kernels and caches differ."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in _CPU_FIELDS and key not in fields:
+                    fields[key] = value.strip()
+                if not line.strip() and fields:  # the first processor's block is enough
+                    break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields:
+        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    return name
 
 
 def machine_info(threads: int) -> dict:
@@ -181,6 +195,9 @@ def machine_info(threads: int) -> dict:
     if numpy_blas:
         b = numpy_blas[0]
         info["numpy_blas"] = f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})"
+        info["numpy_blas_kernels"] = b.get("architecture")
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        info["numpy_blas_own_kernels"] = blas_own_kernels()
     for module in ("torch", "sklearn"):
         try:
             mod = __import__(module)
@@ -202,6 +219,47 @@ def machine_info(threads: int) -> dict:
         info["glassnet"] = None
     info["git"] = git_state(Path(info.get("glassnet_path") or Path(__file__).parent))
     return info
+
+
+def blas_own_kernels() -> str | None:
+    """The GEMM kernels NumPy's OpenBLAS picks for this CPU by itself, asked of a child
+    process without OPENBLAS_CORETYPE (None if that fails).
+
+    The variable forces a kernel family, and the environment can set it for the whole
+    machine: on 2026-11-23 this project's VMs (AMD EPYC family 26, Zen 5) came with
+    OPENBLAS_CORETYPE=Haswell, AVX2 kernels that run a 1024^3 float32 matmul at 220
+    GFLOP/s on 2 threads, where OpenBLAS's own pick (SkylakeX, AVX-512) runs it at
+    420-430. The benchmarks record both and warn (``blas_warning``); they never change
+    the variable, since it is the user's."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    code = (
+        "import numpy, threadpoolctl\n"
+        "print([p.get('architecture') for p in threadpoolctl.threadpool_info()"
+        " if p.get('internal_api') == 'openblas' and 'numpy' in p.get('filepath', '')][0])"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def blas_warning(info: dict) -> str | None:
+    """A line for the results when OPENBLAS_CORETYPE made NumPy's OpenBLAS use other
+    kernels than it would pick itself, else None."""
+    forced, own = info.get("numpy_blas_kernels"), info.get("numpy_blas_own_kernels")
+    if not (forced and own) or forced.lower() == own.lower():
+        return None
+    return (
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} in the environment: NumPy's "
+        f"GEMMs ran on OpenBLAS's {forced} kernels, where on this CPU it picks {own} by "
+        f"itself. glassnet's figures (and the matmul's) are those of the forced kernels; "
+        f"PyTorch does not use OpenBLAS. Unset the variable to measure OpenBLAS's own pick."
+    )
 
 
 def _openblas_thread_timeout() -> int | None:
@@ -248,6 +306,11 @@ def _freed_memory_kept() -> bool:
     return allocator.enabled_by_environment() and allocator.available()
 
 
+def _forced_kernels(info: dict) -> str:
+    own = info.get("numpy_blas_own_kernels")
+    return f"; kernels forced by OPENBLAS_CORETYPE, its own pick: {own}" if own else ""
+
+
 def machine_line(info: dict) -> str:
     env = ", ".join(f"{k}={v}" for k, v in info["env"].items())
     git = info.get("git") or {}
@@ -260,7 +323,7 @@ def machine_line(info: dict) -> str:
         f"{code}; "
         f"{info['date']}, {info['cpu_model']}, {info['cores_available']} cores, "
         f"{info['threads_used']} threads (glassnet's own: {info.get('glassnet_threads')}); "
-        f"numpy {info['numpy']} ({info.get('numpy_blas', '?')}), "
+        f"numpy {info['numpy']} ({info.get('numpy_blas', '?')}{_forced_kernels(info)}), "
         f"torch {info.get('torch')}, scikit-learn {info.get('sklearn')}, "
         f"Python {info['python']}; "
         f"freed memory kept for reuse: {'yes' if info.get('freed_memory_kept') else 'no'}; "
@@ -573,7 +636,8 @@ def atomic_write(path: Path, text: str) -> None:
 
 def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, Path] | None:
     """``<out>/<date>-<name>.json`` and ``.md``; ``-<N>thread`` when not all cores are
-    used, ``-quick`` for a --quick run. The date is the run's start (its machine record),
+    used, ``-coretype-<name>`` when OPENBLAS_CORETYPE forces NumPy's GEMM kernels,
+    ``-quick`` for a --quick run. The date is the run's start (its machine record),
     so a run that crosses midnight files under the date its header shows."""
     if args.no_save:
         return None
@@ -581,6 +645,9 @@ def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, 
     stem = f"{date}-{name}"
     if args.threads != available_cores():
         stem += f"-{args.threads}thread"
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    if coretype:  # NumPy's GEMM kernels forced: a different measurement (blas_kernels)
+        stem += f"-coretype-{coretype.lower()}"
     if args.quick:
         stem += "-quick"
     json_path, md_path = args.out / f"{stem}.json", args.out / f"{stem}.md"
@@ -602,4 +669,7 @@ def _jsonable(value):
 
 def header(title: str, info: dict, quick: bool) -> str:
     note = "\n\n**--quick smoke run: too few repetitions to quote.**" if quick else ""
+    warning = blas_warning(info)
+    if warning:
+        note += f"\n\n**{warning}**"
     return f"# {title}\n\nMachine: {machine_line(info)}{note}\n"
