@@ -83,10 +83,11 @@ def test_interleaved_times_each_engine_after_wake_s_of_untimed_calls():
     assert blocks == 6
 
 
-def test_results_are_filed_under_the_date_the_run_started(tmp_path):
+def test_results_are_filed_under_the_date_the_run_started(tmp_path, monkeypatch):
     """A run that crosses midnight keeps the date its header shows."""
     import argparse
 
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
     args = argparse.Namespace(no_save=False, threads=C.available_cores(), quick=False, out=tmp_path)
     C.write_results(args, "demo", {"machine": {"date": "2000-01-02"}}, "# demo")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -135,3 +136,59 @@ def test_layers_resnet20_total_weighs_rows_by_count_and_their_own_matmul(monkeyp
     assert total["ratio"] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="without a benchmark row"):
         layers.resnet20_total(rows[1:])
+
+
+def test_runs_with_forced_blas_kernels_are_filed_apart(tmp_path, monkeypatch):
+    """OPENBLAS_CORETYPE changes NumPy's GEMM speed twofold on some CPUs: such a run must
+    not overwrite the day's run with OpenBLAS's own kernels."""
+    import argparse
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    args = argparse.Namespace(no_save=False, threads=C.available_cores(), quick=True, out=tmp_path)
+    C.write_results(args, "demo", {"machine": {"date": "2000-01-02"}}, "# demo")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2000-01-02-demo-coretype-haswell-quick.json",
+        "2000-01-02-demo-coretype-haswell-quick.md",
+    ]
+
+
+def test_blas_warning_only_when_the_forced_kernels_differ(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    forced = {"numpy_blas_kernels": "Haswell", "numpy_blas_own_kernels": "SkylakeX"}
+    warning = C.blas_warning(forced)
+    assert "OPENBLAS_CORETYPE=Haswell" in warning and "SkylakeX" in warning
+    assert "SkylakeX" in C.header("t", {**_machine(), **forced}, quick=False)
+    assert (
+        C.blas_warning({"numpy_blas_kernels": "Haswell", "numpy_blas_own_kernels": "haswell"})
+        is None
+    )
+    assert C.blas_warning({"numpy_blas_kernels": "SkylakeX"}) is None
+
+
+def _machine() -> dict:
+    return {
+        "date": "2000-01-02",
+        "cpu_model": "CPU",
+        "cores_available": 2,
+        "threads_used": 2,
+        "numpy": "2",
+        "python": "3",
+        "env": {},
+    }
+
+
+def test_blas_own_kernels_asks_a_process_without_the_variable(monkeypatch):
+    """The child sees no OPENBLAS_CORETYPE, so it names what OpenBLAS picks itself
+    (the same as this process's kernels when the variable is unset here)."""
+    from threadpoolctl import threadpool_info
+
+    numpy_blas = [
+        p
+        for p in threadpool_info()
+        if p.get("internal_api") == "openblas" and "numpy" in p.get("filepath", "")
+    ]
+    if not numpy_blas:
+        pytest.skip("NumPy is not linked to OpenBLAS here")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Prescott")  # what the child must not see
+    own = C.blas_own_kernels()
+    assert own and own.lower() != "prescott"
