@@ -237,7 +237,7 @@ def blas_own_kernels() -> str | None:
     code = (
         "import numpy, threadpoolctl\n"
         "print([p.get('architecture') for p in threadpoolctl.threadpool_info()"
-        " if p.get('internal_api') == 'openblas' and 'numpy' in p.get('filepath', '')][0])"
+        " if p.get('internal_api') == 'openblas'][0])"  # NumPy's: the only library loaded
     )
     try:
         done = subprocess.run(
@@ -245,7 +245,9 @@ def blas_own_kernels() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
 
 
 def blas_warning(info: dict) -> str | None:
@@ -646,7 +648,7 @@ def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, 
     if args.threads != available_cores():
         stem += f"-{args.threads}thread"
     coretype = os.environ.get("OPENBLAS_CORETYPE")
-    if coretype:  # NumPy's GEMM kernels forced: a different measurement (blas_kernels)
+    if coretype:  # NumPy's GEMM kernels forced: a different measurement (blas_own_kernels)
         stem += f"-coretype-{coretype.lower()}"
     if args.quick:
         stem += "-quick"
