@@ -252,12 +252,12 @@ def blas_own_kernels() -> str | None:
 
 def blas_warning(info: dict) -> str | None:
     """A line for the results when OPENBLAS_CORETYPE made NumPy's OpenBLAS use other
-    kernels than it would pick itself, else None."""
+    kernels than it would pick itself, else None; from the run's machine record alone."""
     forced, own = info.get("numpy_blas_kernels"), info.get("numpy_blas_own_kernels")
     if not (forced and own) or forced.lower() == own.lower():
         return None
     return (
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} in the environment: NumPy's "
+        f"OPENBLAS_CORETYPE={info['env'].get('OPENBLAS_CORETYPE')} in the environment: NumPy's "
         f"GEMMs ran on OpenBLAS's {forced} kernels, where on this CPU it picks {own} by "
         f"itself. glassnet's figures (and the matmul's) are those of the forced kernels; "
         f"PyTorch does not use OpenBLAS. Unset the variable to measure OpenBLAS's own pick."

@@ -153,9 +153,12 @@ def test_runs_with_forced_blas_kernels_are_filed_apart(tmp_path, monkeypatch):
     ]
 
 
-def test_blas_warning_only_when_the_forced_kernels_differ(monkeypatch):
-    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
-    forced = {"numpy_blas_kernels": "Haswell", "numpy_blas_own_kernels": "SkylakeX"}
+def test_blas_warning_only_when_the_forced_kernels_differ():
+    forced = {
+        "env": {"OPENBLAS_CORETYPE": "Haswell"},
+        "numpy_blas_kernels": "Haswell",
+        "numpy_blas_own_kernels": "SkylakeX",
+    }
     warning = C.blas_warning(forced)
     assert "OPENBLAS_CORETYPE=Haswell" in warning and "SkylakeX" in warning
     assert "SkylakeX" in C.header("t", {**_machine(), **forced}, quick=False)
