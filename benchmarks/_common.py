@@ -72,6 +72,12 @@ def parse_args(description: str, add_arguments: Callable | None = None) -> argpa
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
     parser.add_argument("--no-save", action="store_true", help="print only, write no files")
     parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite an earlier run of the same day and setting (default: keep it and "
+        "file this one as <date>-<name>-2, -3, ...)",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=None,
@@ -640,7 +646,10 @@ def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, 
     """``<out>/<date>-<name>.json`` and ``.md``; ``-<N>thread`` when not all cores are
     used, ``-coretype-<name>`` when OPENBLAS_CORETYPE forces NumPy's GEMM kernels,
     ``-quick`` for a --quick run. The date is the run's start (its machine record),
-    so a run that crosses midnight files under the date its header shows."""
+    so a run that crosses midnight files under the date its header shows. A second
+    run of the same day and setting is filed as ``<stem>-2``, ``-3``, ... rather than
+    overwriting the first (the machine under a run can change between sessions), unless
+    ``args.replace``."""
     if args.no_save:
         return None
     date = payload.get("machine", {}).get("date") or _dt.date.today().isoformat()
@@ -653,6 +662,13 @@ def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, 
     if args.quick:
         stem += "-quick"
     json_path, md_path = args.out / f"{stem}.json", args.out / f"{stem}.md"
+    if not getattr(args, "replace", False):  # an earlier run is a measurement: keep it
+        run = 1
+        while json_path.exists() or md_path.exists():
+            run += 1
+            json_path, md_path = args.out / f"{stem}-{run}.json", args.out / f"{stem}-{run}.md"
+        if run > 1:
+            print(f"\nkept the earlier run {stem}.* (--replace overwrites it)")
     atomic_write(json_path, json.dumps(payload, indent=1, default=_jsonable) + "\n")
     atomic_write(md_path, markdown.rstrip() + "\n")
     print(f"\nwrote {json_path}\n      {md_path}")

@@ -97,6 +97,37 @@ def test_results_are_filed_under_the_date_the_run_started(tmp_path, monkeypatch)
     ]
 
 
+def test_a_second_run_of_the_day_keeps_the_first_unless_replace(tmp_path, monkeypatch):
+    import argparse
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    args = argparse.Namespace(no_save=False, threads=C.available_cores(), quick=False, out=tmp_path)
+    machine = {"machine": {"date": "2000-01-02"}}
+    for text in ("# first", "# second", "# third"):
+        C.write_results(args, "demo", machine, text)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    runs = ("", "-2", "-3")
+    assert names == sorted(f"2000-01-02-demo{run}.{ext}" for run in runs for ext in ("json", "md"))
+    assert (tmp_path / "2000-01-02-demo.md").read_text() == "# first\n"
+    assert (tmp_path / "2000-01-02-demo-3.md").read_text() == "# third\n"
+    # a lone leftover of either kind counts as a run: its pair is not overwritten either
+    (tmp_path / "2000-01-02-demo-4.md").write_text("# orphan\n")
+    C.write_results(args, "demo", machine, "# fourth")
+    assert (tmp_path / "2000-01-02-demo-4.md").read_text() == "# orphan\n"
+    assert (tmp_path / "2000-01-02-demo-5.md").read_text() == "# fourth\n"
+    args.replace = True
+    C.write_results(args, "demo", machine, "# replaced")
+    assert (tmp_path / "2000-01-02-demo.md").read_text() == "# replaced\n"
+    assert len(list(tmp_path.iterdir())) == 9  # 3 runs, the orphan, the fourth run
+
+
+def test_every_benchmark_takes_replace(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["bench", "--replace"])
+    assert C.parse_args("demo").replace is True
+    monkeypatch.setattr("sys.argv", ["bench"])
+    assert C.parse_args("demo").replace is False
+
+
 def test_layers_traces_resnet20s_3x3_convs_and_has_a_row_for_each():
     import layers
 
