@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -323,22 +322,46 @@ CLASS_LOSSES = [nn.CrossEntropyLoss, nn.NLLLoss]
         (np.uint8, np.float32),
         (np.float16, np.float16),  # floats keep their precision
         (np.float64, np.float64),
-        (np.complex64, np.float32),  # the losses' long-standing rule: astype, no error
-        (object, np.float32),
     ],
 )
 def test_loss_input_dtype_rules(dtype, grad_dtype):
     """Which logits a loss casts to float32 and which it keeps: unchanged since the dtype
     tests moved from np.issubdtype to dtype.kind."""
     x = np.array([[2, 0, 0], [0, 1, 0]]).astype(dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-        for loss in [cls() for cls in CLASS_LOSSES]:
-            assert isinstance(loss(x, np.array([0, 1])), float)
-            assert loss.backward().dtype == grad_dtype
+    for loss in [cls() for cls in CLASS_LOSSES]:
+        assert isinstance(loss(x, np.array([0, 1])), float)
+        assert loss.backward().dtype == grad_dtype
         mse = nn.MSELoss()
         mse(x, np.zeros((2, 3)))
         assert mse.backward().dtype == grad_dtype
+
+
+@pytest.mark.parametrize(
+    "a, dtype",
+    [
+        (np.array([[1 + 2j, 0, 0], [0, 1, 0]], dtype=np.complex64), "complex64"),
+        (np.array([[2, 0, 0], [0, 1, 0]], dtype=object), "object"),
+        (np.array([["a", "b", "c"], ["d", "e", "f"]]), "<U1"),
+    ],
+)
+def test_losses_refuse_non_real_arrays_naming_the_dtype(a, dtype):
+    """A cast would drop a complex value's imaginary part with only a warning: the
+    losses refuse what the layers refuse (test_non_real_input_is_a_type_error...)."""
+    x = np.zeros((2, 3), np.float32)
+    for loss in [cls() for cls in CLASS_LOSSES]:
+        with pytest.raises(TypeError, match=f"input as a real numeric array, got dtype {dtype}"):
+            loss(a, np.array([0, 1]))
+    with pytest.raises(TypeError, match=f"probability targets as a real numeric.*{dtype}"):
+        nn.CrossEntropyLoss()(x, a)
+    with pytest.raises(TypeError, match=f"MSELoss expects input as a real numeric.*{dtype}"):
+        nn.MSELoss()(a, x)
+    with pytest.raises(TypeError, match=f"MSELoss expects target as a real numeric.*{dtype}"):
+        nn.MSELoss()(x, a)
+
+
+def test_mse_keeps_integer_targets_exact_for_float64_input():
+    big = np.array([[2**25 + 1]], dtype=np.int64)  # not a float32 value
+    assert nn.MSELoss()(np.full((1, 1), 2.0**25 + 1), big) == 0.0
 
 
 @pytest.mark.parametrize("cls", CLASS_LOSSES)

@@ -62,11 +62,26 @@ def _check_logits(module, x, name="input") -> np.ndarray:
         raise ValueError(
             f"{type(module).__name__} expects {name} of shape (N, C), got shape {x.shape}"
         )
+    return _real(module, x, name)
+
+
+def _real(module, x: np.ndarray, name: str) -> np.ndarray:
+    """x as floats: floats kept, integers and bools cast to float32. Complex values,
+    strings, objects and dates are refused, as the layers refuse them (``as_input``):
+    a cast would drop the imaginary part with only a warning."""
     # dtype.kind, not np.issubdtype: the same answer for NumPy's dtypes, at a fraction of
     # the cost on every training step
-    if x.dtype.kind != "f":
-        x = x.astype(np.float32)
-    return x
+    if x.dtype.kind == "f":
+        return x
+    _refuse_non_real(module, x, name)
+    return x.astype(np.float32)
+
+
+def _refuse_non_real(module, a: np.ndarray, name: str) -> None:
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{type(module).__name__} expects {name} as a real numeric array, got dtype {a.dtype}"
+        )
 
 
 def _check_class_targets(module, y, n: int, c: int, ignore_index: int) -> np.ndarray:
@@ -98,7 +113,9 @@ def _check_class_targets(module, y, n: int, c: int, ignore_index: int) -> np.nda
 class CrossEntropyLoss(_Loss):
     """Softmax + negative log likelihood from raw logits (N, C).
 
-    Targets are class indices (N,) or class probabilities (N, C). ``weight`` (C,)
+    Targets are class indices (N,) or class probabilities (N, C). Indices held in a
+    float array are taken when every value is a whole number (as scikit-learn and
+    Keras take them; PyTorch asks for int64). ``weight`` (C,)
     rescales each class; ``ignore_index`` targets contribute nothing;
     ``label_smoothing`` mixes the target with the uniform distribution.
     """
@@ -131,6 +148,7 @@ class CrossEntropyLoss(_Loss):
                     f"CrossEntropyLoss: probability targets must have the logits' shape "
                     f"{z.shape}, got {target.shape}"
                 )
+            _refuse_non_real(self, target, "probability targets")
             q = ((1 - eps) * target.astype(z.dtype) + eps / c) * w
             normalizer = float(n)
         else:
@@ -213,9 +231,9 @@ class MSELoss(_Loss):
         t = np.asarray(target)
         if x.shape != t.shape:
             raise ValueError(f"MSELoss: input shape {x.shape} and target shape {t.shape} differ")
-        if x.dtype.kind != "f":  # ints, bools and the like: as _check_logits
-            x = x.astype(np.float32)
-        diff = x - t.astype(x.dtype)
+        x = _real(self, x, "input")
+        _refuse_non_real(self, t, "target")
+        diff = x - t.astype(x.dtype, copy=False)
         self._save_for_backward(diff)
         sq = diff * diff
         if self.reduction == "none":
