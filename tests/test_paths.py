@@ -453,3 +453,26 @@ def test_the_loss_plane_bar_is_made_at_the_first_update_with_the_total():
         bar.update(2, 49)
     bar.close()
     assert len(made) == 1 and made[0].total == 49 and made[0].n == 6 and made[0].closed
+
+
+def test_a_walk_that_diverges_on_its_first_step_is_drawn_and_named(tmp_path, monkeypatch):
+    """Its only point is the start, whose white circle used to hide the cross."""
+    pytest.importorskip("matplotlib")
+    import glassnet.viz.paths as vp
+
+    figures = []
+    real_save = vp._save
+    monkeypatch.setattr(vp, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    s = surfaces.get_surface("beale")
+    blown = paths.surface_path(s, "sgd", lr=1e6, steps=10)
+    assert blown.diverged and len(blown.points) == 1
+    fine = paths.surface_path(s, "adam", steps=10)
+    vp.plot_surface_paths(s, [fine, blown], tmp_path / "b.png")
+    ax, ax_loss = figures[0].axes[:2]
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_zorder() > 5  # above the start's circle
+    assert np.allclose(crosses[0].get_xydata(), blown.points[:1])
+    texts = [t.get_text() for t in ax.texts]
+    assert any("diverged on its first step" in t for t in texts)
+    single = [line for line in ax_loss.lines if len(line.get_xdata()) == 1]
+    assert len(single) == 1 and single[0].get_marker() == "o"

@@ -71,7 +71,8 @@ def plot_paths(
     ``points`` (k, 2), ``losses`` (k,). A torch trajectory of an optimizer that also has
     a glassnet one is drawn dashed on top of it, in both panels. ``minimum_value``
     given: the right panel shows ``loss - minimum_value`` on a log axis (how far from
-    the optimum), else the loss. A diverged path ends in a cross."""
+    the optimum), else the loss. A diverged path ends in a cross, drawn over the start's
+    circle; one that diverged on its first step is also named beside its start."""
     fig = _figure(11, 4.6)
     ax, ax_loss = fig.subplots(1, 2, width_ratios=(1.25, 1))
     levels = contour_levels(Z, log_levels)
@@ -97,8 +98,24 @@ def plot_paths(
         if t.engine == "torch":
             label += ", PyTorch"
         ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=3, alpha=0.45, label=label)
-        ax.plot(pts[-1, 0], pts[-1, 1], "x" if t.diverged else "o", color=color, markersize=6)
-        ax_loss.plot(steps, losses, color=color, linewidth=1.5, alpha=0.8, label=label)
+        if t.diverged:  # above the start's marker: a walk that blew up on its first step
+            # has only its start to show
+            ax.plot(pts[-1, 0], pts[-1, 1], "x", color=color, markersize=9, mew=2.5, zorder=6)
+            if len(pts) == 1:
+                ax.annotate(
+                    f"{t.label}: diverged on its first step",
+                    (pts[0, 0], pts[0, 1]),
+                    xytext=(8, -12),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=color,
+                    zorder=6,
+                )
+        else:
+            ax.plot(pts[-1, 0], pts[-1, 1], "o", color=color, markersize=6)
+        # one loss (a walk with no finite step) is a point, not a line: give it a marker
+        marker = "o" if len(losses) == 1 else None
+        ax_loss.plot(steps, losses, color=color, lw=1.5, alpha=0.8, label=label, marker=marker)
     starts = {(float(t.points[0][0]), float(t.points[0][1])) for t in trajectories}
     for sx, sy in starts:
         ax.plot(sx, sy, "o", color="black", markersize=6, markerfacecolor="white", zorder=5)
