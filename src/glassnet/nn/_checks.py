@@ -7,6 +7,16 @@ import numpy as np
 from .parameter import Parameter
 
 
+def check_real(a: np.ndarray, who: str, what: str = "") -> None:
+    """TypeError unless ``a`` holds real numbers (floats, integers or bools): complex
+    values, strings, objects and dates are refused, since a cast to float would drop an
+    imaginary part with only a warning, or fail later with a less clear message.
+    ``what`` names the argument: ``"target as "`` gives "expects target as a real...".
+    """
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{who} expects {what}a real numeric array, got dtype {a.dtype}")
+
+
 def as_input(
     module, x, ndims: tuple[int, ...], what: str, dim: int | None = None, size: int | None = None
 ) -> np.ndarray:
@@ -37,8 +47,7 @@ def as_input(
         raise ValueError(
             f"{module!r} expects {size} at dimension {dim} of input {what}, got shape {x.shape}"
         )
-    if x.dtype.kind not in "biuf":  # complex, strings, objects, dates...
-        raise TypeError(f"{name} expects a real numeric array, got dtype {x.dtype}")
+    check_real(x, name)
     target = None
     for p in module._parameters.values():
         if p is not None:
