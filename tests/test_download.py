@@ -325,3 +325,46 @@ def test_safe_extract_not_a_tar(tmp_path):
     (tmp_path / "x.tar.gz").write_bytes(gzip.compress(b"not a tar at all" * 40))
     with pytest.raises(ValueError, match="tar"):
         dl.safe_extract(tmp_path / "x.tar.gz", tmp_path / "out")
+
+
+def _good_archive(tmp_path) -> Path:
+    archive = tmp_path / "good.tar.gz"
+    make_tar(archive, [("top/a.bin", bytes(range(256)) * 400)])
+    return archive
+
+
+def test_safe_extract_refuses_a_truncated_archive_and_moves_nothing(tmp_path):
+    archive = _good_archive(tmp_path)
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])  # an interrupted download
+    dest = tmp_path / "out"
+    with pytest.raises(ValueError, match="truncated or corrupt.*download it again"):
+        dl.safe_extract(archive, dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_safe_extract_checks_gzips_crc(tmp_path):
+    """A wrong CRC (gzip's trailer: CRC-32, then the size) is seen only at the stream's
+    end, which tarfile never reads by itself."""
+    archive = _good_archive(tmp_path)
+    data = bytearray(archive.read_bytes())
+    data[-8] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    dest = tmp_path / "out"
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        dl.safe_extract(archive, dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_a_truncated_cifar_archive_is_listed_as_damaged_not_missing(tmp_path):
+    from glassnet import data
+
+    folder = tmp_path / "cifar10"
+    folder.mkdir()
+    archive = _good_archive(folder)
+    data_ = archive.read_bytes()
+    (folder / "cifar-10-binary.tar.gz").write_bytes(data_[: len(data_) // 2])
+    archive.unlink()
+    (info,) = [i for i in data.available(tmp_path) if i.name == "cifar10"]
+    assert not info.present
+    assert "cifar-10-binary.tar.gz: the archive is truncated or corrupt" in info.problem

@@ -399,8 +399,10 @@ def _files_state(name: str, folder: Path) -> tuple[bool, str | None]:
     if name == "cifar10":
         try:
             batches, suffix = locate_cifar10(folder, download=False)
-        except (DatasetNotFoundError, ValueError, OSError):
+        except DatasetNotFoundError:
             return False, None
+        except (ValueError, OSError) as exc:  # an archive that cannot be extracted
+            return False, str(exc)
         paths = [batches / (b + suffix) for b in CIFAR_BATCHES] if suffix == ".bin" else []
         check = formats.cifar_binary_size_problem
     else:

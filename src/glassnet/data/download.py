@@ -33,6 +33,7 @@ because none was confirmed; such files are checked by format only.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import os
@@ -41,6 +42,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -242,7 +244,9 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Pa
     Every member is checked first: plain files and folders only (no symlinks,
     hard links or devices), no absolute paths, no ``..``. Files are written by us
     (not by ``tarfile.extractall``) into a temporary folder inside ``dest``, and
-    each top-level entry is then moved into place, replacing an older copy.
+    each top-level entry is then moved into place, replacing an older copy. A
+    compressed archive is read to its end, so that a truncated or altered one (gzip's
+    CRC) is refused before anything is moved into place.
     """
     archive, dest = Path(archive), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -258,6 +262,10 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Pa
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with tar.extractfile(member) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out, CHUNK)
+            # read the compressed stream to its end: gzip checks its CRC only there, so a
+            # flipped byte would otherwise extract without a word
+            while tar.fileobj.read(CHUNK):
+                pass
         created = []
         for entry in sorted(staging.iterdir()):
             final = dest / entry.name
@@ -268,6 +276,11 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Pa
         return created
     except tarfile.TarError as exc:
         raise ValueError(f"{archive}: not a readable tar archive ({exc})") from exc
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # cut short, or bytes changed
+        raise ValueError(
+            f"{archive}: the archive is truncated or corrupt ({exc}); delete it and download "
+            f"it again"
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
