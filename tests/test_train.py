@@ -956,3 +956,72 @@ def test_time_budget_drives_only_a_per_step_schedule():
     opt = optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(TypeError, match="total_steps"):
         TimeBudget(10, scheduler=optim.lr_scheduler.StepLR(opt, step_size=2))
+
+
+# ------------------------------------------------------------- bad arguments and data
+def test_one_hot_targets_train_and_evaluate_like_class_indices(digits):
+    """Accuracy reads one-hot (or probability) targets by their most likely class, as
+    Keras's categorical accuracy does; before, the comparison broadcast and failed."""
+    eye = np.eye(10, dtype=np.float32)
+    x, y = digits.x_train[:256], digits.y_train[:256]
+    runs = []
+    for targets in (y, eye[y]):
+        model = models.get("digits-baseline")
+        runs.append(fit(model, (x, targets), epochs=2, progress=False))
+    a, b = (r.epochs[-1] for r in runs)
+    assert a["train_accuracy"] == b["train_accuracy"]
+    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+    model = models.get("digits-baseline")
+    mse = fit(model, (x, eye[y]), epochs=1, loss="mse", progress=False)
+    assert 0 <= mse.epochs[-1]["train_accuracy"] <= 1
+    plain = evaluate(model, (digits.x_test, digits.y_test), details=False)
+    hot = evaluate(model, (digits.x_test, eye[digits.y_test]), loss_fn=nn.MSELoss(), details=False)
+    assert plain["accuracy"] == hot["accuracy"]
+
+
+@pytest.mark.parametrize("where", ["x_train", "x_val", "x_test"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fit_names_the_first_sample_holding_nan_or_inf(digits, where, bad):
+    x = {k: digits.x_train[:64].copy() for k in ("x_train", "x_val", "x_test")}
+    y = digits.y_train[:64]
+    x[where][37, 0, 3, 3] = bad
+    model = models.get("digits-baseline")
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match=f"fit: {where} holds NaN or inf \\(first at sample 37\\)"):
+        fit(model, (x["x_train"], y, x["x_val"], y, x["x_test"], y), epochs=1, progress=False)
+    assert all(np.array_equal(p.data, q) for p, q in zip(model.parameters(), before))
+
+
+def test_evaluate_refuses_nan_input_and_a_misspelt_split(digits):
+    model = models.get("digits-baseline")
+    x = digits.x_test.copy()
+    x[5, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"evaluate: x holds NaN or inf \(first at sample 5\)"):
+        evaluate(model, (x, digits.y_test))
+    with pytest.raises(ValueError, match="split must be one of 'train', 'val', 'test', got 'valid"):
+        evaluate(model, digits, split="validation")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=1.5), "epochs must be a whole number, at least 1, got 1.5"),
+        (dict(epochs="2"), "epochs must be a whole number, at least 1, got '2'"),
+        (dict(epochs=0), "epochs must be a whole number, at least 1, got 0"),
+        (dict(early_stopping=-1), "early_stopping is a patience in epochs.*got -1"),
+        (dict(early_stopping=0.5), "early_stopping is a patience in epochs.*got 0.5"),
+    ],
+)
+def test_fit_refuses_counts_that_are_not_whole_numbers(digits_val, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(models.get("digits-baseline"), digits_val, progress=False, **kwargs)
+
+
+def test_fit_refuses_an_empty_training_set_and_predict_a_zero_batch(digits):
+    model = models.get("digits-baseline")
+    with pytest.raises(ValueError, match="no training images"):
+        fit(model, (digits.x_train[:0], digits.y_train[:0]), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        predict(model, digits.x_test, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        evaluate(model, digits, batch_size=2.5)

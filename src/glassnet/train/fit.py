@@ -16,12 +16,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from .. import nn, optim
 from .. import random as gn_random
 from ..data import DataLoader, default_train_transform
 from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 from .history import History
-from .trainer import Trainer
+from .trainer import Trainer, check_finite
 
 __all__ = [
     "fit",
@@ -184,6 +186,23 @@ def _splits(data):
     )
 
 
+def _check_counts(epochs, early_stopping) -> None:
+    """epochs: a whole number, at least 1; early_stopping: None, 0 (off) or a whole
+    number of epochs of patience (a fraction or a negative number had trained one epoch
+    short or stopped at once, without a word)."""
+
+    def whole(v) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if not whole(epochs) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a whole number, at least 1, got {epochs!r}")
+    if early_stopping is not None and (not whole(early_stopping) or early_stopping < 0):
+        raise ValueError(
+            "fit: early_stopping is a patience in epochs, a whole number (0 or None: off), "
+            f"got {early_stopping!r}"
+        )
+
+
 EARLY_STOPPING_NEEDS_VAL = (
     "early_stopping needs a validation split (load(..., val_size=0.1); on the "
     "command line --val-size 0.1)"
@@ -219,7 +238,10 @@ def fit(
     """Train ``model`` on ``data`` and return its :class:`History`.
 
     data:            a ``glassnet.data.Dataset`` (uses its train, val and test splits) or
-                     a tuple ``(x_train, y_train[, x_val, y_val[, x_test, y_test]])``.
+                     a tuple ``(x_train, y_train[, x_val, y_val[, x_test, y_test]])``;
+                     targets are class indices (N,) or one-hot / probability rows
+                     (N, C), whose accuracy is that of their most likely class. Images
+                     holding NaN or inf are refused, naming the first.
     optimizer:       'sgd' | 'adam' | 'adamw' | 'rmsprop' or an optimizer object.
     scheduler:       None | 'onecycle' | 'cosine' | 'step' | 'exponential' | 'plateau' or
                      a scheduler object (OneCycleLR steps per batch, others per epoch).
@@ -241,7 +263,13 @@ def fit(
                      bound, and 'onecycle' spreads its warm-up and anneal over the
                      budget instead of over ``epochs`` (:class:`TimeBudget`).
     """
+    _check_counts(epochs, early_stopping)
     x_train, y_train, val, test = _splits(data)
+    if len(x_train) == 0:
+        raise ValueError("fit: no training images (x_train is empty)")
+    for name, x in (("x_train", x_train), ("x_val", val and val[0]), ("x_test", test and test[0])):
+        if x is not None:
+            check_finite(x, f"fit: {name}")
     gn_random.manual_seed(seed)
     transform = augment
     if augment is True:

@@ -220,7 +220,7 @@ class Trainer:
         if self.scheduler is not None and self.scheduler_interval == "batch":
             self.scheduler.step()
         self.step += 1
-        correct = int((np.asarray(logits).argmax(axis=1) == np.asarray(yb)).sum())
+        correct = int((np.asarray(logits).argmax(axis=1) == class_labels(yb)).sum())
         self._acc.add(loss, correct, len(yb))
         self._acc.seconds = time.perf_counter() - started  # before callbacks checkpoint it
         logs = {"loss": loss, "accuracy": correct / len(yb), "epoch": epoch, "batch": batch}
@@ -355,9 +355,37 @@ class _DeferredInterrupt:
 
 
 # ---------------------------------------------------------------------- evaluation
+_SPLITS = ("train", "val", "test")
+
+
+def class_labels(y) -> np.ndarray:
+    """Class indices of targets: y itself for indices (N,), the most likely class of
+    one-hot or probability targets (N, C), as Keras's categorical accuracy reads them."""
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y
+
+
+def check_finite(x, name: str) -> None:
+    """ValueError naming the first sample of ``x`` that holds NaN or inf: such a value
+    would surface later as a NaN loss blamed on the learning rate, or as a meaningless
+    accuracy. Scanned in chunks of ~4M values, so no full-size temporary is made."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc" or x.size == 0:
+        return
+    flat = x.reshape(len(x), -1) if x.ndim else x.reshape(1, 1)
+    step = max(1, (1 << 22) // max(1, flat.shape[1]))
+    for start in range(0, len(flat), step):
+        ok = np.isfinite(flat[start : start + step]).all(axis=1)
+        if not ok.all():
+            i = start + int(np.argmin(ok))
+            raise ValueError(f"{name} holds NaN or inf (first at sample {i}); clean or drop it")
+
+
 def _split_arrays(data, split: str):
     if isinstance(data, (tuple, list)) and len(data) == 2:
         return np.asarray(data[0]), np.asarray(data[1])
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, _SPLITS))}, got {split!r}")
     if hasattr(data, f"x_{split}"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         if x is None or len(x) == 0:
@@ -373,6 +401,10 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
     """Logits for ``x`` in evaluation mode, batch by batch. Every submodule's mode is
     restored afterwards (``model.train(flag)`` would also switch a BatchNorm the user
     had frozen in eval mode back to training)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be an integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -401,11 +433,13 @@ def evaluate(
     x, y = _split_arrays(data, split)
     if len(x) == 0:
         raise ValueError("evaluate: the data holds no images")
+    check_finite(x, f"evaluate: x_{split}" if hasattr(data, "x_train") else "evaluate: x")
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     logits = predict(model, x, batch_size)
     with nn.no_grad():
         loss = loss_fn(logits, y)
     pred = logits.argmax(axis=1)
+    y = class_labels(y)  # one-hot or probability targets: their most likely class
     result = {"loss": float(loss), "accuracy": float((pred == y).mean()), "n": int(len(y))}
     if details:
         k = logits.shape[1]
