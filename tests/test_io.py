@@ -318,3 +318,50 @@ def test_json_helpers(tmp_path):
     path = tmp_path / "m.json"
     gio.write_json(path, {"a": np.float32(1.5), "b": np.arange(2), "c": np.int64(3)})
     assert gio.read_json(path) == {"a": 1.5, "b": [0, 1], "c": 3}
+
+
+# ---------------------------------------------------- failed writes name the target
+def test_a_full_disk_names_the_file_and_keeps_what_it_held(tmp_path):
+    import errno
+
+    target = tmp_path / "w.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(OSError, match=r"cannot write .*w\.bin: No space left on device") as info:
+        with gio.atomic_write(target) as f:
+            f.write(b"new, half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert info.value.errno == errno.ENOSPC
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["w.bin"]  # no temporary file left
+
+
+def test_other_errors_of_the_callers_writes_pass_unchanged(tmp_path):
+    with pytest.raises(FileNotFoundError, match="elsewhere") as info:
+        with gio.atomic_write(tmp_path / "w.bin"):
+            raise FileNotFoundError(2, "No such file", "elsewhere")
+    assert "cannot write" not in str(info.value)
+
+
+def test_a_folder_in_the_way_is_named_and_the_temporary_file_is_not(tmp_path):
+    (tmp_path / "model.safetensors").mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        glassnet.save(nn.Linear(2, 2), tmp_path / "model.safetensors")
+    message = str(info.value)
+    assert f"cannot write {tmp_path / 'model.safetensors'}: Is a directory" in message
+    assert ".tmp" not in message
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match=r"cannot write .*file/m\.safetensors: .*\(.*file\)"):
+        glassnet.save(nn.Linear(2, 2), tmp_path / "file" / "m.safetensors")
+
+
+def test_a_refused_temporary_file_keeps_its_error_class(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".w.bin.x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match=r"cannot write .*w\.bin: Permission denied;"):
+        with gio.atomic_write(tmp_path / "w.bin"):
+            pass

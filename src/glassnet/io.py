@@ -18,6 +18,7 @@ load unchecked.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -56,20 +57,48 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None):
     see ``_remove_stale_temps``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only folder, a file where a folder should be...
+        raise _cannot_write(path, exc) from exc
+    ours = True  # whether an OSError comes from this write (else from the caller's code)
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600: the usual mode
-            yield f
+            try:
+                yield f
+            except OSError as exc:  # a full disk is this write's; the rest the caller's
+                ours = exc.errno in _FULL
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and ours:
+            raise _cannot_write(path, exc) from exc
         raise
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _cannot_write(path: Path, exc: OSError) -> OSError:
+    """The error of a failed write, naming the file the user asked for rather than the
+    hidden temporary file (or nothing at all, for a full disk): the same OSError
+    subclass, the same errno. Whatever ``path`` held before is untouched."""
+    why = exc.strerror or str(exc)
+    culprit = Path(str(exc.filename)) if exc.filename else None  # a parent, say, not our temp
+    own = culprit is not None and (culprit == path or culprit.name.startswith(f".{path.name}."))
+    where = f" ({culprit})" if culprit is not None and not own else ""
+    message = f"cannot write {path}: {why}{where}; whatever it held is unchanged"
+    try:
+        return type(exc)(exc.errno, message) if exc.errno is not None else type(exc)(message)
+    except TypeError:  # a subclass with its own constructor
+        return OSError(exc.errno, message)
 
 
 def _remove_stale_temps(path: Path) -> None:
