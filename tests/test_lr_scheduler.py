@@ -292,3 +292,17 @@ def test_exports():
         assert getattr(optim, name) is getattr(lr_scheduler, name)
         assert hasattr(torch.optim.lr_scheduler, name)
     assert optim.lr_scheduler is lr_scheduler
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda o: lr_scheduler.StepLR(o, step_size=0), "step_size must be a whole number"),
+        (lambda o: lr_scheduler.StepLR(o, step_size=1.5), "step_size must be a whole number"),
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0), "T_max must be positive, got 0"),
+    ],
+)
+def test_periods_that_would_divide_by_zero_are_refused_up_front(make, message):
+    opt = optim.SGD([Parameter(np.zeros(2, np.float32))], lr=0.1)
+    with pytest.raises(ValueError, match=message):
+        make(opt)

@@ -221,3 +221,17 @@ def test_float64_models():
     model = models.get("digits-cnn-pool-skip", dtype=np.float64, seed=0)
     assert all(p.data.dtype == np.float64 for p in model.parameters())
     assert model(np.zeros((2, 1, 8, 8))).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_classes=0), "num_classes must be a whole number, at least 1, got 0"),
+        (dict(num_classes=2.5), "num_classes must be a whole number, at least 1, got 2.5"),
+        (dict(input_shape=(1, 0, 28)), r"input_shape must be positive, got \(1, 0, 28\)"),
+    ],
+)
+def test_get_refuses_class_counts_and_shapes_it_cannot_build(kwargs, message):
+    """num_classes=0 had built the default 10 classes without a word."""
+    with pytest.raises(ValueError, match=message):
+        models.get("lenet5", **kwargs)

@@ -487,3 +487,9 @@ def test_non_real_input_is_a_type_error_naming_the_dtype(module, x, dtype):
 def test_bool_and_integer_input_become_float():
     assert nn.ReLU()(np.array([[True, False]])).dtype == np.float32
     assert nn.Linear(2, 3)(np.array([[1, 2]], dtype=np.int64)).dtype == np.float32
+
+
+@pytest.mark.parametrize("given, hint", [("w.safetensors", "glassnet.load_state"), ([1, 2], "")])
+def test_load_state_dict_wants_a_mapping_and_points_a_path_to_load_state(given, hint):
+    with pytest.raises(TypeError, match=f"load_state_dict expects a dict of arrays.*{hint}"):
+        nn.Linear(2, 2).load_state_dict(given)

@@ -317,7 +317,12 @@ def get(
     shape = tuple(int(s) for s in (input_shape or default_shape))
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
-    classes = int(num_classes or default_classes)
+    classes = default_classes if num_classes is None else num_classes
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise ValueError(f"num_classes must be a whole number, at least 1, got {num_classes!r}")
+    classes = int(classes)
+    if min(shape) < 1:
+        raise ValueError(f"input_shape must be positive, got {input_shape!r}")
     model = builder(shape, classes, **options)
     # what it takes to rebuild this architecture (saved beside the weights)
     model.zoo_spec = {

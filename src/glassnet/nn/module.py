@@ -21,8 +21,9 @@ Inside ``with glassnet.no_grad():`` forwards cache nothing (faster evaluation).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -312,6 +313,15 @@ class Module:
         changed unless the whole state_dict is acceptable. As in PyTorch, a BatchNorm
         ``num_batches_tracked`` that is absent (older checkpoints) keeps its value.
         """
+        if not isinstance(state_dict, Mapping):
+            hint = (
+                ": to load a file, use glassnet.load_state(path) and pass what it returns"
+                if isinstance(state_dict, (str, os.PathLike))
+                else ""
+            )
+            raise TypeError(
+                f"load_state_dict expects a dict of arrays, got {type(state_dict).__name__}{hint}"
+            )
         slots = self._state_slots()
         given = {k: _to_numpy(v) for k, v in state_dict.items()}
         for key, (mod, name, _) in slots.items():

@@ -25,6 +25,7 @@ import types
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
+from numbers import Integral
 from typing import Any
 
 from .optimizer import Optimizer
@@ -157,6 +158,10 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ):
+        if isinstance(step_size, bool) or not isinstance(step_size, Integral) or step_size < 1:
+            raise ValueError(
+                f"StepLR: step_size must be a whole number, at least 1, got {step_size!r}"
+            )
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -227,6 +232,8 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ):
+        if not T_max > 0:  # a float period is fine (torch takes one); 0 would divide by 0
+            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
