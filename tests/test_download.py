@@ -368,3 +368,25 @@ def test_a_truncated_cifar_archive_is_listed_as_damaged_not_missing(tmp_path):
     (info,) = [i for i in data.available(tmp_path) if i.name == "cifar10"]
     assert not info.present
     assert "cifar-10-binary.tar.gz: the archive is truncated or corrupt" in info.problem
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_the_datasets_own_folder_as_data_dir_is_named_not_downloaded_into(
+    tmp_path, monkeypatch, name
+):
+    own = tmp_path / name
+    own.mkdir()
+    if name == "mnist":  # the four file names are enough to be recognised
+        for stem in dl.IDX_STEMS:
+            (own / f"{stem}.gz").write_bytes(b"")
+    else:
+        (own / "cifar-10-python.tar.gz").write_bytes(b"")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded")
+
+    monkeypatch.setattr(dl, "download_file", no_download)
+    locate = dl.locate_idx_files if name == "mnist" else dl.locate_cifar10
+    with pytest.raises(dl.DatasetNotFoundError, match=f"but {own} holds them.*here {tmp_path}$"):
+        locate(name, own / name) if name == "mnist" else locate(own / name)
+    assert not (own / name).exists()

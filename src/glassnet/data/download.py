@@ -318,6 +318,20 @@ def _not_found(name: str, folder: Path, wanted: list[str], errors=(), offline=Fa
     return "\n".join(lines)
 
 
+def _check_not_one_level_down(name: str, folder: Path, holds) -> None:
+    """A data folder given as the dataset's own folder (``--data-dir /data/mnist``, the
+    files in it) would otherwise send the loader to download a second copy into
+    ``/data/mnist/mnist``. Refused with the folder to give instead; not used as it is,
+    since MNIST's and Fashion-MNIST's files share their names."""
+    parent = folder.parent
+    if parent.name == name and holds(parent):
+        raise DatasetNotFoundError(
+            f"{name}: no files in {folder}, but {parent} holds them: the data folder "
+            f"(--data-dir, data_dir= or ${ENV_VAR}) is the one that holds {name}/, "
+            f"here {parent.parent}"
+        )
+
+
 def _download_missing(name, folder, missing_remotes, wanted, download):
     if not download:
         raise DatasetNotFoundError(_not_found(name, folder, wanted, offline=True))
@@ -339,6 +353,9 @@ def locate_idx_files(name: str, folder: Path, download: bool = True) -> list[Pat
     """
     paths = [find_idx(folder, stem) for stem in IDX_STEMS]
     if None in paths:
+        _check_not_one_level_down(
+            name, folder, lambda d: all(find_idx(d, stem) for stem in IDX_STEMS)
+        )
         missing = [r for r, p in zip(REMOTE_FILES[name], paths) if p is None]
         wanted = [f"{r.filename}  ({r.size} bytes, md5 {r.md5}) or un-gzipped" for r in missing]
         _download_missing(name, folder, missing, wanted, download)
@@ -376,6 +393,14 @@ def locate_cifar10(folder: Path, download: bool = True) -> tuple[Path, str]:
         safe_extract(archive_bin, folder)  # no confirmed checksum: checked by format only
         found = extracted_cifar10(folder)
     if found is None:
+        _check_not_one_level_down(
+            "cifar10",
+            folder,
+            lambda d: (
+                extracted_cifar10(d) is not None
+                or any((d / a).is_file() for a in (archive_py.name, archive_bin.name))
+            ),
+        )
         wanted = [
             "cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin (binary version), or",
             "cifar-10-batches-py/{data_batch_1..5,test_batch} (python version), or",
