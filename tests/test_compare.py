@@ -382,3 +382,43 @@ def test_a_time_budget_refuses_a_schedule_that_counts_epochs_on_torch_too(digits
     spec = baseline_spec(digits, scheduler="cosine", time_budget=10.0)
     with pytest.raises(ValueError, match="counts epochs"):
         engines.run_engine("torch", spec)
+
+
+def test_an_interrupted_compare_says_what_it_kept_and_report_explains_the_folder(
+    tmp_path, monkeypatch
+):
+    import glassnet.study.compare as study_compare
+    from glassnet.cli import main
+
+    real = study_compare.run_engine
+    calls = []
+
+    def interrupt_the_second(engine, spec):
+        calls.append(engine)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(engine, spec)
+
+    monkeypatch.setattr(study_compare, "run_engine", interrupt_the_second)
+    said = []
+    config = CompareConfig(epochs=1, models=["baseline"], engines=["glassnet", "torch"])
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_compare(config, out=out, log=said.append, report=False)
+    assert "interrupted: " in said[-1] and "(baseline-glassnet), but no results" in said[-1]
+    assert f"--config {out / 'config.json'}" in said[-1]
+    assert (out / "weights" / "baseline-glassnet.safetensors").is_file()
+    assert main(["report", str(out)]) == 2
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        run_compare(config, out=out, log=quiet, report=False)
+
+
+def test_report_of_an_interrupted_run_names_it(tmp_path, capsys):
+    from glassnet.cli import main
+
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "interrupted before its results were written (no results.json)" in err
+    assert f"glassnet compare --config {tmp_path / 'config.json'} --out" in err

@@ -212,6 +212,12 @@ def cmd_report(args) -> int:
 
     folder = Path(args.run_dir)
     if not (folder / "results.json").exists():
+        if (folder / "config.json").is_file() and (folder / "weights").is_dir():
+            raise UserError(
+                f"{folder} holds a compare run that was interrupted before its results were "
+                "written (no results.json): there is nothing to report; run it again with "
+                f"'glassnet compare --config {folder / 'config.json'} --out <new folder>'"
+            )
         raise UserError(f"{folder} is not a compare run folder (no results.json)")
     results = load_results(folder)  # a damaged file: a ValueError naming it
     save_plots(folder, results)

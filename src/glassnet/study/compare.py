@@ -130,8 +130,46 @@ def run_compare(
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
     log(f"{dataset!r}")
     allocator.keep_freed_memory_unless_disabled()  # every engine alike, before the first
-    runs = []
     (out / "weights").mkdir(exist_ok=True)
+    try:
+        runs = _run_every_engine(config, dataset, out, progress, log)
+    except KeyboardInterrupt:
+        finished = sorted(p.stem for p in (out / "weights").glob("*.safetensors"))
+        log(
+            f"\ninterrupted: {out} keeps the recipe (config.json) and the weights of the "
+            f"runs that finished ({', '.join(finished) or 'none'}), but no results; compare "
+            f"does not continue a run: start again with --config {out / 'config.json'} and "
+            "another --out"
+        )
+        raise
+    results = {
+        "glassnet_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "config": config.to_dict(),
+        "dataset": {
+            "name": dataset.name,
+            "classes": list(dataset.classes),
+            "input_shape": list(dataset.input_shape),
+            "n_train": int(len(dataset.y_train)),
+            "n_val": int(len(dataset.y_val)) if dataset.y_val is not None else 0,
+            "n_test": int(len(dataset.y_test)),
+            "test_labels": dataset.y_test.tolist(),
+        },
+        "notes": _notes(config, runs),
+        "runs": runs,
+    }
+    write_json(out / "results.json", results)
+    write_history_csv(out / "history.csv", runs)
+    if report:
+        write_report(out, results, dataset, log)
+    return out, results
+
+
+def _run_every_engine(config: CompareConfig, dataset, out: Path, progress, log) -> list[dict]:
+    """Each model trained by each engine from the same initial weights; their records,
+    each engine's weights saved under ``out/weights`` as it finishes."""
+    runs = []
     for name in config.models:
         zoo_name = models.resolve(name, dataset.name)
         gn_random.manual_seed(config.seed)
@@ -164,28 +202,7 @@ def run_compare(
                 )
             else:
                 log(f"  {name:<14} {engine:<9} skipped: {record['reason']}")
-    results = {
-        "glassnet_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "config": config.to_dict(),
-        "dataset": {
-            "name": dataset.name,
-            "classes": list(dataset.classes),
-            "input_shape": list(dataset.input_shape),
-            "n_train": int(len(dataset.y_train)),
-            "n_val": int(len(dataset.y_val)) if dataset.y_val is not None else 0,
-            "n_test": int(len(dataset.y_test)),
-            "test_labels": dataset.y_test.tolist(),
-        },
-        "notes": _notes(config, runs),
-        "runs": runs,
-    }
-    write_json(out / "results.json", results)
-    write_history_csv(out / "history.csv", runs)
-    if report:
-        write_report(out, results, dataset, log)
-    return out, results
+    return runs
 
 
 def write_report(out: Path, results: dict, dataset=None, log=print) -> Path | None:
