@@ -1025,3 +1025,27 @@ def test_fit_refuses_an_empty_training_set_and_predict_a_zero_batch(digits):
         predict(model, digits.x_test, batch_size=0)
     with pytest.raises(TypeError, match="batch_size must be an integer"):
         evaluate(model, digits, batch_size=2.5)
+
+
+def test_a_second_run_into_the_same_checkpoint_dir_is_refused(digits_val, tmp_path):
+    model = models.get("digits-baseline")
+    fit(model, digits_val, epochs=2, checkpoint_dir=tmp_path, progress=False)
+    before = (tmp_path / "last.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match="holds an earlier run.*resume=True"):
+        fit(models.get("digits-baseline"), digits_val, epochs=1, checkpoint_dir=tmp_path)
+    assert (tmp_path / "last.safetensors").read_bytes() == before
+    again = fit(
+        models.get("digits-baseline"), digits_val, epochs=3, checkpoint_dir=tmp_path,
+        resume=True, progress=False,
+    )  # fmt: skip
+    assert len(again.epochs) == 3
+
+
+def test_resume_with_another_optimizer_is_refused(digits_val, tmp_path):
+    model = models.get("digits-baseline")
+    fit(model, digits_val, epochs=1, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="trained with Adam, this run builds SGD"):
+        fit(
+            models.get("digits-baseline"), digits_val, epochs=2, optimizer="sgd", lr=0.5,
+            checkpoint_dir=tmp_path, resume=True, progress=False,
+        )  # fmt: skip

@@ -252,7 +252,9 @@ def fit(
                      cross-entropy, comparable between runs with and without it.
     early_stopping:  patience in epochs on the validation loss (needs a val split).
     checkpoint_dir:  keep ``last.safetensors`` (resumable) and ``best.safetensors`` there,
-                     plus ``history.csv``; Ctrl-C saves ``last.safetensors`` and stops.
+                     plus ``history.csv``; Ctrl-C saves ``last.safetensors`` and stops. A
+                     folder that holds an earlier run's ``last.safetensors`` is refused
+                     unless ``resume`` continues it.
     checkpoint_every: seconds; ``last.safetensors`` is also written between batches
                      this often (a killed run loses at most this much); None: per epoch.
     resume:          a checkpoint path (or True for ``checkpoint_dir/last.safetensors``)
@@ -316,6 +318,13 @@ def fit(
         if checkpoint_path is None:
             raise ValueError("resume=True needs checkpoint_dir")
         resume = checkpoint_path
+    elif not resume and checkpoint_path is not None and checkpoint_path.exists():
+        # as glassnet train refuses a run folder that holds a run: a new run here would
+        # overwrite the earlier one's checkpoints
+        raise FileExistsError(
+            f"checkpoint_dir {checkpoint_dir} holds an earlier run ({checkpoint_path.name}): "
+            "continue it with resume=True, or give another checkpoint_dir (or delete the files)"
+        )
     trainer = Trainer(
         model,
         opt,

@@ -247,6 +247,7 @@ class Trainer:
             "step": self.step,
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_class": type(self.optimizer).__name__,
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "loader": None if self.loader is None else self.loader.state_dict(),
             "rng": gn_random.get_rng_state(),
@@ -262,6 +263,13 @@ class Trainer:
 
     def load_checkpoint(self, path_or_state) -> None:
         state = path_or_state if isinstance(path_or_state, dict) else load_checkpoint(path_or_state)
+        saved_class = state.get("optimizer_class")  # absent in checkpoints before 2026-11-23
+        if saved_class is not None and saved_class != type(self.optimizer).__name__:
+            raise ValueError(
+                f"the checkpoint was trained with {saved_class}, this run builds "
+                f"{type(self.optimizer).__name__}: resume with the optimizer the run was "
+                f"started with (its hyperparameters come from the checkpoint)"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if (state["scheduler"] is None) != (self.scheduler is None):
