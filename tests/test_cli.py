@@ -638,6 +638,38 @@ def test_bad_config_files_are_user_errors(capsys, tmp_path, content, fragment):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "recipe", "fragment"),
+    [
+        ("compare", {"model": "lenet5", "engine": "glassnet"}, "a recipe for 'glassnet train'"),
+        ("train", {"models": ["baseline"], "engines": ["torch"]}, "recipe for 'glassnet compare'"),
+    ],
+)
+def test_the_other_commands_recipe_is_named(capsys, tmp_path, command, recipe, fragment):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(recipe))
+    code, _, err = run(capsys, command, "--config", path, "--out", tmp_path / "out")
+    assert_user_error(code, err, "unknown setting(s)", fragment)
+
+
+def test_a_binary_file_or_a_folder_as_config_is_named(capsys, tmp_path):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\x90\x00\xff binary")
+    code, _, err = run(capsys, "train", "--config", path, "--out", tmp_path / "out")
+    assert_user_error(code, err, f"config file {path} is not text")
+    code, _, err = run(capsys, "train", "--config", tmp_path, "--out", tmp_path / "out")
+    assert_user_error(code, err, f"a run's recipe is {tmp_path / 'config.json'}")
+
+
+def test_evaluate_points_a_training_checkpoint_to_the_models_beside_it(capsys, tmp_path):
+    from glassnet.train.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "last.safetensors", {"epoch": 1})
+    code, _, err = run(capsys, "evaluate", path, "--dataset", "digits")
+    assert_user_error(code, err, "is a training checkpoint (for --resume), not a model")
+    assert str(tmp_path / "model.safetensors") in err and "best.safetensors" in err
+
+
 def test_compare_config_with_a_string_of_models(capsys, tmp_path):
     path = tmp_path / "study.json"
     path.write_text(json.dumps({"models": "baseline,cnn", "epochs": 1}))

@@ -119,7 +119,15 @@ def read_config(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise UserError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise UserError(f"config file {path} is a folder; a run's recipe is {path / 'config.json'}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"config file {path} is not text (a JSON or TOML recipe, such as a run's "
+            f"config.json): {exc.reason} at byte {exc.start}"
+        ) from exc
     try:
         if path.suffix.lower() == ".toml":
             if sys.version_info >= (3, 11):
@@ -141,7 +149,12 @@ def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
     settings = read_config(args.config) if getattr(args, "config", None) else {}
     unknown = set(settings) - allowed
     if unknown:
-        raise UserError(f"unknown setting(s) in {args.config}: {', '.join(sorted(unknown))}")
+        hint = ""  # a train run's recipe names one model, a compare run's several
+        if "model" in unknown:
+            hint = " (it looks like a recipe for 'glassnet train')"
+        elif unknown & {"models", "engines"}:
+            hint = " (it looks like a recipe for 'glassnet compare')"
+        raise UserError(f"unknown setting(s) in {args.config}: {', '.join(sorted(unknown))}{hint}")
     for key, value in vars(args).items():
         if key in allowed:
             settings[key] = value

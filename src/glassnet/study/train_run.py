@@ -19,6 +19,7 @@ from .. import random as gn_random
 from ..io import load_arrays, read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.callbacks import Callback
+from ..train.checkpoint import CHECKPOINT_KEY
 from ..train.history import History
 from .compare import check_new_run_folder, default_out, machine_info
 from .config import TrainConfig
@@ -30,6 +31,13 @@ __all__ = ["run_train", "train_out", "load_model"]
 def load_model(path):
     """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights."""
     arrays, meta = load_arrays(path)
+    if CHECKPOINT_KEY in meta:  # train's last.safetensors: the whole training state
+        folder = Path(path).parent
+        raise ValueError(
+            f"{path} is a training checkpoint (for --resume), not a model: evaluate "
+            f"{folder / 'model.safetensors'} (the final weights) or "
+            f"{folder / 'best.safetensors'} (the best epoch's)"
+        )
     if "model" not in meta:
         raise ValueError(
             f"{path} does not say which architecture it holds (no 'model' metadata); "
