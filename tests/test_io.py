@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -365,3 +366,25 @@ def test_a_refused_temporary_file_keeps_its_error_class(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match=r"cannot write .*w\.bin: Permission denied;"):
         with gio.atomic_write(tmp_path / "w.bin"):
             pass
+
+
+@pytest.mark.parametrize(
+    "arrays, fragment",
+    [
+        ({"a": "hello"}, "'a' is not a numeric array (<U5)"),
+        ({"a": np.array([object()])}, "'a' is not a numeric array (object)"),
+        ({1: np.zeros(2)}, "names must be strings, got 1"),
+        ({"z": np.zeros(2, np.complex128)}, "safetensors has no complex128 ('z'); save to .npz"),
+    ],
+)
+def test_what_cannot_be_saved_is_named_before_anything_is_written(tmp_path, arrays, fragment):
+    path = tmp_path / "x.safetensors"
+    with pytest.raises(TypeError, match=re.escape(f"cannot save {path}: {fragment}")):
+        glassnet.save(arrays, path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_npz_keeps_complex128(tmp_path):
+    z = np.array([1 + 2j, 3 - 4j])
+    glassnet.save({"z": z}, tmp_path / "x.npz")
+    np.testing.assert_array_equal(glassnet.load_state(tmp_path / "x.npz")["z"], z)

@@ -171,6 +171,26 @@ def _format(path: Path) -> str:
     return suffix
 
 
+# what safetensors stores of NumPy's kinds and sizes (complex128 and strings it does not)
+_SAFETENSORS_KINDS = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8), "c": (8,)}
+
+
+def _check_savable(path: Path, arrays: dict, fmt: str) -> None:
+    """TypeError naming the entry that cannot be saved, before anything is written:
+    names must be strings, values numeric arrays (for .safetensors, of a dtype it has)."""
+    for key, a in arrays.items():
+        if not isinstance(key, str):
+            raise TypeError(f"cannot save {path}: names must be strings, got {key!r}")
+        kind = a.dtype.kind
+        if kind not in "biufc":
+            raise TypeError(f"cannot save {path}: {key!r} is not a numeric array ({a.dtype})")
+        if fmt == ".safetensors" and a.dtype.itemsize not in _SAFETENSORS_KINDS[kind]:
+            raise TypeError(
+                f"cannot save {path}: safetensors has no {a.dtype} ({key!r}); "
+                "save to .npz, or cast the array"
+            )
+
+
 def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
     """Write named arrays (+ string metadata) to .safetensors or .npz, atomically."""
     path = Path(path)
@@ -179,6 +199,7 @@ def save_arrays(path, arrays: dict, metadata: dict | None = None) -> Path:
     # num_batches_tracked) into shape (1,)
     # little-endian, as safetensors stores them: the checksum then sees the bytes on disk
     arrays = OrderedDict((k, _little_endian(np.asarray(v, order="C"))) for k, v in arrays.items())
+    _check_savable(path, arrays, fmt)
     metadata = {  # safetensors metadata is str -> str: anything else is stored as JSON
         str(k): v if isinstance(v, str) else json.dumps(v, default=_json_default)
         for k, v in (metadata or {}).items()
