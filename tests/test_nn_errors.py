@@ -493,3 +493,13 @@ def test_bool_and_integer_input_become_float():
 def test_load_state_dict_wants_a_mapping_and_points_a_path_to_load_state(given, hint):
     with pytest.raises(TypeError, match=f"load_state_dict expects a dict of arrays.*{hint}"):
         nn.Linear(2, 2).load_state_dict(given)
+
+
+def test_gradcheck_refuses_a_zero_step_and_dataloader_a_scalar():
+    from glassnet import gradcheck
+    from glassnet.data import DataLoader
+
+    with pytest.raises(ValueError, match="eps must be positive, got 0"):
+        gradcheck(nn.Linear(2, 2), np.zeros((1, 2)), eps=0)
+    with pytest.raises(ValueError, match=r"arrays of samples.*got shapes \(\) and \(\)"):
+        DataLoader(np.float32(1), np.int64(1))

@@ -100,6 +100,8 @@ def gradcheck(
     plain function ``f(x, *args)`` together with ``backward=lambda g: dL/dx``.
     ``max_checks``: entries sampled per tensor (``None``: all of them).
     """
+    if not eps > 0:  # central differences divide by 2 * eps
+        raise ValueError(f"gradcheck: eps must be positive, got {eps!r}")
     rng = np.random.default_rng(seed)
     x = np.array(x, dtype=np.float64, copy=True)
     if isinstance(module_or_fn, Module):

@@ -62,6 +62,11 @@ class DataLoader:
         transform=None,
     ):
         x, y = np.asarray(x), np.asarray(y)
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(
+                f"x and y must be arrays of samples (a first dimension), got shapes {x.shape} "
+                f"and {y.shape}"
+            )
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
