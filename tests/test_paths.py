@@ -431,6 +431,19 @@ def test_cli_paths_refuses_an_out_it_cannot_write_before_computing(capsys, tmp_p
     assert code == 2 and "is a folder" in err
 
 
+def test_cli_paths_keeps_a_csv_it_did_not_write_and_replaces_its_own(capsys, tmp_path):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("my data\n")
+    code, _, err = run(capsys, "paths", "beale", "--steps", "5", "--out", tmp_path / "mine.png")
+    assert code == 2 and "holds another file" in err
+    assert mine.read_text() == "my data\n" and not (tmp_path / "mine.png").exists()
+    out = tmp_path / "p.png"
+    for steps in ("5", "7"):  # a second run replaces its own figure and table
+        assert run(capsys, "paths", "beale", "--steps", steps, "--out", out)[0] == 0
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "optimizer,engine,lr,step,x,y,loss" and any(",7," in r for r in rows)
+
+
 def test_the_loss_plane_bar_is_made_at_the_first_update_with_the_total():
     from glassnet.cli.paths import _Bar
 

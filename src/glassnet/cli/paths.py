@@ -135,12 +135,25 @@ def _engines(text: str) -> tuple[str, ...]:
     return engines
 
 
+_CSV_HEADER = ["optimizer", "engine", "lr", "step", "x", "y", "loss"]
+
+
+def _is_paths_table(path: Path) -> bool:
+    """Whether ``path`` is a points table that an earlier ``glassnet paths`` wrote (which
+    a new run may replace, as it replaces its figure)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return next(csv.reader(f), None) == _CSV_HEADER
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+
+
 def _write_csv(path: Path, trajectories) -> None:
     from ..io import atomic_write
 
     with atomic_write(path, mode="w", encoding="utf-8") as f:
         out = csv.writer(f, lineterminator="\n")
-        out.writerow(["optimizer", "engine", "lr", "step", "x", "y", "loss"])
+        out.writerow(_CSV_HEADER)
         for t in trajectories:
             steps = range(len(t.points)) if t.steps is None else t.steps
             for step, (x, y), loss in zip(steps, t.points, t.losses):
@@ -218,6 +231,11 @@ def cmd_paths(args) -> int:
     for path in (out, out.with_suffix(".csv")):  # before the work, not after it
         if path.is_dir():
             raise UserError(f"--out: {path} is a folder")
+    table = out.with_suffix(".csv")
+    if table.is_file() and not _is_paths_table(table):  # the user named only the .png
+        raise UserError(
+            f"--out: {table}, where the points would go, holds another file; give another --out"
+        )
     if out.parent.exists() and not os.access(out.parent, os.W_OK):
         raise UserError(f"--out: cannot write into {out.parent}")
 
@@ -285,7 +303,6 @@ def cmd_paths(args) -> int:
         # in the plane and in the whole weight space: the plane can hide a difference
         gaps = {k: f"{v:.1e} / {plane.weight_gaps[k]:.1e}" for k, v in _gaps(trajectories).items()}
         gap_title = "torch gap (plane / weights)"
-    table = out.with_suffix(".csv")
     _write_csv(table, trajectories)
 
     print(heading)
