@@ -384,33 +384,65 @@ def test_a_time_budget_refuses_a_schedule_that_counts_epochs_on_torch_too(digits
         engines.run_engine("torch", spec)
 
 
-def test_an_interrupted_compare_says_what_it_kept_and_report_explains_the_folder(
-    tmp_path, monkeypatch
+def test_an_interrupted_compare_resumes_to_the_results_of_an_uninterrupted_one(
+    tmp_path, monkeypatch, capsys
 ):
     import glassnet.study.compare as study_compare
     from glassnet.cli import main
 
+    config = CompareConfig(epochs=1, models=["baseline", "cnn-pool"], engines=["glassnet", "torch"])
+    _, straight = run_compare(config, out=tmp_path / "straight", log=quiet, report=False)
+
     real = study_compare.run_engine
     calls = []
 
-    def interrupt_the_second(engine, spec):
-        calls.append(engine)
-        if len(calls) == 2:
+    def interrupt_the_third(engine, spec):
+        calls.append((spec.model, engine))
+        if len(calls) == 3:
             raise KeyboardInterrupt
         return real(engine, spec)
 
-    monkeypatch.setattr(study_compare, "run_engine", interrupt_the_second)
+    monkeypatch.setattr(study_compare, "run_engine", interrupt_the_third)
     said = []
-    config = CompareConfig(epochs=1, models=["baseline"], engines=["glassnet", "torch"])
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         run_compare(config, out=out, log=said.append, report=False)
-    assert "interrupted: " in said[-1] and "(baseline-glassnet), but no results" in said[-1]
-    assert f"--config {out / 'config.json'}" in said[-1]
-    assert (out / "weights" / "baseline-glassnet.safetensors").is_file()
+    assert "(baseline-glassnet, baseline-torch)" in said[-1]
+    assert f"continue with 'glassnet compare --resume {out}'" in said[-1]
     assert main(["report", str(out)]) == 2
-    with pytest.raises(FileExistsError, match="already holds a run"):
+    assert f"glassnet compare --resume {out}" in capsys.readouterr().err
+    with pytest.raises(FileExistsError, match=f"glassnet compare --resume {out}"):
         run_compare(config, out=out, log=quiet, report=False)
+
+    calls.clear()
+    _, resumed = run_compare(config, out=out, log=quiet, report=False, resume=True)
+    assert calls == [("cnn-pool", "glassnet"), ("cnn-pool", "torch")]  # the rest only
+    assert not (out / "finished").exists()  # results.json holds the records now
+    keys = ("final_test_accuracy", "final_test_loss", "history", "test_predictions")
+    for a, b in zip(straight["runs"], resumed["runs"]):
+        assert (a["model"], a["engine"]) == (b["model"], b["engine"])
+        for key in keys:
+            if key == "history":  # every epoch's numbers but its seconds
+                drop = [{k: v for k, v in e.items() if k != "seconds"} for e in a[key]]
+                assert drop == [{k: v for k, v in e.items() if k != "seconds"} for e in b[key]]
+            else:
+                assert a[key] == b[key], key
+    with pytest.raises(FileExistsError, match="finished compare run"):
+        run_compare(config, out=out, log=quiet, report=False, resume=True)
+    other = CompareConfig(epochs=2, models=["baseline"], engines=["glassnet"])
+    (out / "results.json").unlink()
+    with pytest.raises(ValueError, match="the recipe differs from"):
+        run_compare(other, out=out, log=quiet, report=False, resume=True)
+
+
+def test_cli_resume_keeps_the_runs_recipe(capsys, tmp_path):
+    from glassnet.cli import main
+
+    assert main(["compare", "--resume", str(tmp_path)]) == 2
+    assert "is not a compare run folder (no config.json)" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps(CompareConfig(epochs=1).to_dict()))
+    assert main(["compare", "--resume", str(tmp_path), "--epochs", "3", "--lr", "0.1"]) == 2
+    assert "leave out --epochs, --lr" in capsys.readouterr().err
 
 
 def test_report_of_an_interrupted_run_names_it(tmp_path, capsys):
@@ -421,4 +453,4 @@ def test_report_of_an_interrupted_run_names_it(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "interrupted before its results were written (no results.json)" in err
-    assert f"glassnet compare --config {tmp_path / 'config.json'} --out" in err
+    assert f"continue it with 'glassnet compare --resume {tmp_path}'" in err

@@ -40,7 +40,8 @@ def add_compare(sub) -> None:
         "  glassnet compare --models baseline,cnn-pool --epochs 20 --lr 3e-3\n"
         "  glassnet compare --dataset mnist --models mnist-mlp,lenet5 --batch-size 64 \\\n"
         "                   --scheduler onecycle --lr 3e-3 --epochs 8\n"
-        "  glassnet compare --config runs/<run>/config.json   # repeat a run exactly\n",
+        "  glassnet compare --config runs/<run>/config.json   # repeat a run exactly\n"
+        "  glassnet compare --resume runs/<run>               # continue after Ctrl-C\n",
     )
     p.add_argument(
         "--models",
@@ -53,6 +54,11 @@ def add_compare(sub) -> None:
         type=csv_list,
         help="comma-separated engines: glassnet,torch,sklearn (default: all three)",
     )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted compare run: the runs that finished are kept",
+    )
     add_recipe_flags(p, "runs/<timestamp>-<dataset>", CompareConfig().to_dict())
     p.set_defaults(handler=cmd_compare)
 
@@ -60,9 +66,22 @@ def add_compare(sub) -> None:
 def cmd_compare(args) -> int:
     from ..study import CompareConfig, results_table, run_compare
 
-    settings = merge_config(args, CompareConfig.keys())
-    config = CompareConfig.from_dict(settings).validate()
-    _refuse_ignored_flags(args, config)
+    resume = getattr(args, "resume", None)
+    out = getattr(args, "out", None)
+    if resume:  # the run's own recipe, whole: its finished runs were trained with it
+        out = Path(resume)
+        if not (out / "config.json").is_file():
+            raise UserError(f"{out} is not a compare run folder (no config.json)")
+        given = [k for k in sorted(CompareConfig.keys()) if getattr(args, k, None) is not None]
+        given += [k for k in ("config", "out") if getattr(args, k, None)]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UserError(f"--resume continues the run's own recipe; leave out {flags}")
+        config = CompareConfig.from_dict(read_config(out / "config.json")).validate()
+    else:
+        settings = merge_config(args, CompareConfig.keys())
+        config = CompareConfig.from_dict(settings).validate()
+        _refuse_ignored_flags(args, config)
     if "torch" in config.engines:
         require_module("torch", "the torch engine needs PyTorch: pip install 'glassnet[torch]'")
     if "sklearn" in config.engines:
@@ -70,7 +89,12 @@ def cmd_compare(args) -> int:
             "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
         )
     out, results = run_compare(
-        config, out=getattr(args, "out", None), progress=_progress(args), log=print, validated=True
+        config,
+        out=out,
+        progress=_progress(args),
+        log=print,
+        validated=True,
+        resume=bool(resume),
     )
     print()
     print(results_table(results))

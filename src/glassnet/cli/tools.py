@@ -215,8 +215,8 @@ def cmd_report(args) -> int:
         if (folder / "config.json").is_file() and (folder / "weights").is_dir():
             raise UserError(
                 f"{folder} holds a compare run that was interrupted before its results were "
-                "written (no results.json): there is nothing to report; run it again with "
-                f"'glassnet compare --config {folder / 'config.json'} --out <new folder>'"
+                "written (no results.json): there is nothing to report yet; continue it with "
+                f"'glassnet compare --resume {folder}'"
             )
         raise UserError(f"{folder} is not a compare run folder (no results.json)")
     results = load_results(folder)  # a damaged file: a ValueError naming it

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from .. import __version__, allocator, data, models
 from .. import random as gn_random
-from ..io import atomic_write, save_arrays, write_json
+from ..io import atomic_write, read_json, save_arrays, write_json
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 
@@ -101,12 +102,20 @@ def check_new_run_folder(out) -> None:
         raise FileExistsError(f"--out {out} is a file, not a folder")
     found = [name for name in RUN_FILES if (out / name).exists()]
     if found:
-        resumable = (out / "last.safetensors").exists()
-        resume = f"continue it with 'glassnet train --resume {out}', or " if resumable else ""
+        resume = ""
+        if (out / "last.safetensors").exists():
+            resume = f"continue it with 'glassnet train --resume {out}', or "
+        elif (out / FINISHED_DIR).is_dir() and not (out / "results.json").exists():
+            resume = f"continue it with 'glassnet compare --resume {out}', or "
         raise FileExistsError(
             f"{out} already holds a run ({', '.join(found)}); {resume}give another --out "
             "(or delete the folder)"
         )
+
+
+# the records of the runs that finished, until results.json holds them all: what
+# ``run_compare(..., resume=True)`` (glassnet compare --resume) continues after
+FINISHED_DIR = "finished"
 
 
 def run_compare(
@@ -116,15 +125,24 @@ def run_compare(
     log=print,
     report: bool = True,
     validated: bool = False,
+    resume: bool = False,
 ) -> tuple[Path, dict]:
     """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>) with its
     plots and report.html (``report=False`` skips those), return ``(folder, results)``.
     ``validated=True`` says the caller has just run ``config.validate()`` (it builds
-    every model, so it is not repeated)."""
+    every model, so it is not repeated).
+
+    Each (model, engine) run's record is saved as it finishes. ``resume=True`` continues
+    an interrupted study in ``out`` (whose config.json must be ``config``): the runs that
+    finished are kept, the others trained; every run starts from its own seed, so the
+    results are those of an uninterrupted study."""
     if not validated:
         config.validate()
-    check_new_run_folder(out)  # a new study would mix with the old one
-    out = Path(out) if out else default_out(config.dataset)
+    if resume:
+        out = _resumable_folder(out, config)
+    else:
+        check_new_run_folder(out)  # a new study would mix with the old one
+        out = Path(out) if out else default_out(config.dataset)
     dataset = config.load_dataset()  # before the folder: a refused dataset leaves none
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
@@ -132,14 +150,13 @@ def run_compare(
     allocator.keep_freed_memory_unless_disabled()  # every engine alike, before the first
     (out / "weights").mkdir(exist_ok=True)
     try:
-        runs = _run_every_engine(config, dataset, out, progress, log)
+        runs = _run_every_engine(config, dataset, out, progress, log, resume)
     except KeyboardInterrupt:
-        finished = sorted(p.stem for p in (out / "weights").glob("*.safetensors"))
+        finished = sorted(p.stem for p in (out / FINISHED_DIR).glob("*.json"))
         log(
-            f"\ninterrupted: {out} keeps the recipe (config.json) and the weights of the "
-            f"runs that finished ({', '.join(finished) or 'none'}), but no results; compare "
-            f"does not continue a run: start again with --config {out / 'config.json'} and "
-            "another --out"
+            f"\ninterrupted: {out} keeps the runs that finished "
+            f"({', '.join(finished) or 'none'}); continue with 'glassnet compare --resume "
+            f"{out}'"
         )
         raise
     results = {
@@ -160,16 +177,40 @@ def run_compare(
         "runs": runs,
     }
     write_json(out / "results.json", results)
+    shutil.rmtree(out / FINISHED_DIR, ignore_errors=True)  # results.json holds them now
     write_history_csv(out / "history.csv", runs)
     if report:
         write_report(out, results, dataset, log)
     return out, results
 
 
-def _run_every_engine(config: CompareConfig, dataset, out: Path, progress, log) -> list[dict]:
-    """Each model trained by each engine from the same initial weights; their records,
-    each engine's weights saved under ``out/weights`` as it finishes."""
+def _resumable_folder(out, config: CompareConfig) -> Path:
+    """``out`` as the folder of an interrupted compare run of ``config``."""
+    if out is None:
+        raise ValueError("resume needs the run folder (out=)")
+    out = Path(out)
+    if not (out / "config.json").is_file():
+        raise FileNotFoundError(f"{out} is not a compare run folder (no config.json)")
+    if (out / "results.json").exists():
+        raise FileExistsError(
+            f"{out} holds a finished compare run (results.json): nothing to resume"
+        )
+    if read_json(out / "config.json") != json.loads(json.dumps(config.to_dict())):
+        raise ValueError(
+            f"the recipe differs from {out / 'config.json'}: a resumed run keeps its own"
+        )
+    return out
+
+
+def _run_every_engine(
+    config: CompareConfig, dataset, out: Path, progress, log, resume: bool = False
+) -> list[dict]:
+    """Each model trained by each engine from the same initial weights; their records.
+    As each run finishes, its weights go to ``out/weights`` and then its record to
+    ``out/finished``; with ``resume`` the runs found there are kept, not trained again."""
     runs = []
+    finished = out / FINISHED_DIR
+    finished.mkdir(exist_ok=True)
     for name in config.models:
         zoo_name = models.resolve(name, dataset.name)
         gn_random.manual_seed(config.seed)
@@ -185,6 +226,11 @@ def _run_every_engine(config: CompareConfig, dataset, out: Path, progress, log) 
             progress=progress,
         )
         for engine in config.engines:
+            saved = finished / f"{name}-{engine}.json"
+            if resume and saved.is_file():
+                runs.append(read_json(saved))
+                log(f"  {name:<14} {engine:<9} finished before the interruption: kept")
+                continue
             started = time.perf_counter()
             result = run_engine(engine, spec)
             record = result.summary(dataset.y_test, dataset.num_classes)
@@ -194,6 +240,7 @@ def _run_every_engine(config: CompareConfig, dataset, out: Path, progress, log) 
                 # the zoo spec, as train saves it: `glassnet evaluate` rebuilds the model
                 save_arrays(path, result.weights, {**init.zoo_spec, "engine": engine})
                 record["weights_file"] = str(path.relative_to(out))
+            write_json(saved, record)  # after its weights: a record means both are there
             runs.append(record)
             if record["status"] == "ok":
                 log(
