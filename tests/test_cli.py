@@ -359,6 +359,28 @@ def test_ctrl_c_during_train_says_how_to_resume(capsys, tmp_path, monkeypatch, w
     assert code == 0 and "after 1 epochs" in out
 
 
+def test_a_full_disk_during_train_says_the_last_checkpoint_is_whole(capsys, tmp_path, monkeypatch):
+    import errno
+
+    import glassnet.io as gio
+
+    folder = tmp_path / "r"
+    code, _, _ = run(capsys, "train", "--epochs", 1, "--out", folder, "--no-progress")
+    assert code == 0
+    before = (folder / "last.safetensors").read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gio.os, "fsync", full)
+    code, _, err = run(capsys, "train", "--resume", folder, "--epochs", 2, "--no-progress")
+    assert code == 2 and "Traceback" not in err
+    assert "cannot write" in err and "No space left on device" in err
+    assert f"the last checkpoint, {folder / 'last.safetensors'}, is whole" in err
+    assert f"continue with 'glassnet train --resume {folder}'" in err
+    assert (folder / "last.safetensors").read_bytes() == before
+
+
 def test_ctrl_c_before_training_or_with_torch_says_there_is_nothing_to_resume(
     capsys, tmp_path, monkeypatch
 ):

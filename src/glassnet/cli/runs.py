@@ -184,6 +184,13 @@ def cmd_train(args) -> int:
             progress=_progress(args),
             validated=not resume,
         )
+    except OSError as exc:  # a full disk, a folder made read-only: say what is safe
+        if (exc.strerror or "").startswith("cannot write ") and (out / "last.safetensors").exists():
+            raise UserError(
+                f"{exc}; the last checkpoint, {out / 'last.safetensors'}, is whole: once the "
+                f"cause is fixed, continue with 'glassnet train --resume {out}'"
+            ) from exc
+        raise
     except KeyboardInterrupt:
         if (out / "last.safetensors").exists():
             message = f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"
