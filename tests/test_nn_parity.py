@@ -492,3 +492,22 @@ def test_logsoftmax_nll_equals_cross_entropy(assert_close):
     b = ce(logits, y)
     assert abs(a - b) < 1e-12
     assert_close(ls.backward(nll.backward()), ce.backward(), 1e-12)
+
+
+@pytest.mark.parametrize(
+    "make, make_torch",
+    [
+        (lambda: nn.LeakyReLU(0.2, inplace=True), lambda: torch.nn.LeakyReLU(0.2, inplace=True)),
+        (lambda: nn.ReLU(inplace=True), lambda: torch.nn.ReLU(inplace=True)),
+        (lambda: nn.Dropout(1.0, inplace=True), lambda: torch.nn.Dropout(1.0, inplace=True)),
+    ],
+)
+def test_inplace_changes_the_input_array_as_torch_does(make, make_torch):
+    x = np.array([[-1.0, 2.0, -3.0, 0.5]], dtype=np.float32)
+    xt = torch.from_numpy(x.copy())
+    y = make()(x)
+    with torch.no_grad():
+        yt = make_torch()(xt)
+    assert y is x  # the same array, changed
+    np.testing.assert_array_equal(x, xt.numpy())
+    np.testing.assert_array_equal(y, yt.numpy())

@@ -74,7 +74,8 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """y = x for x > 0, negative_slope * x otherwise."""
+    """y = x for x > 0, negative_slope * x otherwise. ``inplace=True`` overwrites the
+    input array, as in torch."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -84,7 +85,10 @@ class LeakyReLU(Module):
         x = as_input(self, x, _ANY, "(*)")
         positive = x > 0
         self._save_for_backward(positive)
-        return np.where(positive, x, x * np.asarray(self.negative_slope, dtype=x.dtype))
+        slope = np.asarray(self.negative_slope, dtype=x.dtype)
+        if self.inplace and x.flags.writeable:
+            return np.multiply(x, slope, out=x, where=~positive)
+        return np.where(positive, x, x * slope)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         (positive,) = self._saved()
@@ -92,7 +96,8 @@ class LeakyReLU(Module):
         return np.where(positive, g, g * np.asarray(self.negative_slope, dtype=g.dtype))
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace}"
 
 
 class Sigmoid(Module):

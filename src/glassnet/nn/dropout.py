@@ -39,6 +39,9 @@ class Dropout(Module):
             keep = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
             scaled_mask = (keep >= self.p).astype(x.dtype) / np.asarray(1 - self.p, x.dtype)
         self._save_for_backward(scaled_mask, x.shape)
+        if self.inplace and x.flags.writeable:  # as torch: the input array itself changes
+            x *= scaled_mask
+            return x
         return x * scaled_mask
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
