@@ -66,6 +66,7 @@ SCHEDULES = [
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 50, "anneal_strategy": "linear"}, 50),
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 41, "three_phase": True, "pct_start": 0.25}, 41),
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 20, "cycle_momentum": False}, 20),
+    ("OneCycleLR", {"max_lr": 0.3, "total_steps": 25, "div_factor": 8, "final_div_factor": 90}, 25),
     (
         "OneCycleLR",
         {"max_lr": 0.2, "total_steps": 30, "base_momentum": [0.8, 0.7], "max_momentum": 0.9},

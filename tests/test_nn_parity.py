@@ -102,7 +102,13 @@ def batchnorm_case(rng, seed):
         (nn.BatchNorm1d, (int(rng.integers(1, 5)), 4, int(rng.integers(2, 6)))),
         (nn.BatchNorm2d, (int(rng.integers(1, 4)), 3, int(rng.integers(2, 5)), 3)),
     ][seed % 3]
-    kw = [{}, {"affine": False}, {"momentum": None}, {"eps": 1e-3, "momentum": 0.25}][seed % 4]
+    kw = [
+        {},
+        {"affine": False},
+        {"momentum": None},
+        {"eps": 1e-3, "momentum": 0.25},
+        {"track_running_stats": False},  # batch statistics in eval mode too
+    ][seed % 5]
     bn = cls(shape[1], **kw)
     if bn.affine:
         bn.weight.data[...] = rng.uniform(0.5, 1.5, shape[1])
@@ -511,3 +517,16 @@ def test_inplace_changes_the_input_array_as_torch_does(make, make_torch):
     assert y is x  # the same array, changed
     np.testing.assert_array_equal(x, xt.numpy())
     np.testing.assert_array_equal(y, yt.numpy())
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+def test_softmax_without_dim_picks_torchs_legacy_dim(cls, ndim, torch_parity):
+    """dim=None: torch's implicit choice (0 for 1-D and 3-D input, else 1), which it
+    warns about; glassnet makes the same choice."""
+    import warnings
+
+    x = np.random.default_rng(ndim).standard_normal((2, 3, 4, 5)[:ndim])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch_parity(getattr(nn, cls)(dim=None).to(np.float64), x)
