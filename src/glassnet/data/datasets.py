@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._numbers import is_whole
 from . import formats
 from .download import (
     CIFAR_BATCHES,
@@ -318,7 +319,7 @@ def load(
                 False leaves pixels in [0, 1].
     """
     name = canonical_name(name)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_whole(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     x_train, y_train, x_test, y_test, source = _read_raw(name, data_dir, download)
 

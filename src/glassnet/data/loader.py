@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from .. import random as gn_random
+from .._numbers import is_whole
 
 __all__ = ["DataLoader"]
 
@@ -69,7 +70,7 @@ class DataLoader:
             )
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        if not is_whole(batch_size):
             raise TypeError(f"batch_size must be an integer, got {batch_size!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
+from .._numbers import is_whole
 
 __all__ = ["get", "list_models", "info", "ModelSpec", "register"]
 
@@ -318,7 +319,7 @@ def get(
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
     classes = default_classes if num_classes is None else num_classes
-    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+    if not is_whole(classes) or classes < 1:
         raise ValueError(f"num_classes must be a whole number, at least 1, got {num_classes!r}")
     classes = int(classes)
     if min(shape) < 1:

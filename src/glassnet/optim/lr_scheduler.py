@@ -25,9 +25,9 @@ import types
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
-from numbers import Integral
 from typing import Any
 
+from .._numbers import is_whole
 from .optimizer import Optimizer
 
 __all__ = [
@@ -158,7 +158,7 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ):
-        if isinstance(step_size, bool) or not isinstance(step_size, Integral) or step_size < 1:
+        if not is_whole(step_size) or step_size < 1:
             raise ValueError(
                 f"StepLR: step_size must be a whole number, at least 1, got {step_size!r}"
             )

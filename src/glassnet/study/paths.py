@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._numbers import is_whole
 from .surfaces import Surface
 
 __all__ = [
@@ -135,7 +136,7 @@ def surface_path(
     ``surface.value`` on a float64 tensor, then ``torch.optim``'s step.
     """
     steps = surface.steps if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+    if not is_whole(steps) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     lr = _default_lr(surface, optimizer) if lr is None else float(lr)
     start = surface.start if start is None else start

@@ -16,10 +16,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from .. import nn, optim
 from .. import random as gn_random
+from .._numbers import is_whole
 from ..data import DataLoader, default_train_transform
 from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 from .history import History
@@ -190,13 +189,9 @@ def _check_counts(epochs, early_stopping) -> None:
     """epochs: a whole number, at least 1; early_stopping: None, 0 (off) or a whole
     number of epochs of patience (a fraction or a negative number had trained one epoch
     short or stopped at once, without a word)."""
-
-    def whole(v) -> bool:
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-    if not whole(epochs) or epochs < 1:
+    if not is_whole(epochs) or epochs < 1:
         raise ValueError(f"fit: epochs must be a whole number, at least 1, got {epochs!r}")
-    if early_stopping is not None and (not whole(early_stopping) or early_stopping < 0):
+    if early_stopping is not None and (not is_whole(early_stopping) or early_stopping < 0):
         raise ValueError(
             "fit: early_stopping is a patience in epochs, a whole number (0 or None: off), "
             f"got {early_stopping!r}"

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import allocator, nn
 from .. import random as gn_random
+from .._numbers import is_whole
 from ..optim import lr_scheduler as sched
 from .callbacks import Callback, ProgressBar, progress_enabled
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -409,7 +410,7 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
     """Logits for ``x`` in evaluation mode, batch by batch. Every submodule's mode is
     restored afterwards (``model.train(flag)`` would also switch a BatchNorm the user
     had frozen in eval mode back to training)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+    if not is_whole(batch_size):
         raise TypeError(f"batch_size must be an integer, got {batch_size!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
