@@ -602,7 +602,7 @@ def test_train_on_real_mnist(capsys, tmp_path):
         (["evaluate", "{tmp}/missing.safetensors"], ["no such file"]),
         (["train", "--config", "{tmp}/missing.toml"], ["config file not found"]),
         (["train", "--val-size", "1.5"], ["val_size"]),
-        (["summary", "alexnet"], ["unknown model 'alexnet'"]),
+        (["summary", "vgg16"], ["unknown model 'vgg16'"]),
         (["summary", "lenet5", "--input-shape", "1,4,4"], ["12x12"]),
         (["compare", "--models", "lenet5", "--epochs", "1"], ["lenet5 needs inputs of at least"]),
         (["datasets", "download"], ["needs a dataset name"]),

@@ -32,6 +32,9 @@ EXPECTED_PARAMS = {
     "resnet8": 78_042,
     "resnet20": 272_474,  # He et al. report ~0.27M
 }
+# torchvision's architectures at 1000 classes (torchvision's documented sizes); their
+# weight files and outputs are tested against torch in test_torchvision_models.py
+TORCHVISION_PARAMS = {"alexnet": 61_100_840, "resnet18": 11_689_512}
 
 
 def sample_input(model_name, n=3, seed=0):
@@ -40,7 +43,12 @@ def sample_input(model_name, n=3, seed=0):
 
 
 def test_the_zoo_lists_every_model():
-    assert models.list() == sorted(EXPECTED_PARAMS)
+    assert models.list() == sorted(EXPECTED_PARAMS | TORCHVISION_PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_PARAMS))
+def test_torchvision_architectures_have_torchvisions_sizes(name):
+    assert models.get(name, seed=0).num_parameters() == TORCHVISION_PARAMS[name]
     assert models.list_models() == models.list()
 
 
@@ -174,11 +182,15 @@ def test_adapting_to_other_inputs_and_classes():
     }
 
 
-@pytest.mark.parametrize("shape", [(1, 28, 36), (3, 20, 32)])
+@pytest.mark.parametrize("shape", [(1, 28, 36), (3, 20, 32), (3, 70, 90)])
 def test_every_zoo_model_runs_on_oblong_images(shape):
     """A model that builds for an input shape must also run on it (lenet5 sized its
     first Linear from the height alone)."""
     for name in models.list():
+        if name in TORCHVISION_PARAMS and min(shape[1:]) < 63:
+            with pytest.raises(ValueError, match="at least"):  # ImageNet designs
+                models.get(name, input_shape=shape, num_classes=4)
+            continue
         model = models.get(name, input_shape=shape, num_classes=4)
         assert model(np.zeros((2, *shape), np.float32)).shape == (2, 4), name
 

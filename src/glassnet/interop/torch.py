@@ -8,6 +8,14 @@ PyTorch has no built-in ``Residual`` or ``Concat``: :class:`TorchResidual` and
 :class:`TorchConcat` below are small torch modules with the same attribute names, so
 their state_dict keys match glassnet's.
 
+torchvision's ResNet and AlexNet (zoo ``resnet18``, ``alexnet``) convert too:
+:class:`TorchBasicBlock` and :class:`TorchFlattenBefore` have torchvision's attribute
+names and forward.
+
+:func:`load_state_dict_file` reads a PyTorch weight file (``.pth``/``.pt`` with
+``torch.load(weights_only=True)``, never an unrestricted pickle; or ``.safetensors``)
+as a state_dict of NumPy arrays, e.g. torchvision's pretrained AlexNet.
+
 Other layer types can be taught with :func:`register`.
 """
 
@@ -29,7 +37,17 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .. import nn as gnn
 
-__all__ = ["to_torch", "from_torch", "TorchResidual", "TorchConcat", "register", "torch_dtype"]
+__all__ = [
+    "to_torch",
+    "from_torch",
+    "TorchResidual",
+    "TorchConcat",
+    "TorchBasicBlock",
+    "TorchFlattenBefore",
+    "register",
+    "torch_dtype",
+    "load_state_dict_file",
+]
 
 
 class TorchResidual(tnn.Module):
@@ -54,6 +72,37 @@ class TorchConcat(tnn.Module):
 
     def forward(self, x):
         return torch.cat([b(x).flatten(1) for b in self.children()], dim=1)
+
+
+class TorchBasicBlock(tnn.Module):
+    """torchvision's ResNet BasicBlock (same attribute names, same forward)."""
+
+    def __init__(self, conv1, bn1, conv2, bn2, downsample=None):
+        super().__init__()
+        self.conv1, self.bn1, self.relu = conv1, bn1, tnn.ReLU()
+        self.conv2, self.bn2, self.downsample = conv2, bn2, downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class TorchFlattenBefore(tnn.Sequential):
+    """Children in order, with ``torch.flatten(x, 1)`` before the child named ``before``
+    (torchvision's ResNet: before ``fc``; AlexNet: before ``classifier``)."""
+
+    def __init__(self, modules: OrderedDict, before: str):
+        super().__init__(modules)
+        self.flatten_before = before
+
+    def forward(self, x):
+        for name, m in self.named_children():
+            if name == self.flatten_before:
+                x = torch.flatten(x, 1)
+            x = m(x)
+        return x
 
 
 def torch_dtype(dtype) -> torch.dtype:
@@ -109,6 +158,15 @@ _TO_TORCH: dict[type, Callable] = {
 
 
 def _build_torch(m: gnn.Module) -> tnn.Module:
+    from ..models.torchvision import BasicBlock, FlattenBefore
+
+    if isinstance(m, FlattenBefore):
+        children = OrderedDict((k, _build_torch(c)) for k, c in m.named_children())
+        return TorchFlattenBefore(children, m.flatten_before)
+    if isinstance(m, BasicBlock):
+        parts = [_build_torch(c) for c in (m.conv1, m.bn1, m.conv2, m.bn2)]
+        down = None if m.downsample is None else _build_torch(m.downsample)
+        return TorchBasicBlock(*parts, down)
     if isinstance(m, gnn.Sequential):
         return tnn.Sequential(OrderedDict((k, _build_torch(c)) for k, c in m.named_children()))
     if isinstance(m, gnn.ModuleList):
@@ -199,7 +257,26 @@ _FROM_TORCH: dict[type, Callable] = {
 }
 
 
+def _is_basic_block(m) -> bool:
+    """torchvision's BasicBlock (or this module's twin), recognised by its parts."""
+    names = ("conv1", "bn1", "conv2", "bn2", "downsample")
+    return type(m).__name__ in ("BasicBlock", "TorchBasicBlock") and all(
+        hasattr(m, n) for n in names
+    )
+
+
 def _build_glassnet(m: tnn.Module) -> gnn.Module:
+    from ..models.torchvision import BasicBlock, FlattenBefore
+
+    if isinstance(m, TorchFlattenBefore):
+        children = OrderedDict((k, _build_glassnet(c)) for k, c in m.named_children())
+        return FlattenBefore(children, m.flatten_before)
+    if _is_basic_block(m):
+        block = BasicBlock(m.conv1.in_channels, m.conv1.out_channels, m.conv1.stride[0])
+        for name in ("conv1", "bn1", "conv2", "bn2"):
+            setattr(block, name, _build_glassnet(getattr(m, name)))
+        block.downsample = None if m.downsample is None else _build_glassnet(m.downsample)
+        return block
     if isinstance(m, tnn.Sequential):
         return gnn.Sequential(OrderedDict((k, _build_glassnet(c)) for k, c in m.named_children()))
     if isinstance(m, tnn.ModuleList):
@@ -246,3 +323,51 @@ def register(
         _TO_TORCH[glassnet_cls] = to_torch
     if from_torch is not None:
         _FROM_TORCH[from_torch[0]] = from_torch[1]
+
+
+# --------------------------------------------------------------------------- weight files
+def load_state_dict_file(path) -> OrderedDict:
+    """A state_dict of NumPy arrays from a PyTorch weight file.
+
+    ``.pth`` / ``.pt`` / ``.bin`` are read with ``torch.load(map_location="cpu",
+    weights_only=True)``: tensors and plain containers only, never arbitrary pickled
+    objects. A file holding ``{"state_dict": ...}`` or ``{"model": ...}`` (common
+    checkpoint layouts) gives that inner dict. ``.safetensors`` is read with the
+    safetensors library. Load the result with ``model.load_state_dict(state)``, which
+    names any missing or unexpected key and any shape that differs.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such weight file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from ..io import load_arrays
+
+        arrays, _ = load_arrays(path)
+        return OrderedDict(arrays)
+    if suffix not in (".pth", ".pt", ".bin", ".ckpt"):
+        raise ValueError(
+            f"{path}: unknown weight file type {suffix!r}; expected .pth, .pt or .safetensors"
+        )
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, a zip that is cut short, ...
+        raise ValueError(
+            f"{path}: cannot read it as a PyTorch weight file with weights_only=True "
+            f"(only tensors and plain containers are accepted): {exc}"
+        ) from None
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not obj:
+        raise ValueError(f"{path}: holds {type(obj).__name__}, not a state_dict of tensors")
+    state = OrderedDict()
+    for key, value in obj.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(
+                f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor: not a state_dict"
+            )
+        state[str(key)] = value.detach().cpu().numpy()
+    return state

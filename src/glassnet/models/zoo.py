@@ -348,3 +348,32 @@ def info(name: str) -> dict:
         "num_classes": spec.num_classes if spec else 10,
         "parameters": model.num_parameters(),
     }
+
+
+# ------------------------------------------------ torchvision's names (issue 26)
+def _register_torchvision() -> None:
+    from . import torchvision as tv
+
+    register(
+        ModelSpec(
+            "alexnet",
+            tv.alexnet,
+            (3, 224, 224),
+            1000,
+            "AlexNet with torchvision's module names (its .pth loads unchanged)",
+            "Krizhevsky, Sutskever, Hinton 2012; torchvision.models.alexnet",
+        )
+    )
+    register(
+        ModelSpec(
+            "resnet18",
+            tv.resnet18,
+            (3, 224, 224),
+            1000,
+            "ResNet-18 with torchvision's module names (its .pth loads unchanged)",
+            "He, Zhang, Ren, Sun 2016; torchvision.models.resnet18",
+        )
+    )
+
+
+_register_torchvision()
