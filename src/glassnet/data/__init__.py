@@ -3,7 +3,8 @@
 - :func:`load` returns a :class:`Dataset` (``digits``, ``mnist``, ``fashion-mnist``,
   ``cifar10``) with float32 NCHW train/val/test arrays, normalised with training
   statistics; :func:`available` says where files are looked for and whether they
-  are there; :func:`verify` checks local files against their published MD5.
+  are there; ``load("folder:PATH")`` and :class:`ImageFolder` read your own images
+  (one sub-folder per class); :func:`verify` checks local files against their published MD5.
 - :class:`DataLoader` yields seeded, resumable mini-batches.
 - :mod:`~glassnet.data.transforms` holds the batch-wise augmentations.
 - :mod:`~glassnet.data.formats` reads the canonical file formats;
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from .datasets import Dataset, DatasetInfo, available, canonical_name, load, verify
 from .download import ENV_VAR, DatasetNotFoundError, DownloadError, data_root
+from .folder import ImageFolder
 from .loader import DataLoader
 from .transforms import (
     Compose,
@@ -25,6 +27,7 @@ from .transforms import (
 
 __all__ = [
     "load",
+    "ImageFolder",
     "Dataset",
     "DatasetInfo",
     "available",

@@ -48,6 +48,7 @@ from .download import (
     locate_idx_files,
     md5sum,
 )
+from .folder import is_folder_spec, parse_folder_spec
 
 __all__ = ["Dataset", "DatasetInfo", "load", "available", "verify", "canonical_name"]
 
@@ -79,12 +80,19 @@ _OFFICIAL_TEST_SIZE = {"mnist": 10000, "fashion-mnist": 10000, "cifar10": 10000}
 
 
 def canonical_name(name: str) -> str:
-    """``"fashion_mnist"`` -> ``"fashion-mnist"``; ValueError listing the names if unknown."""
+    """``"fashion_mnist"`` -> ``"fashion-mnist"``; ValueError listing the names if unknown.
+    A folder of the user's images, ``"folder:PATH[?options]"``, is its own name."""
+    if is_folder_spec(name):
+        parse_folder_spec(name)  # a ValueError for a bad option
+        return name.strip()
     key = str(name).strip().lower()
     for canonical, aliases in ALIASES.items():
         if key in aliases:
             return canonical
-    raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(ALIASES)}")
+    raise ValueError(
+        f"unknown dataset {name!r}; choose one of {sorted(ALIASES)} or folder:PATH "
+        "(your own images, one sub-folder per class)"
+    )
 
 
 # ----------------------------------------------------------------------- the result
@@ -306,7 +314,8 @@ def load(
     seed: int = 0,
     normalize: bool = True,
 ) -> Dataset:
-    """Load ``"digits"``, ``"mnist"``, ``"fashion-mnist"`` or ``"cifar10"`` as a :class:`Dataset`.
+    """Load ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` or your own
+    images, ``"folder:PATH"`` (see :mod:`glassnet.data.folder`), as a :class:`Dataset`.
 
     data_dir:   data root (default ``$GLASSNET_DATA``, else ``~/.cache/glassnet``).
     download:   fetch missing files; with False, missing files raise
@@ -321,7 +330,13 @@ def load(
     name = canonical_name(name)
     if not is_whole(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    x_train, y_train, x_test, y_test, source = _read_raw(name, data_dir, download)
+    classes, scale, notes = CLASSES.get(name), SCALE.get(name, 255), []
+    if is_folder_spec(name):  # the user's images: the path is not under data_dir
+        from .folder import read_folder_splits
+
+        x_train, y_train, x_test, y_test, source, classes, notes = read_folder_splits(name)
+    else:
+        x_train, y_train, x_test, y_test, source = _read_raw(name, data_dir, download)
 
     n_val = _val_count(val_size, len(y_train))
     x_val, y_val = x_train[:0], y_train[:0]
@@ -337,7 +352,7 @@ def load(
     raw = {"train": x_train, "val": x_val, "test": x_test}
     scaled = {k: v.astype(np.float32) for k, v in raw.items()}
     for x in scaled.values():
-        x /= np.float32(SCALE[name])  # exact division: 255 -> 1.0
+        x /= np.float32(scale)  # exact division: 255 -> 1.0
     channels = x_train.shape[1]
     mean, std = np.zeros(channels), np.ones(channels)
     if normalize:
@@ -347,14 +362,13 @@ def load(
             x /= std.astype(np.float32).reshape(1, -1, 1, 1)
     labels = {"train": y_train, "val": y_val, "test": y_test}
     splits = {k: (scaled[k], labels[k]) for k in raw}
-    notes = []
     official = _OFFICIAL_TEST_SIZE.get(name)
     if official and len(y_test) != official:
         notes.append(
             f"test set holds {len(y_test)} of the {official} official test images "
             f"(accuracy is measured on {len(y_test)} images)"
         )
-    return Dataset(name, splits, raw, CLASSES[name], mean, std, SCALE[name], source, notes)
+    return Dataset(name, splits, raw, classes, mean, std, scale, source, notes)
 
 
 def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -221,6 +221,8 @@ def _check_model_fits(name: str, dataset: str) -> None:
     """Build the model for the dataset's image shape now, so that a model that cannot
     take those images fails before anything is trained or written."""
     key = models.resolve(name, dataset)  # a ValueError naming the model
+    if data.canonical_name(dataset) not in INPUT_SHAPES:
+        return  # a folder of images: its shape is known once read (the model is built then)
     shape = INPUT_SHAPES[data.canonical_name(dataset)]
     state = gn_random.get_rng_state()  # building draws weights: leave the generator as it was
     try:

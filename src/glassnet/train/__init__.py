@@ -13,6 +13,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .fit import fit, make_loss, make_optimizer, make_scheduler
 from .history import History
 from .trainer import Trainer, TrainingDivergedError, evaluate, predict
+from .transfer import extract_features, freeze, replace_head, unfreeze
 
 __all__ = [
     "fit",
@@ -33,4 +34,8 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "make_loss",
+    "freeze",
+    "unfreeze",
+    "extract_features",
+    "replace_head",
 ]
