@@ -8,6 +8,9 @@
     glassnet datasets                     what is available and where
     glassnet report runs/<run>            rebuild report.html from a run folder
     glassnet paths rosenbrock             optimizer paths on a loss contour (also a model's)
+    glassnet transfer runs/<run>/model.safetensors --dataset fashion-mnist
+                                          a pretrained model on a new dataset, three ways
+    glassnet export runs/<run>/model.safetensors --onnx model.onnx
 
 User errors (an unknown model, a bad value, missing data, an unwritable folder) print
 one line and exit with status 2; training that diverges (a NaN loss) or runs out of
@@ -22,7 +25,7 @@ import os
 import sys
 
 from .. import __version__
-from . import paths, runs, tools
+from . import paths, runs, tools, transfer
 from .common import UserError
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -46,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_datasets(sub)
     tools.add_report(sub)
     paths.add_paths(sub)
+    transfer.add_transfer(sub)
+    transfer.add_export(sub)
     return parser
 
 

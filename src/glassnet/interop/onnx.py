@@ -76,7 +76,7 @@ class _Graph:
 
 
 def _trace_shapes(model: nn.Module, input_shape) -> dict:
-    """Input and output shapes of every module (by object id) on one zero image."""
+    """Input and output shapes of every module (by object id) on two zero images."""
     shapes, handles = {}, []
 
     def hook(mod, args, out):
@@ -88,7 +88,7 @@ def _trace_shapes(model: nn.Module, input_shape) -> dict:
     model.eval()
     try:
         with nn.no_grad():
-            model(np.zeros((1, *input_shape), dtype=model.dtype))
+            model(np.zeros((2, *input_shape), dtype=model.dtype))
     finally:
         for h in handles:
             h.remove()

@@ -8,7 +8,8 @@
 Every parameter and buffer has the key torchvision gives it (``conv1.weight``,
 ``layer2.0.downsample.1.running_var``, ``features.10.bias``, ``classifier.6.weight``),
 and the modules carry the same names (``glassnet.train.extract_features(model, x,
-"features.10")`` reads the layer torchvision calls ``features.10``).
+"features.9")`` reads the layer torchvision calls ``features.9``: conv4 after its ReLU;
+``features`` counts conv1 0, conv2 3, conv3 6, conv4 8, conv5 10).
 
 Two pieces have no ready-made glassnet container:
 

@@ -119,12 +119,29 @@ def run_transfer(
     cfg: TransferConfig,
     log=print,
     progress: bool = True,
+    input_stats=None,
+    dataset=None,
 ) -> dict:
     """The table of :mod:`glassnet.study.transfer` for ``pretrained`` (a glassnet model
     with its trained weights, e.g. from ``glassnet.study.train_run.load_model``).
+
+    ``input_stats``: ``(mean, std)`` per channel (on the [0, 1] scale) that the
+    pretrained network's inputs were normalised with -- its source dataset's
+    (``glassnet.data.load("mnist").mean``), or ImageNet's for torchvision's weights.
+    The target's images are then normalised the same way (for every mode), so the
+    first layer sees what it was trained on; by default the target's own statistics.
+    ``dataset``: a :class:`glassnet.data.Dataset` to use in place of loading
+    ``cfg.dataset`` (e.g. a subset of a dataset's classes; it needs a validation split).
     Returns ``{"rows": [...], "dataset": ..., "layer": ..., "notes": [...]}``."""
     cfg.validate()
-    dataset = gn_data.load(cfg.dataset, data_dir=cfg.data_dir, val_size=cfg.val_size, seed=cfg.seed)
+    if dataset is None:
+        dataset = gn_data.load(
+            cfg.dataset, data_dir=cfg.data_dir, val_size=cfg.val_size, seed=cfg.seed
+        )
+    elif not len(dataset.y_val):
+        raise ValueError("run_transfer: the dataset needs a validation split (val_size > 0)")
+    if input_stats is not None:
+        _renormalise(dataset, *input_stats)
     spec = getattr(pretrained, "zoo_spec", None) or {}
     model_shape = tuple(spec.get("input_shape") or dataset.input_shape)
     if tuple(dataset.input_shape) != model_shape:
@@ -193,7 +210,13 @@ def run_transfer(
         "best epoch chosen on the validation split; test accuracy read once, at that epoch",
         f"validation: {len(val[1])} images held out of {dataset.name}'s training split",
     ] + list(dataset.notes)
+    if input_stats is not None:
+        notes.append(
+            "images normalised with the pretrained network's input statistics "
+            f"(mean {np.round(dataset.mean, 4).tolist()}, std {np.round(dataset.std, 4).tolist()})"
+        )
     return {
+        "pretrained": spec.get("model", type(pretrained).__name__),
         "dataset": dataset.name,
         "layer": layer,
         "head": head,
@@ -201,6 +224,22 @@ def run_transfer(
         "rows": rows,
         "notes": notes,
     }
+
+
+def _renormalise(dataset, mean, std) -> None:
+    """The dataset's images normalised with ``mean``/``std`` in place of its own."""
+    c = len(dataset.mean)
+    mean = np.broadcast_to(np.asarray(mean, dtype=np.float64), (c,))
+    std = np.broadcast_to(np.asarray(std, dtype=np.float64), (c,))
+    if not (std > 0).all():
+        raise ValueError(f"input_stats: the standard deviations must be positive, got {std}")
+    # x_own = (x01 - m_own) / s_own  ->  x = (x01 - mean) / std = x_own * a + b
+    a = (np.asarray(dataset.std) / std).astype(np.float32).reshape(1, -1, 1, 1)
+    b = ((np.asarray(dataset.mean) - mean) / std).astype(np.float32).reshape(1, -1, 1, 1)
+    for split in ("train", "val", "test"):
+        x = getattr(dataset, f"x_{split}")
+        setattr(dataset, f"x_{split}", x * a + b)
+    dataset.mean, dataset.std = mean.copy(), std.copy()
 
 
 def _module(model: nn.Module, name: str) -> nn.Module:
