@@ -97,9 +97,11 @@ def load_pretrained(args, input_shape=None):
     from ..interop.torch import load_state_dict_file
 
     state = load_state_dict_file(weights)
-    # the classes: the length of the last bias (the classifier's)
-    biases = [v for k, v in state.items() if k.endswith(".bias") and v.ndim == 1]
-    classes = int(biases[-1].shape[0]) if biases else None
+    # the classes: the rows of the classifier's (the last Linear's) weight in the file
+    from ..train.transfer import head_name
+
+    head = head_name(models.get(key, input_shape=shape)) + ".weight"
+    classes = int(state[head].shape[0]) if head in state else None
     model = models.get(key, input_shape=shape, num_classes=classes)
     model.load_state_dict(state)
     return model
@@ -212,7 +214,9 @@ def cmd_transfer(args) -> int:
     ).validate()
     model = load_pretrained(args)
     stats = _source_stats(args) if args.normalize == "source" else None
-    result = run_transfer(model, cfg, progress=not args.no_progress, input_stats=stats)
+    result = run_transfer(
+        model, cfg, progress=not getattr(args, "no_progress", False), input_stats=stats
+    )
     table = transfer_table(result)
     print("\ntest accuracy (best epoch on validation)\n" + table)
     if out is not None:
