@@ -161,3 +161,48 @@ def test_load_folder_splits(tmp_path, monkeypatch):
     assert (ds.n_train, ds.n_test) == (9, 6)
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*folder:PATH"):
         gn.data.load("imagenet")
+
+
+def test_a_subset_of_a_datasets_classes():
+    ds = gn.data.load("digits?classes=3,1,8", val_size=30)
+    assert ds.name == "digits?classes=3,1,8" and ds.classes == ["3", "1", "8"]
+    full = gn.data.load("digits")
+    for split in ("train", "test"):
+        _, y = ds.split(split)
+        assert sorted(np.unique(y)) == [0, 1, 2]
+    # the test images are the full test set's 3s, 1s and 8s, in order, relabelled
+    keep = np.isin(full.y_test, [3, 1, 8])
+    np.testing.assert_array_equal(ds.images("test"), full.images("test")[keep])
+    np.testing.assert_array_equal(
+        ds.y_test, np.array([0, 1, 2])[[{3: 0, 1: 1, 8: 2}[v] for v in full.y_test[keep]]]
+    )
+    assert gn.data.canonical_name("CIFAR-10?classes=airplane,automobile,ship,truck") == (
+        "cifar10?classes=0,1,8,9"
+    )
+    assert gn.data.canonical_name("mnist?classes=0-4") == "mnist?classes=0,1,2,3,4"
+    for bad, message in [
+        ("mnist?classes=3", "at least two different classes"),
+        ("mnist?classes=2,2", "at least two different classes"),
+        ("mnist?size=3", "the one option of a dataset is classes="),
+        ("fashion?classes=cat", "'cat' is not a class of fashion-mnist"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            gn.data.canonical_name(bad)
+
+
+def test_train_on_a_folder_from_the_cli(tmp_path, monkeypatch, capsys):
+    from glassnet.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "imgs", per_class=6, size=(20, 16))
+    argv = ["train", "--model", "cnn-pool", "--dataset", "folder:imgs?size=12", "--epochs", "1"]
+    assert main([*argv, "--val-size", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Dataset('folder:imgs?size=12', train=11, val=3, test=4" in out
+    (run,) = (tmp_path / "runs").iterdir()
+    assert "-folder-imgs-" in run.name  # runs/<stamp>-folder-imgs-<model>
+    assert main(["evaluate", str(run / "model.safetensors")]) == 0
+    assert "(test, 4 images)" in capsys.readouterr().out
+    assert main(["train", "--dataset", "folder:nowhere", "--epochs", "1"]) == 2
+    assert "no such image folder: nowhere" in capsys.readouterr().err

@@ -171,7 +171,9 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
 
     g = p.add_argument_group("data")
     g.add_argument(
-        "--dataset", help=f"digits | mnist | fashion-mnist | cifar10 ({default('dataset')})"
+        "--dataset",
+        help=f"digits | mnist | fashion-mnist | cifar10 ({default('dataset')}); some classes: "
+        "'mnist?classes=0-4'; your images: 'folder:PATH[?size=64]'",
     )
     g.add_argument(
         "--data-dir",

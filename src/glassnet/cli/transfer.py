@@ -120,8 +120,8 @@ def add_transfer(sub) -> None:
     p.add_argument(
         "--dataset",
         default="fashion-mnist",
-        help="the target: digits | mnist | fashion-mnist | cifar10 | folder:PATH[?size=64,...] "
-        "(default: fashion-mnist)",
+        help="the target: digits | mnist | fashion-mnist | cifar10, some of their classes "
+        "('mnist?classes=5-9'), or your images ('folder:PATH?size=64') (default: fashion-mnist)",
     )
     p.add_argument("--data-dir", help="folder with the dataset files (default: $GLASSNET_DATA)")
     p.add_argument(

@@ -85,6 +85,11 @@ def canonical_name(name: str) -> str:
     if is_folder_spec(name):
         parse_folder_spec(name)  # a ValueError for a bad option
         return name.strip()
+    if isinstance(name, str) and "?" in name:  # "mnist?classes=0-4": some of its classes
+        base, query = (part.strip() for part in name.split("?", 1))
+        base = canonical_name(base)
+        picked = _class_subset(base, query)
+        return f"{base}?classes={','.join(map(str, picked))}"
     key = str(name).strip().lower()
     for canonical, aliases in ALIASES.items():
         if key in aliases:
@@ -93,6 +98,38 @@ def canonical_name(name: str) -> str:
         f"unknown dataset {name!r}; choose one of {sorted(ALIASES)} or folder:PATH "
         "(your own images, one sub-folder per class)"
     )
+
+
+def _class_subset(base: str, query: str) -> list[int]:
+    """The class indices of ``classes=0-4`` / ``classes=0,1,8,9`` / ``classes=ship,truck``
+    (names as in ``CLASSES``), in the order given; a ValueError naming what is wrong."""
+    key, sep, value = query.partition("=")
+    if key.strip().lower() != "classes" or not sep or not value.strip():
+        raise ValueError(
+            f"{base}?{query}: the one option of a dataset is classes=, e.g. "
+            f"{base}?classes=0-4 or {base}?classes={CLASSES[base][0]},{CLASSES[base][1]}"
+        )
+    names = [str(c).lower() for c in CLASSES[base]]
+    picked: list[int] = []
+    for item in (p.strip() for p in value.split(",")):
+        low, dash, high = item.partition("-")
+        if item.lower() in names:
+            picked.append(names.index(item.lower()))
+        elif item.isdigit():
+            picked.append(int(item))
+        elif dash and low.strip().isdigit() and high.strip().isdigit():
+            picked += range(int(low), int(high) + 1)
+        else:
+            raise ValueError(
+                f"{base}?{query}: {item!r} is not a class of {base} (an index 0-"
+                f"{len(names) - 1}, a range such as 0-4, or a name: {', '.join(CLASSES[base])})"
+            )
+    bad = [i for i in picked if not 0 <= i < len(names)]
+    if bad or len(set(picked)) != len(picked) or len(picked) < 2:
+        raise ValueError(
+            f"{base}?{query}: pick at least two different classes among 0-{len(names) - 1}"
+        )
+    return picked
 
 
 # ----------------------------------------------------------------------- the result
@@ -335,6 +372,18 @@ def load(
         from .folder import read_folder_splits
 
         x_train, y_train, x_test, y_test, source, classes, notes = read_folder_splits(name)
+    elif "?" in name:  # some of the classes, relabelled 0..k-1 in the order given
+        base = name.split("?", 1)[0]
+        x_train, y_train, x_test, y_test, source = _read_raw(base, data_dir, download)
+        picked = _class_subset(base, name.split("?", 1)[1])
+        relabel = np.full(len(CLASSES[base]), -1, dtype=np.int64)
+        relabel[picked] = np.arange(len(picked))
+        keep_train, keep_test = relabel[y_train] >= 0, relabel[y_test] >= 0
+        x_train, y_train = x_train[keep_train], relabel[y_train[keep_train]]
+        x_test, y_test = x_test[keep_test], relabel[y_test[keep_test]]
+        classes, scale = [CLASSES[base][i] for i in picked], SCALE[base]
+        shown = ", ".join(map(str, classes))
+        notes = [f"classes {shown} of {base} only (labels 0-{len(picked) - 1})"]
     else:
         x_train, y_train, x_test, y_test, source = _read_raw(name, data_dir, download)
 
@@ -362,7 +411,7 @@ def load(
             x /= std.astype(np.float32).reshape(1, -1, 1, 1)
     labels = {"train": y_train, "val": y_val, "test": y_test}
     splits = {k: (scaled[k], labels[k]) for k in raw}
-    official = _OFFICIAL_TEST_SIZE.get(name)
+    official = _OFFICIAL_TEST_SIZE.get(name)  # (not for a subset of the classes)
     if official and len(y_test) != official:
         notes.append(
             f"test set holds {len(y_test)} of the {official} official test images "

@@ -147,6 +147,6 @@ def default_train_transform(name: str):
     """
     from .datasets import canonical_name
 
-    if canonical_name(name) == "cifar10":
+    if canonical_name(name).split("?")[0] == "cifar10":  # also a subset of its classes
         return Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(0.5)])
     return None

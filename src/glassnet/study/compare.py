@@ -22,6 +22,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
@@ -71,7 +72,13 @@ def machine_info() -> dict:
 def default_out(dataset: str, suffix: str = "") -> Path:
     """runs/<timestamp>-<dataset>[-suffix], made unique if it exists already."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{stamp}-{data.canonical_name(dataset)}{'-' + suffix if suffix else ''}"
+    name = data.canonical_name(dataset)
+    if name.startswith("folder:"):  # folder:PATH?size=64 -> the folder's own name
+        base = Path(name[len("folder:") :].split("?")[0]).expanduser().resolve().name
+        name = "folder-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.")[:40] or "images")
+    elif "?" in name:  # mnist?classes=0,1,2,3,4 -> mnist-5classes
+        name = f"{name.split('?')[0]}-{name.count(',') + 1}classes"
+    base = Path("runs") / f"{stamp}-{name}{'-' + suffix if suffix else ''}"
     path, n = base, 1
     while path.exists():
         n += 1
