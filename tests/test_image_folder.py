@@ -206,3 +206,18 @@ def test_train_on_a_folder_from_the_cli(tmp_path, monkeypatch, capsys):
     assert "(test, 4 images)" in capsys.readouterr().out
     assert main(["train", "--dataset", "folder:nowhere", "--epochs", "1"]) == 2
     assert "no such image folder: nowhere" in capsys.readouterr().err
+
+
+def test_pillow_reads_the_reports_png_encoder_exactly():
+    """viz/png.py stays (the report needs no extra); Pillow checks its files."""
+    import io
+
+    from glassnet.viz.png import encode_png
+
+    rng = np.random.default_rng(3)
+    for shape in [(5, 7), (5, 7, 1), (6, 4, 3), (3, 9, 4)]:
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        with Image.open(io.BytesIO(encode_png(image))) as decoded:
+            decoded.load()
+            got = np.asarray(decoded)
+        np.testing.assert_array_equal(got, image.reshape(got.shape))
