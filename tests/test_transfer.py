@@ -160,6 +160,8 @@ def test_cli_transfer_and_export(digits_run, tmp_path, capsys):
     assert "--weights FILE (torchvision's alexnet-owt-7be5be79.pth) or --download" in (
         capsys.readouterr().err
     )
+    assert main(["export", "alexnet-owt-7be5be79.pth", "--onnx", str(tmp_path / "a.onnx")]) == 2
+    assert "name the zoo model and pass the file with --weights" in capsys.readouterr().err
     gn.save(gn.models.get("lenet5", num_classes=3), tmp_path / "l.safetensors")
     argv = ["export", "lenet5", "--weights", str(tmp_path / "l.safetensors"), "--onnx"]
     assert main([*argv, str(tmp_path / "l.onnx")]) == 0

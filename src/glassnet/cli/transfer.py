@@ -67,6 +67,11 @@ def load_pretrained(args, input_shape=None):
     weights = getattr(args, "weights", None)
     shape = getattr(args, "input_shape", None) or input_shape
     path = Path(name)
+    if path.suffix.lower() in (".pth", ".pt", ".bin", ".ckpt"):
+        raise UserError(
+            f"{path} holds weights but not the architecture: name the zoo model and pass the "
+            f"file with --weights, e.g. 'alexnet --weights {path}'"
+        )
     if path.suffix.lower() == ".safetensors" or path.exists():
         if path.is_dir():
             raise UserError(

@@ -185,10 +185,10 @@ def pretrained(
     the weights folder, downloading them when ``download=True``.
 
     ``input_shape`` (default 3x224x224) may be smaller or oblong: the pooling adapts.
-    With ``num_classes`` other than 1000 the ImageNet classifier is replaced by a fresh
-    one (``glassnet.train.replace_head``)."""
+    With ``num_classes`` other than 1000 the ImageNet classifier is left out and the
+    model's own fresh one (drawn as the zoo draws it) kept."""
+    from .. import nn
     from ..interop.torch import load_state_dict_file
-    from ..train.transfer import replace_head
     from .zoo import get
 
     if weights is None:
@@ -207,8 +207,13 @@ def pretrained(
                 "yourself and pass weights=PATH"
             )
         weights = path
-    model = get(name, input_shape=input_shape, num_classes=1000)
-    model.load_state_dict(load_state_dict_file(weights))
-    if num_classes != 1000:
-        replace_head(model, num_classes)
+    model = get(name, input_shape=input_shape, num_classes=num_classes)
+    state = load_state_dict_file(weights)
+    if num_classes != 1000:  # every weight but the classifier's (the last Linear)
+        head = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+        state = {k: v for k, v in state.items() if k not in (f"{head}.weight", f"{head}.bias")}
+    model.load_state_dict(state, strict=num_classes == 1000)
+    missing = [k for k in model.state_dict() if k not in state]
+    if num_classes != 1000 and any(not k.startswith(head + ".") for k in missing):
+        raise ValueError(f"{weights}: missing keys: {', '.join(missing)}")
     return model
