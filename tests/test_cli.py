@@ -118,7 +118,12 @@ def test_compare_all_three_engines(capsys, tmp_path):
     assert config["epochs"] == 1 and config["models"] == ["baseline", "cnn-pool"]
     assert config["engines"] == ["glassnet", "torch", "sklearn"]
     # the console: the table, the notes, the folder
-    assert "final acc" in out and "cnn-pool        sklearn" in out and "skipped" in out
+    assert (
+        "final test" in out
+        and "best val" in out
+        and "cnn-pool        sklearn" in out
+        and "skipped" in out
+    )
     assert f"run folder: {out_dir}" in out
     for line in out.splitlines():
         if line.startswith("baseline        glassnet"):
@@ -193,7 +198,7 @@ def test_train_evaluate_and_resume(capsys, tmp_path):
     errors = [int(row.split()[-1]) for row in rows]
     assert errors == metrics["per_class_errors"]
     code, out, err = run(capsys, "evaluate", run_dir / "model.safetensors", "--split", "train")
-    assert code == 0 and "(train, 1438 images)" in out
+    assert code == 0 and "(train, 1294 images)" in out  # 144 held out for validation
 
     # two more epochs continue the run; the same as 4 epochs in one go
     code, out, err = run(capsys, "train", "--resume", run_dir, "--epochs", 4, "--no-progress")
@@ -444,8 +449,8 @@ def test_a_run_that_failed_before_its_first_checkpoint_can_be_started_again(caps
 def test_a_run_that_fails_its_checks_leaves_no_folder(capsys, tmp_path):
     for argv in (
         ["train", "--train-size", 0],
-        ["train", "--early-stopping", 3],  # no validation split: found by the config
-        ["train", "--engine", "torch", "--early-stopping", 3],  # the torch engine too
+        ["train", "--val-size", 0, "--early-stopping", 3],  # no validation split
+        ["train", "--engine", "torch", "--val-size", 0, "--early-stopping", 3],  # torch too
         ["train", "--optimizer", "sgd", "--nesterov"],  # nesterov needs momentum
         ["compare", "--val-size", 1500],
     ):
@@ -760,7 +765,7 @@ def test_resume_cannot_stretch_a_schedule(capsys, tmp_path):
     )
     assert code == 0, err
     code, _, err = run(capsys, "train", "--resume", tmp_path, "--epochs", 3)
-    assert_user_error(code, err, "schedule was planned with total_steps=23")
+    assert_user_error(code, err, "schedule was planned with total_steps=21")  # 1,294 / 64
 
 
 def test_a_model_that_cannot_take_the_images_fails_before_training(capsys, tmp_path):

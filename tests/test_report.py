@@ -18,7 +18,6 @@ from glassnet.io import save_arrays, write_json
 from glassnet.report import build_report
 from glassnet.viz import encode_png, mosaic, save_plots, weight_tiles
 
-pytest.importorskip("plotly")
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
 
@@ -52,11 +51,11 @@ def report(compare_run):
 
 # ----------------------------------------------------------------- a real compare run
 def test_report_is_one_offline_file(report):
-    from plotly.offline import get_plotlyjs
+    from glassnet.report import plotly_js
 
     path, page, _ = report
     assert path.name == "report.html" and path.stat().st_size > 0
-    assert page.count(get_plotlyjs()[:300]) == 1, "plotly's JS must be embedded exactly once"
+    assert page.count(plotly_js()[:300]) == 1, "plotly's JS must be embedded exactly once"
     assert page.count("<script") == 3  # figures JSON, plotly, the few lines that draw
     for tag in re.findall(r"<(?:script|link|img|iframe|source)\b[^>]*>", page):
         assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", tag), tag
@@ -76,9 +75,10 @@ def test_report_has_table_notes_and_sections(report):
         assert row, (r["model"], r["engine"])
         if r["status"] == "ok":
             assert f"{r['final_test_accuracy'] * 100:.2f}%" in row.group(1)
-            assert f"{r['best_test_accuracy'] * 100:.2f}%" in row.group(1)
+            assert f"{r['best_val_accuracy'] * 100:.2f}%" in row.group(1)
             assert f"{r['params']:,}" in row.group(1)
             assert f"{r['seconds']:.2f}" in row.group(1)
+            assert f"{r['first_epoch_seconds']:.3f}" in row.group(1)
         else:  # cnn-pool has no scikit-learn counterpart: the row says why
             assert "skipped" in row.group(1) and "MLPClassifier" in row.group(1)
     for note in results["notes"]:

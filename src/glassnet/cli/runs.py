@@ -201,10 +201,21 @@ def cmd_train(args) -> int:
         print(f"\ninterrupted: {message}", file=sys.stderr)
         return 130
     print(
-        f"test accuracy {metrics['test_accuracy'] * 100:.2f}% (loss {metrics['test_loss']:.4f})"
-        f" after {metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s training"
+        f"final test accuracy {metrics['test_accuracy'] * 100:.2f}% (loss "
+        f"{metrics['test_loss']:.4f}) after {metrics['epochs']} epochs, "
+        f"{metrics['train_seconds']:.1f} s training (wall-clock, noisy on a shared machine)"
     )
+    if metrics.get("best_epoch") is not None:
+        kept = "; best.safetensors holds its weights" if (out / "best.safetensors").exists() else ""
+        print(
+            f"best epoch {metrics['best_epoch']} by validation accuracy "
+            f"({metrics['best_val_accuracy'] * 100:.2f}%){kept}"
+        )
+    else:
+        print("no validation split (val_size=0): no best epoch is chosen")
     print(f"run folder: {out}")
+    if (out / "report.html").exists():
+        print(f"report:     {out / 'report.html'}")
     return 0
 
 
