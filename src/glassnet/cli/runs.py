@@ -158,7 +158,7 @@ def add_train(sub) -> None:
 
 def cmd_train(args) -> int:
     from ..study import TrainConfig
-    from ..study.train_run import run_train, train_out
+    from ..study.train_run import ReportInterrupted, run_train, train_out
 
     resume = getattr(args, "resume", None)
     out = getattr(args, "out", None)
@@ -191,8 +191,10 @@ def cmd_train(args) -> int:
                 f"cause is fixed, continue with 'glassnet train --resume {out}'"
             ) from exc
         raise
-    except KeyboardInterrupt:
-        if (out / "last.safetensors").exists():
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, ReportInterrupted):  # after training, while writing the report
+            message = str(exc)
+        elif (out / "last.safetensors").exists():
             message = f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"
         elif config.engine == "torch":
             message = "the torch engine keeps no checkpoint; this run cannot be resumed"

@@ -212,10 +212,11 @@ def cmd_report(args) -> int:
 
     folder = Path(args.run_dir)
     dataset = None
-    if (folder / "results.json").exists():
+    if (folder / "results.json").exists() and not _stale_train_results(folder):
         results = load_results(folder)  # a damaged file: a ValueError naming it
     elif (folder / "model.safetensors").is_file() and (folder / "history.json").is_file():
-        # a train run from before train wrote results.json: its model evaluated again
+        # a train run from before train wrote results.json, or one continued with --resume
+        # and stopped before its new results.json was written: its model evaluated again
         from ..study.train_run import train_results
 
         results, dataset = train_results(folder)
@@ -236,3 +237,18 @@ def cmd_report(args) -> int:
         )
     print(f"report: {write_report(folder, results, dataset)}")
     return 0
+
+
+def _stale_train_results(folder: Path) -> bool:
+    """A train folder whose results.json has fewer epochs than its history.json: the run
+    was continued (--resume) and stopped before it wrote its new results."""
+    from ..io import read_json
+
+    try:
+        results = read_json(folder / "results.json")
+        history = read_json(folder / "history.json")
+        return results.get("kind") == "train" and len(results["runs"][0]["history"]) != len(
+            history["epochs"]
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return False  # not a train folder, or a damaged file: load_results names it

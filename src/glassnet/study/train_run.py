@@ -39,7 +39,7 @@ from .config import TrainConfig
 from .engines import RunResult, RunSpec, first_layer_weights, run_torch
 from .records import TIMING_NOTE, best_epoch
 
-__all__ = ["run_train", "train_out", "load_model", "train_results"]
+__all__ = ["run_train", "train_out", "load_model", "train_results", "ReportInterrupted"]
 
 
 def load_model(path):
@@ -184,9 +184,20 @@ def run_train(
     }
     write_json(out / "metrics.json", metrics)
     results = _results(config, dataset, zoo_name, model, history, result)
-    write_json(out / "results.json", results)
-    write_report(out, results, dataset, log)
+    try:
+        write_json(out / "results.json", results)
+        write_report(out, results, dataset, log)
+    except KeyboardInterrupt:
+        raise ReportInterrupted(
+            f"training finished and {out / 'model.safetensors'} is saved, but the report was "
+            f"not written: write it with 'glassnet report {out}'"
+        ) from None
     return out, metrics
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """Ctrl-C after a train run finished and saved its model, while its results.json and
+    report were being written; the message says how to finish them."""
 
 
 def _results(config: TrainConfig, dataset, zoo_name: str, model, history, result) -> dict:
