@@ -458,3 +458,37 @@ def test_report_of_an_interrupted_run_names_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "interrupted before its results were written (no results.json)" in err
     assert f"continue it with 'glassnet compare --resume {tmp_path}'" in err
+
+
+def test_a_compare_interrupted_while_writing_its_report_is_finished_by_resume(
+    tmp_path, monkeypatch
+):
+    """Ctrl-C after results.json, while the report is written: the message names both ways
+    to finish it, --resume writes the report without training again, and a finished run's
+    --resume points to 'glassnet report'."""
+    import glassnet.report
+    import glassnet.study.compare as study_compare
+
+    config = CompareConfig(epochs=1, models=["baseline"], engines=["glassnet"])
+    real = glassnet.report.build_report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(glassnet.report, "build_report", interrupted)
+    said, out = [], tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_compare(config, out=out, log=said.append)
+    assert (out / "results.json").exists() and not (out / "report.html").exists()
+    assert f"'glassnet compare --resume {out}'" in said[-1]
+    assert f"'glassnet report {out}'" in said[-1]
+
+    monkeypatch.setattr(glassnet.report, "build_report", real)
+    monkeypatch.setattr(study_compare, "run_engine", lambda *a: pytest.fail("trained again"))
+    before = (out / "results.json").read_bytes()
+    _, results = run_compare(config, out=out, log=quiet, resume=True)
+    assert (out / "report.html").exists() and (out / "history.csv").exists()
+    assert (out / "results.json").read_bytes() == before
+    assert results == load_results(out)
+    with pytest.raises(FileExistsError, match=f"rebuild its report with 'glassnet report {out}'"):
+        run_compare(config, out=out, log=quiet, resume=True)

@@ -207,6 +207,7 @@ def add_report(sub) -> None:
 
 
 def cmd_report(args) -> int:
+    from ..io import write_json
     from ..study import load_results
     from ..study.compare import write_report
 
@@ -220,6 +221,7 @@ def cmd_report(args) -> int:
         from ..study.train_run import train_results
 
         results, dataset = train_results(folder)
+        write_json(folder / "results.json", results)  # the record the report is made of
     elif (folder / "config.json").is_file() and (folder / "weights").is_dir():
         raise UserError(
             f"{folder} holds a compare run that was interrupted before its results were "
