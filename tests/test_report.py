@@ -80,6 +80,7 @@ def test_report_chooses_nothing_on_the_test_set(report):
     assert "best test" not in page.lower()
     assert "highest validation accuracy" in re.search(r'id="gn-best-from">(.*?)</p>', page)[1]
     assert "noisy" in re.search(r'id="gn-timing">(.*?)</p>', page)[1]
+    assert page.count("highest validation accuracy") == page.count("noisy") == 1  # not twice
     assert "s / epoch (range)" in header and "1st epoch s" in header
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_write
-from ..study.records import TIMING_NOTE
+from ..study.records import TIMING_NOTE, best_epoch_note
 from ..viz.images import mosaic, to_display, weight_tiles
 from ..viz.png import png_data_uri
 from ..viz.run import ENGINE_LABELS, RunData, load_run
@@ -193,30 +193,24 @@ def _results_table(run: RunData) -> str:
     n_val = run.results.get("dataset", {}).get("n_val", 0)
     if legacy:
         best_from = (
-            "This run was recorded by an older glassnet, which chose its best epoch on the "
-            "test set: it is not shown (n/a)."
-        )
-    elif n_val:
-        best_from = (
-            f"The best epoch is the one with the highest validation accuracy ({n_val} "
-            "training images held out); nothing is chosen on the test set."
+            "Final test accuracy: on the test split, after the last epoch. This run was "
+            "recorded by an older glassnet, which chose its best epoch on the test set: it is "
+            "not shown (n/a)."
         )
     else:
-        best_from = (
-            "No validation split (val_size=0): no best epoch is chosen, as it could only be "
-            "chosen on the test set."
-        )
+        best_from = best_epoch_note(n_val)
     return (
         f'<section id="results">\n<h2>Results</h2>\n<table id="gn-results">\n'
         f"<thead>{header}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
-        '<p class="gn-muted" id="gn-best-from">Final test accuracy: on the test split, after '
-        f"the last epoch. {e(best_from)}</p>\n"
+        f'<p class="gn-muted" id="gn-best-from">{e(best_from)}</p>\n'
         f'<p class="gn-muted" id="gn-timing">{e(TIMING_NOTE)}</p>\n</section>'
     )
 
 
 def _notes(run: RunData) -> str:
-    notes = list(run.results.get("notes", []))
+    # where the best epoch comes from and how noisy the times are: said under the table
+    shown = {TIMING_NOTE, best_epoch_note(run.results.get("dataset", {}).get("n_val", 0))}
+    notes = [n for n in run.results.get("notes", []) if n not in shown]
     if run.images_note:
         notes.append(run.images_note)
     if not notes:

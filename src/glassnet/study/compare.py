@@ -33,7 +33,7 @@ from .. import random as gn_random
 from ..io import atomic_write, read_json, save_arrays, write_json
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
-from .records import TIMING_NOTE
+from .records import TIMING_NOTE, best_epoch_note
 
 __all__ = [
     "run_compare",
@@ -287,20 +287,6 @@ def write_report(out: Path, results: dict, dataset=None, log=print) -> Path:
     else:
         save_plots(out, results, dataset)  # first: the report links to plots/
     return build_report(out, results, dataset)
-
-
-def best_epoch_note(n_val: int) -> str:
-    """Where a run's best epoch comes from (a note of compare's and train's reports)."""
-    if n_val:
-        return (
-            f"The best epoch is the one with the highest validation accuracy, on {n_val} "
-            "images held out of the training set (stratified); test accuracies are final, "
-            "after the last epoch: nothing is chosen on the test set."
-        )
-    return (
-        "No validation split (val_size=0): no best epoch is chosen, as it could only be "
-        "chosen on the test set; test accuracies are final, after the last epoch."
-    )
 
 
 def _notes(config: CompareConfig, runs: list[dict], dataset=None) -> list[str]:

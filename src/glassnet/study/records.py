@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-__all__ = ["best_epoch", "epoch_timing", "BEST_ON", "TIMING_NOTE"]
+__all__ = ["best_epoch", "best_epoch_note", "epoch_timing", "BEST_ON", "TIMING_NOTE"]
 
 BEST_ON = "val_accuracy"  # the only curve a best epoch is ever chosen on
 
@@ -63,3 +63,17 @@ def epoch_timing(history: list[dict]) -> dict:
         "seconds_per_epoch": float(np.median(later)),
         "seconds_per_epoch_range": [min(later), max(later)],
     }
+
+
+def best_epoch_note(n_val: int) -> str:
+    """Where a run's best epoch comes from (a note of compare's and train's reports)."""
+    if n_val:
+        return (
+            f"The best epoch is the one with the highest validation accuracy, on {n_val} "
+            "images held out of the training set (stratified); test accuracies are final, "
+            "after the last epoch: nothing is chosen on the test set."
+        )
+    return (
+        "No validation split (val_size=0): no best epoch is chosen, as it could only be "
+        "chosen on the test set; test accuracies are final, after the last epoch."
+    )

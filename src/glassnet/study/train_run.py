@@ -28,16 +28,10 @@ from ..train import evaluate, fit
 from ..train.callbacks import Callback
 from ..train.checkpoint import CHECKPOINT_KEY
 from ..train.history import History
-from .compare import (
-    best_epoch_note,
-    check_new_run_folder,
-    default_out,
-    machine_info,
-    write_report,
-)
+from .compare import check_new_run_folder, default_out, machine_info, write_report
 from .config import TrainConfig
 from .engines import RunResult, RunSpec, first_layer_weights, run_torch
-from .records import TIMING_NOTE, best_epoch
+from .records import TIMING_NOTE, best_epoch, best_epoch_note
 
 __all__ = ["run_train", "train_out", "load_model", "train_results", "ReportInterrupted"]
 
