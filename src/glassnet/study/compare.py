@@ -374,7 +374,7 @@ def results_table(results: dict) -> str:
     m = max([16, *(len(r["model"]) + 2 for r in results["runs"])])  # long names get room
     header = (
         f"{'model':<{m}}{'engine':<10}{'final test':>11}{'best val':>10}{'best ep':>8}"
-        f"{'s/epoch':>9}{'(range)':>15}{'1st ep s':>9}{'total s':>9}{'params':>10}"
+        f"{'s/epoch':>9}{'(range)':>17}{'1st ep s':>9}{'total s':>9}{'params':>10}"
     )
     lines = [header, "-" * len(header)]
     for r in results["runs"]:
@@ -389,7 +389,7 @@ def results_table(results: dict) -> str:
         first = r.get("first_epoch_seconds")
         lines.append(
             f"{r['model']:<{m}}{r['engine']:<10}{r['final_test_accuracy'] * 100:>10.2f}%"
-            f"{best_acc:>10}{best_ep:>8}{r['seconds_per_epoch']:>9.3f}{spread:>15}"
+            f"{best_acc:>10}{best_ep:>8}{r['seconds_per_epoch']:>9.3f}{spread:>17}"
             f"{'' if first is None else f'{first:.3f}':>9}{r['seconds']:>9.2f}{r['params']:>10,}"
         )
     return "\n".join(lines)
