@@ -291,6 +291,21 @@ def test_report_of_an_older_run_shows_no_best_chosen_on_test(tmp_path):
     assert "chose its best epoch on the test set" in page
 
 
+def test_report_without_a_validation_split_shows_no_best_epoch(tmp_path):
+    dataset = hand_made_run(tmp_path)
+    results = load_results(tmp_path)
+    results["dataset"]["n_val"] = 0
+    for r in results["runs"]:
+        if r["status"] == "ok":
+            r.update(best_epoch=None, best_val_accuracy=None, best_epoch_on=None)
+            r["history"] = [{k: v for k, v in e.items() if "val" not in k} for e in r["history"]]
+    write_json(tmp_path / "results.json", results)
+    page = build_report(tmp_path, dataset=dataset).read_text(encoding="utf-8")
+    row = re.search(r'<tr data-model="mlp" data-engine="glassnet">(.*?)</tr>', page)[1]
+    assert row.count(">–</td>") == 2  # best val. acc. and best epoch: none
+    assert "no best epoch is chosen" in re.search(r'id="gn-best-from">(.*?)</p>', page)[1]
+
+
 def test_skipped_runs_are_absent_from_the_synopsis_with_their_reason(tmp_path, monkeypatch):
     """No bar at 0 for a run that did not train: the HTML chart leaves it out and lists
     it with its reason, the PNG marks its place "not run" and names the reason."""
