@@ -20,10 +20,13 @@ from .common import (
 __all__ = ["add_transfer", "add_export", "load_pretrained"]
 
 TRANSFER_EXAMPLES = """\
-  # pretrain LeNet-5 on MNIST, then move it to Fashion-MNIST with few labels
-  glassnet train --model lenet5 --dataset mnist --epochs 2 --val-size 5000 --out runs/mnist-lenet5
-  glassnet transfer runs/mnist-lenet5/model.safetensors --dataset fashion-mnist \\
-      --per-class 10,50,500 --out runs/transfer-fashion
+  # pretrain LeNet-5 on MNIST's digits 0-4, then move it to 5-9 with few labels; the
+  # head is trained on the pooled conv features, layer 5 ('glassnet summary lenet5')
+  glassnet train --model lenet5 --dataset 'mnist?classes=0-4' --epochs 3 --out runs/digits0-4
+  glassnet transfer runs/digits0-4/model.safetensors --dataset 'mnist?classes=5-9' \\
+      --layer 5 --per-class 10,50,500 --out runs/transfer-5-9
+  # the same network on Fashion-MNIST (a far task)
+  glassnet transfer runs/digits0-4/model.safetensors --dataset fashion-mnist --layer 5
   # torchvision's AlexNet (its .pth downloaded on a machine with internet) on your images,
   # a linear classifier on conv4's features (features.9: conv4 after its ReLU) only
   glassnet transfer alexnet --weights alexnet-owt-7be5be79.pth \\
