@@ -293,7 +293,10 @@ def cmd_export(args) -> int:
 
     model = load_pretrained(args)
     shape = model.zoo_spec["input_shape"]
-    path = export(model, args.onnx, shape)
+    try:
+        path = export(model, args.onnx, shape)
+    except TypeError as exc:  # a layer without an ONNX form, named
+        raise UserError(str(exc)) from None
     print(
         f"wrote {path}: {model.zoo_spec['model']}, input 'input' "
         f"(N, {', '.join(map(str, shape))}), output 'logits'"
