@@ -1,4 +1,4 @@
-"""glassnet.allocator: freed memory is kept for the next step (glibc), and fit uses it."""
+"""glassnet.kernels.allocator: freed memory is kept for the next step (glibc), and fit uses it."""
 
 import os
 import platform
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import allocator
+from glassnet.kernels import allocator
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -19,7 +19,7 @@ _FAULTS = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
-    from glassnet import allocator
+    from glassnet.kernels import allocator
     print(allocator.keep_freed_memory(sys.argv[1] == "keep"))
     a = np.ones(2 * 2**20, dtype=np.float32); del a
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -1,4 +1,5 @@
-"""glassnet.blas_spin: OPENBLAS_THREAD_TIMEOUT set before NumPy loads, never over the user's."""
+"""glassnet.kernels.blas_spin: OPENBLAS_THREAD_TIMEOUT set before NumPy loads, never over
+the user's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from glassnet import blas_spin
+from glassnet.kernels import blas_spin
 
 PROBE = """
 import ctypes, os, sys

@@ -9,7 +9,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import models, nn
-from glassnet.nn import conv as conv_module
+from glassnet.kernels import conv as conv_module
 
 torch = pytest.importorskip("torch")
 
@@ -118,7 +118,7 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
         monkeypatch.setattr(conv_module, "KEEP_BYTES", keep)
         layer.zero_grad()
         y = layer(x)
-        kept = layer._cache[2]
+        kept = layer._cache[3]
         assert sum(c.nbytes for c in kept.values()) <= keep
         if keep == 10**9:
             assert len(kept) == 4  # every block
@@ -135,13 +135,13 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
     assert layer._cache is None  # nothing kept (no columns either) without gradients
     layer.weight.requires_grad = False
     layer(x)
-    assert layer._cache[2] == {}  # a frozen layer needs no columns for dL/dW
+    assert layer._cache[3] == {}  # a frozen layer needs no columns for dL/dW
     layer.weight.requires_grad = True
     monkeypatch.setattr(conv_module, "W_FROM_GRAD_COLS", True)
     gather = channels[1] <= channels[0]
     layer.zero_grad()
     layer(x)
-    assert (layer._cache[2] == {}) == gather  # dL/dW from g's columns: nothing to keep
+    assert (layer._cache[3] == {}) == gather  # dL/dW from g's columns: nothing to keep
     layer.backward(g)
     np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
 
@@ -149,13 +149,13 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
 def test_conv_runs_by_kernel_rows_only_where_chosen():
     """Stride 1, a kernel at least KERNEL_ROWS_MIN_KW wide and Cg*kh >= KERNEL_ROWS_MIN_K:
     LeNet-5's conv2, not its conv1 (1 x 5 rows), not 3x3 or strided layers."""
-    assert nn.Conv2d(6, 16, 5)._by_kernel_rows()
-    assert nn.Conv2d(2, 3, (4, 5), padding=2)._by_kernel_rows()
-    assert not nn.Conv2d(1, 6, 5, padding=2)._by_kernel_rows()
-    assert not nn.Conv2d(16, 16, 3, padding=1)._by_kernel_rows()
-    assert not nn.Conv2d(6, 16, 5, stride=2)._by_kernel_rows()
-    assert nn.Conv2d(4, 4, (5, 4), groups=2)._by_kernel_rows()  # 4 wide, 2 x 5 rows
-    assert not nn.Conv2d(4, 4, (5, 3))._by_kernel_rows()
+    assert conv_module._by_kernel_rows(nn.Conv2d(6, 16, 5))
+    assert conv_module._by_kernel_rows(nn.Conv2d(2, 3, (4, 5), padding=2))
+    assert not conv_module._by_kernel_rows(nn.Conv2d(1, 6, 5, padding=2))
+    assert not conv_module._by_kernel_rows(nn.Conv2d(16, 16, 3, padding=1))
+    assert not conv_module._by_kernel_rows(nn.Conv2d(6, 16, 5, stride=2))
+    assert conv_module._by_kernel_rows(nn.Conv2d(4, 4, (5, 4), groups=2))  # 4 wide, 2 x 5 rows
+    assert not conv_module._by_kernel_rows(nn.Conv2d(4, 4, (5, 3)))
 
 
 KERNEL_ROWS_CASES = [
@@ -181,7 +181,7 @@ def test_conv_by_kernel_rows_matches_torch_and_im2col(monkeypatch, input_grad, b
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(30 + case)
     layer = nn.Conv2d(*channels, **args).to(np.float64)
-    assert layer._by_kernel_rows()
+    assert conv_module._by_kernel_rows(layer)
     layer.set_input_grad(input_grad)
     x = rng.standard_normal((5, channels[0], 13, 12))
     y = layer(x)
@@ -191,7 +191,8 @@ def test_conv_by_kernel_rows_matches_torch_and_im2col(monkeypatch, input_grad, b
     _assert_matches_torch(layer, x, g, y, dx)
     grads = layer.weight.grad.copy()
     monkeypatch.setattr(conv_module, "KERNEL_ROWS_MIN_KW", 99)  # the im2col form
-    assert not layer._by_kernel_rows()
+    assert not conv_module._by_kernel_rows(layer)
+    gn.kernels.forget_plans(layer)  # the form is chosen once per shape: choose again
     layer.zero_grad()
     np.testing.assert_allclose(layer(x), y, rtol=1e-13, atol=1e-13)
     dx2 = layer.backward(g)
@@ -208,7 +209,7 @@ def test_conv_by_kernel_rows_keeps_or_rebuilds_its_columns(monkeypatch):
     layer = nn.Conv2d(6, 16, 5).to(np.float64)
     g = rng.standard_normal((7, 16, 10, 10))
     one_sample = 16 * 5 * 10 * 14 * 8  # Z's bytes per sample: the larger of R and Z
-    assert layer._kernel_rows_bytes(10, 14, 8) == one_sample
+    assert conv_module._kernel_rows_bytes(layer, 10, 14, 8) == one_sample
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", 2 * one_sample)  # blocks of 2 samples
     results = []
     for keep in [0, 2 * one_sample, 10**9]:
@@ -251,7 +252,7 @@ def test_conv_backward_follows_the_form_its_forward_took(monkeypatch):
 def test_shifted_copies_and_add_shifted_follow_their_definitions(count, step):
     """out[..., b, k] = a[..., k - b*step] (zeros shifted in), and its adjoint
     out[..., k] = sum_b z[..., b, k + b*step] for every k that stays inside z."""
-    from glassnet.nn.im2col import add_shifted, shifted_copies
+    from glassnet.kernels.im2col import add_shifted, shifted_copies
 
     rng = np.random.default_rng(count * 10 + step)
     a = rng.standard_normal((2, 3, 17))
@@ -354,8 +355,8 @@ def test_rows_layout_columns_equal_the_window_layout(seed):
     """im2col's rows layout, with its shared left/right padding (``rows_pads``), holds
     the window layout's columns once its garbage columns are dropped: random kernels,
     dilations, asymmetric padding and images narrower than the kernel's span."""
+    from glassnet.kernels.im2col import im2col, rows_pads
     from glassnet.nn.functional import pad2d
-    from glassnet.nn.im2col import im2col, rows_pads
 
     rng = np.random.default_rng(seed)
     kernel = tuple(int(k) for k in rng.integers(1, 5, 2))
@@ -392,7 +393,7 @@ def test_pointwise_conv_as_matmul_matches_im2col_and_torch(monkeypatch, input_gr
     rng = np.random.default_rng(11)
     x = rng.standard_normal((5, 6, 7, 8))
     layer = nn.Conv2d(6, 9 if args.get("groups", 1) == 3 else 4, 1, **args).to(np.float64)
-    assert layer._pointwise()
+    assert conv_module._pointwise(layer)
     layer.set_input_grad(input_grad)
     g = rng.standard_normal(layer(x).shape)
 
@@ -405,7 +406,8 @@ def test_pointwise_conv_as_matmul_matches_im2col_and_torch(monkeypatch, input_gr
 
     y, dx, grads = run()
     monkeypatch.setattr(conv_module, "POINTWISE_AS_MATMUL", False)
-    assert not layer._pointwise()
+    assert not conv_module._pointwise(layer)
+    gn.kernels.forget_plans(layer)  # the form is chosen once per shape: choose again
     y2, dx2, grads2 = run()
     np.testing.assert_allclose(y, y2, rtol=1e-12, atol=1e-12)
     for a, b in zip(grads, grads2, strict=True):
@@ -426,10 +428,10 @@ def test_pointwise_conv_keeps_only_the_strided_samples_for_backward():
     x = np.random.default_rng(12).standard_normal((2, 3, 6, 6)).astype(np.float32)
     strided = nn.Conv2d(3, 4, 1, stride=2)
     strided(x)
-    np.testing.assert_array_equal(strided._cache[0], x[:, :, ::2, ::2])
+    np.testing.assert_array_equal(strided._cache[1], x[:, :, ::2, ::2])
     plain = nn.Conv2d(3, 4, 1)
     plain(x)
-    assert plain._cache[0] is x
+    assert plain._cache[1] is x
     with gn.no_grad():
         plain(x)
     assert plain._cache is None
@@ -441,8 +443,8 @@ def test_col2im_by_phases_equals_col2im_and_crop(seed):
     plain col2im (each offset's columns added into its strided pixels of the padded
     gradient), cropped: random strides, kernels, dilations, padding (more than the
     kernel spans too) and sizes whose last rows or columns no window reads."""
+    from glassnet.kernels.im2col import col2im_phases, phase_width
     from glassnet.nn.functional import conv_output_size, offset_slice
-    from glassnet.nn.im2col import col2im_phases, phase_width
 
     rng = np.random.default_rng(100 + seed)
     stride = tuple(int(s) for s in rng.integers(1, 4, 2))

@@ -72,7 +72,7 @@ def test_conv2d_on_threads_matches_reference(case, assert_close, monkeypatch):
     """The same cases with every layer run in blocks of one sample on two threads, as
     large layers run (the cases are too small to be threaded on their own)."""
     import glassnet
-    from glassnet.nn import conv
+    from glassnet.kernels import conv
 
     monkeypatch.setattr(conv, "THREADED_BYTES", 1)
     monkeypatch.setattr(conv, "THREADED_BLOCK_BYTES", 1)

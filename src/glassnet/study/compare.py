@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, allocator, data, models
+from .. import __version__, data, models
 from .. import random as gn_random
 from ..io import atomic_write, read_json, save_arrays, write_json
+from ..kernels import allocator
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import allocator, nn
+from .. import nn
 from .. import random as gn_random
 from .._numbers import is_whole
+from ..kernels import allocator
 from ..optim import lr_scheduler as sched
 from .callbacks import Callback, ProgressBar, progress_enabled
 from .checkpoint import load_checkpoint, save_checkpoint
