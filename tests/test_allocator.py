@@ -12,6 +12,8 @@ import pytest
 import glassnet as gn
 from glassnet.kernels import allocator
 
+pytestmark = pytest.mark.kernels("fast")  # these test the tuned forms themselves
+
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 # allocate and free an 8 MB array 20 times; print the page faults of the last 19
@@ -76,8 +78,12 @@ def test_environment_switch(monkeypatch, value, expected):
     assert allocator.enabled_by_environment() is expected
 
 
-@pytest.mark.parametrize("setting, calls", [("1", 1), ("0", 0)])
-def test_fit_keeps_freed_memory_unless_switched_off(monkeypatch, setting, calls):
+@pytest.mark.parametrize(
+    "setting, mode, calls", [("1", "fast", 1), ("0", "fast", 0), ("1", "textbook", 0)]
+)
+def test_fit_keeps_freed_memory_unless_switched_off(monkeypatch, setting, mode, calls):
+    """fit calls mallopt unless GLASSNET_KEEP_FREED_MEMORY=0 or in textbook mode."""
+    monkeypatch.setattr(gn.kernels.mode, "_mode", mode)
     seen = []
     monkeypatch.setattr(allocator, "keep_freed_memory", lambda enable=True: seen.append(enable))
     monkeypatch.setenv("GLASSNET_KEEP_FREED_MEMORY", setting)

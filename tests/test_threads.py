@@ -17,6 +17,8 @@ from glassnet import nn
 from glassnet.kernels import conv as conv_module
 from glassnet.kernels import threads
 
+pytestmark = pytest.mark.kernels("fast")  # these test the tuned forms themselves
+
 needs_blas = pytest.mark.skipif(
     not threads.blas_threads_controllable(),
     reason="NumPy's BLAS is not an OpenBLAS glassnet can set the thread count of",

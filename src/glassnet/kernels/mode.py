@@ -6,8 +6,8 @@ kernels of this package. One switch for the whole library:
     with glassnet.kernels.use("textbook"): ...     # inside the block only
 
 Both give the same results (the tests hold them equal); the textbook path is slower
-and changes nothing outside glassnet (see docs/performance.md, "What glassnet changes
-in your process"). This module imports nothing but ``os``: ``import glassnet`` reads
+and changes nothing outside glassnet (docs/kernels.md lists what fast mode changes
+in your process). This module imports nothing but ``os``: ``import glassnet`` reads
 the mode before NumPy loads.
 """
 

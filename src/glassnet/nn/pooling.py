@@ -117,7 +117,8 @@ class MaxPool2d(_Pool2d):
             return kernels.pooling.maxpool_forward(self, x, out_hw, pads, is_grad_enabled())
         xp = pad2d(x, *pads, value=-np.inf)
         windows = window_view(xp, self.kernel_size, self.stride, self.dilation, out_hw)
-        windows = windows.reshape(*windows.shape[:4], -1)  # (N, C, Ho, Wo, kh*kw), a copy
+        kh, kw = self.kernel_size
+        windows = windows.reshape(*windows.shape[:4], kh * kw)  # (N, C, Ho, Wo, kh*kw), a copy
         y = windows.max(axis=-1)
         if is_grad_enabled():
             winners = self._first_maxima(windows, y, x.shape[2:], pads)
