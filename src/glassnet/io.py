@@ -20,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib.metadata
 import json
 import os
+import platform
 import re
 import tempfile
 import time
@@ -39,6 +41,7 @@ __all__ = [
     "atomic_write",
     "write_json",
     "read_json",
+    "machine_info",
 ]
 
 _FORMATS = (".safetensors", ".npz")
@@ -308,3 +311,35 @@ def save(model_or_state, path, metadata: dict | None = None) -> Path:
 def load_state(path) -> OrderedDict:
     """Load a state_dict saved by :func:`save` as an ordered dict of arrays."""
     return load_arrays(path)[0]
+
+
+def machine_info() -> dict:
+    """The machine a run or a measurement was made on: CPU, core count, platform and
+    the versions of Python, NumPy, glassnet, PyTorch and scikit-learn (read from the
+    installed packages' metadata, without importing them). Run folders record it in
+    results.json; the benchmarks add their own fields to it. ``kernels``: the layers'
+    path, "fast" or "textbook" (glassnet.kernels)."""
+    from . import __version__, kernels
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "glassnet": __version__,
+        "kernels": kernels.get_mode(),
+    }
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    for key, dist in (("torch", "torch"), ("sklearn", "scikit-learn")):
+        try:  # the installed version, without importing torch (1.4 s) for a glassnet run
+            info[key] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return info

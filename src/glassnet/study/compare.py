@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import importlib.metadata
 import io
 import json
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .. import __version__, data, models
 from .. import random as gn_random
-from ..io import atomic_write, read_json, save_arrays, write_json
+from ..io import atomic_write, machine_info, read_json, save_arrays, write_json
 from ..kernels import allocator
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
@@ -43,30 +38,6 @@ __all__ = [
     "load_results",
     "check_new_run_folder",
 ]
-
-
-def machine_info() -> dict:
-    info = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "glassnet": __version__,
-    }
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    for key, dist in (("torch", "torch"), ("sklearn", "scikit-learn")):
-        try:  # the installed version, without importing torch (1.4 s) for a glassnet run
-            info[key] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return info
 
 
 def default_out(dataset: str, suffix: str = "") -> Path:
