@@ -80,7 +80,7 @@ class Trainer:
         self.scheduler = scheduler
         if scheduler_interval == "auto":
             scheduler_interval = "batch" if isinstance(scheduler, sched.OneCycleLR) else "epoch"
-        if scheduler_interval == "batch" and isinstance(scheduler, sched.ReduceLROnPlateau):
+        if scheduler_interval == "batch" and _steps_on_a_metric(scheduler):
             raise ValueError(
                 "ReduceLROnPlateau steps once per epoch, on the validation (or training) "
                 "loss: use scheduler_interval='epoch' or 'auto'"
@@ -197,7 +197,7 @@ class Trainer:
                 logs[f"{prefix}_loss"] = result["loss"]
                 logs[f"{prefix}_accuracy"] = result["accuracy"]
         if self.scheduler is not None and self.scheduler_interval == "epoch":
-            if isinstance(self.scheduler, sched.ReduceLROnPlateau):
+            if _steps_on_a_metric(self.scheduler):
                 self.scheduler.step(logs.get("val_loss", logs["train_loss"]))
             else:
                 self.scheduler.step()
@@ -298,6 +298,14 @@ class Trainer:
 # the scheduler settings that depend on the run's length (OneCycleLR, CosineAnnealingLR, the
 # 'step' schedule of fit): a checkpoint continues its own plan, it cannot stretch it
 _PLAN_KEYS = ("total_steps", "T_max", "step_size")
+
+
+def _steps_on_a_metric(scheduler) -> bool:
+    """ReduceLROnPlateau, glassnet's or PyTorch's (the same name and ``step(metric)``;
+    ``glassnet compare`` drives torch models with this Trainer)."""
+    return isinstance(scheduler, sched.ReduceLROnPlateau) or (
+        type(scheduler).__name__ == "ReduceLROnPlateau"
+    )
 
 
 def _check_same_plan(current: dict, saved: dict) -> None:
