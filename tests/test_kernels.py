@@ -1,0 +1,92 @@
+"""glassnet.kernels' switch (use, get_mode, GLASSNET_KERNELS), its plans, and the old
+import paths of what moved into it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from glassnet import kernels, nn
+
+
+@pytest.mark.kernels("fast")
+def test_use_switches_for_good_or_inside_a_with_block_only():
+    assert kernels.get_mode() == "fast" and kernels.active()
+    with kernels.use("textbook") as switch:
+        assert kernels.get_mode() == "textbook" and not kernels.active()
+        assert "textbook" in repr(switch)
+        with pytest.raises(RuntimeError), kernels.use("fast"):
+            assert kernels.active()
+            raise RuntimeError("left by an exception")
+        assert kernels.get_mode() == "textbook"  # the mode before the inner block
+    assert kernels.get_mode() == "fast"
+    kernels.use("textbook")  # not as a context manager: from now on
+    assert kernels.get_mode() == "textbook"  # (the autouse fixture restores the mode)
+
+
+@pytest.mark.kernels("fast")
+@pytest.mark.parametrize("bad", ["Fast", "", None, "slow"])
+def test_use_names_a_bad_mode(bad):
+    with pytest.raises(ValueError, match="must be 'fast' or 'textbook'"):
+        kernels.use(bad)
+    assert kernels.get_mode() == "fast"
+
+
+@pytest.mark.parametrize(
+    "value, mode", [("textbook", "textbook"), (" Fast ", "fast"), ("", "fast")]
+)
+def test_the_environment_variable_sets_the_mode_at_import(value, mode):
+    code = "import glassnet; print(glassnet.kernels.get_mode())"
+    env = {**os.environ, "GLASSNET_KERNELS": value}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.split() == [mode], done.stderr
+
+
+def test_a_bad_environment_variable_is_one_clear_error():
+    env = {**os.environ, "GLASSNET_KERNELS": "turbo"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import glassnet"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "GLASSNET_KERNELS must be 'fast' or 'textbook', got 'turbo'" in done.stderr
+
+
+@pytest.mark.kernels("fast")
+def test_a_layer_plans_once_per_mode_and_shape_and_forgets_on_request():
+    conv = nn.Conv2d(3, 4, 5)
+    x = np.zeros((2, 3, 9, 9), dtype=np.float32)
+    conv(x)
+    with kernels.use("textbook"):
+        conv(x)
+    conv(x[:1])
+    plans = list(conv.__dict__["_kernel_plans"].values())
+    assert [p.form for p in plans] == ["by kernel rows", "textbook", "by kernel rows"]
+    assert plans[0].in_shape == (2, 3, 9, 9) and plans[0].out_shape == (2, 4, 5, 5)
+    assert plans[0].fast and not plans[1].fast
+    model = nn.Sequential(conv)
+    kernels.forget_plans(model)
+    assert "_kernel_plans" not in conv.__dict__
+    assert "_kernel_plans" not in conv.state_dict()  # never a parameter or buffer
+
+
+def test_the_old_import_paths_still_work():
+    """What moved into glassnet.kernels is still importable where it was."""
+    import glassnet.allocator
+    import glassnet.blas_spin
+    import glassnet.threads
+    from glassnet.nn.conv import BLOCK_BYTES, KEEP_BYTES
+    from glassnet.nn.im2col import col2im_phases, rows_pads
+
+    assert glassnet.threads is kernels.threads  # the same module: settings reach it
+    assert glassnet.allocator is kernels.allocator
+    assert glassnet.blas_spin is kernels.blas_spin
+    assert (BLOCK_BYTES, KEEP_BYTES) == (kernels.conv.BLOCK_BYTES, kernels.conv.KEEP_BYTES)
+    assert rows_pads is kernels.im2col.rows_pads
+    assert col2im_phases is kernels.im2col.col2im_phases
+    assert glassnet.set_num_threads is kernels.threads.set_num_threads
+    with pytest.raises(AttributeError):
+        glassnet.nn.conv.NOT_A_SETTING  # noqa: B018
