@@ -47,12 +47,25 @@ def test_the_environment_variable_sets_the_mode_at_import(value, mode):
 
 
 def test_a_bad_environment_variable_is_one_clear_error():
-    env = {**os.environ, "GLASSNET_KERNELS": "turbo"}
-    done = subprocess.run(
-        [sys.executable, "-c", "import glassnet"], env=env, capture_output=True, text=True
+    """``import glassnet`` works (and changes no environment variable); the first layer
+    to run says what is wrong, and every ``glassnet`` command says it in one line."""
+    code = (
+        "import os; before = dict(os.environ); import glassnet; "
+        "assert dict(os.environ) == before; "
+        "glassnet.nn.ReLU()(glassnet.nn.Linear(2, 2)(__import__('numpy').ones((1, 2))))"
     )
+    env = {**os.environ, "GLASSNET_KERNELS": "turbo"}
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode != 0
-    assert "GLASSNET_KERNELS must be 'fast' or 'textbook', got 'turbo'" in done.stderr
+    message = "GLASSNET_KERNELS must be 'fast' or 'textbook', got 'turbo'"
+    assert message in done.stderr.splitlines()[-1]
+    cli = [sys.executable, "-m", "glassnet", "summary", "lenet5"]
+    done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"glassnet summary: error: the environment variable {message}"
+    ]
 
 
 @pytest.mark.kernels("fast")

@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 
-from .. import __version__
+from .. import __version__, kernels
 from . import paths, runs, tools
 from .common import UserError
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("GLASSNET_DEBUG"):
         return int(args.handler(args) or 0)
     try:
+        kernels.get_mode()  # a bad GLASSNET_KERNELS: one message before any work
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("\nglassnet: interrupted", file=sys.stderr)

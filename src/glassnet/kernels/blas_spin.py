@@ -67,7 +67,11 @@ def set_short_spin() -> bool:
 def enabled() -> bool:
     """False in textbook mode or when ``GLASSNET_SHORT_SPIN`` is 0/false/no/off."""
     value = os.environ.get(SWITCH_VAR, "1").strip().lower()
-    return mode.active() and value not in ("0", "false", "no", "off")
+    try:
+        fast = mode.active()
+    except ValueError:  # a bad GLASSNET_KERNELS (said when a layer runs): change nothing
+        return False
+    return fast and value not in ("0", "false", "no", "off")
 
 
 def set_short_spin_unless_disabled() -> bool:

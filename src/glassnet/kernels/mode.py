@@ -27,9 +27,12 @@ def _check(mode, where: str) -> str:
     return mode
 
 
-def _from_environment() -> str:
-    value = os.environ.get(ENV_VAR, "").strip().lower()
-    return _check(value or "fast", f"the environment variable {ENV_VAR}")
+def _from_environment() -> str | None:
+    """The mode GLASSNET_KERNELS names ("fast" when unset); None for any other value,
+    which is an error when the mode is first read (a layer runs, ``glassnet`` commands
+    start), so that ``import glassnet`` itself does not fail."""
+    value = os.environ.get(ENV_VAR, "").strip().lower() or "fast"
+    return value if value in MODES else None
 
 
 _mode = _from_environment()
@@ -37,12 +40,14 @@ _mode = _from_environment()
 
 def get_mode() -> str:
     """'fast' (the tuned kernels run) or 'textbook' (every layer runs nn/ as written)."""
+    if _mode is None:
+        _check(os.environ.get(ENV_VAR), f"the environment variable {ENV_VAR}")
     return _mode
 
 
 def active() -> bool:
     """True when the tuned kernels run (mode 'fast')."""
-    return _mode == "fast"
+    return get_mode() == "fast"
 
 
 class use:
