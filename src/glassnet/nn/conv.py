@@ -15,16 +15,6 @@ from .parameter import Parameter
 __all__ = ["Conv2d"]
 
 
-def __getattr__(name: str):
-    """The tuning constants that lived here (``BLOCK_BYTES``, ...) moved to
-    glassnet/kernels/conv.py; their old names still read them (set them there)."""
-    from ..kernels import conv as tuned
-
-    if name.isupper() and name in tuned.__all__:
-        return getattr(tuned, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class Conv2d(Module):
     """Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
     groups=1, bias=True, padding_mode='zeros') with PyTorch's arguments and shapes.
@@ -191,3 +181,13 @@ class Conv2d(Module):
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+def __getattr__(name: str):
+    """The tuning constants that lived here (``BLOCK_BYTES``, ...) moved to
+    glassnet/kernels/conv.py; their old names still read them (set them there)."""
+    from ..kernels import conv as tuned
+
+    if name.isupper() and name in tuned.__all__:
+        return getattr(tuned, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

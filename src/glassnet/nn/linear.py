@@ -53,10 +53,11 @@ class Linear(Module):
         x2, x_shape = self._saved()
         g = check_grad(self, grad_out, (*x_shape[:-1], self.out_features))
         g = g.reshape(-1, self.out_features).astype(x2.dtype, copy=False)
-        if self.weight.requires_grad and kernels.active():  # glassnet/kernels/linear.py
-            self.weight.grad += kernels.linear.weight_grad(g, x2)
-        elif self.weight.requires_grad:
-            self.weight.grad += g.T @ x2
+        if self.weight.requires_grad:
+            if kernels.active():  # one sample's outer product: glassnet/kernels/linear.py
+                self.weight.grad += kernels.linear.weight_grad(g, x2)
+            else:
+                self.weight.grad += g.T @ x2
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += g.sum(axis=0)
         if not self._input_grad:
