@@ -103,3 +103,43 @@ def test_the_old_import_paths_still_work():
     assert glassnet.set_num_threads is kernels.threads.set_num_threads
     with pytest.raises(AttributeError):
         glassnet.nn.conv.NOT_A_SETTING  # noqa: B018
+
+
+class _RecordingBlas:
+    """Stands in for OpenBLAS's thread-count functions and records every change."""
+
+    def __init__(self):
+        self.count, self.changes = 2, []
+
+    def get(self) -> int:
+        return self.count
+
+    def set(self, n: int) -> None:
+        self.changes.append(n)
+        self.count = n
+
+
+@pytest.mark.parametrize("mode", ["textbook", "fast"])
+def test_only_fast_mode_changes_blas_thread_count_or_starts_threads(monkeypatch, mode):
+    """A training step of a ResNet block, its layers as large as the thread rule asks:
+    fast mode hands blocks to glassnet's threads (BLAS's process-wide count set to 1 and
+    back); textbook mode touches neither (docs/kernels.md)."""
+    from _nets import resnet_block
+
+    blas = _RecordingBlas()
+    monkeypatch.setattr(kernels.threads, "_blas", blas)
+    monkeypatch.setattr(kernels.threads, "_requested", 2)
+    monkeypatch.setattr(kernels.conv, "THREADED_BYTES", 1)
+    monkeypatch.setattr(kernels.conv, "THREADED_BLOCK_BYTES", 1)
+    monkeypatch.setattr(kernels.threads, "SLICES_MIN_BYTES", 1)
+    started = [w for w in kernels.threads._workers]
+    model = resnet_block(3, 8, head=True)
+    x = np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)
+    with kernels.use(mode):
+        y = model(x)
+        model.backward(np.ones_like(y))
+    if mode == "textbook":
+        assert blas.changes == []
+        assert kernels.threads._workers == started
+    else:
+        assert blas.changes and blas.changes[0] == 1 and blas.count == 2  # set back after
