@@ -143,3 +143,12 @@ def test_only_fast_mode_changes_blas_thread_count_or_starts_threads(monkeypatch,
         assert kernels.threads._workers == started
     else:
         assert blas.changes and blas.changes[0] == 1 and blas.count == 2  # set back after
+
+
+def test_run_records_note_the_mode():
+    from glassnet.io import machine_info
+
+    with kernels.use("textbook"):
+        assert machine_info()["kernels"] == "textbook"
+    with kernels.use("fast"):
+        assert machine_info()["kernels"] == "fast"
