@@ -533,6 +533,49 @@ def test_a_huge_learning_rate_diverges_with_a_clear_error(digits):
         quiet_fit(model, digits, epochs=2, optimizer="sgd", lr=1e4)
 
 
+def test_a_loss_that_explodes_stops_the_run_without_numpy_warnings(digits):
+    """Adam at lr 1e9 kept finite weights (its second moment overflowed to inf and froze
+    the steps) and reported 40% accuracy at loss 2.6e9: an exploded loss is divergence,
+    said once, without NumPy's RuntimeWarning lines."""
+    import warnings
+
+    model = models.get("digits-cnn-pool-skip", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning on the way fails the test
+        with pytest.raises(TrainingDivergedError, match=r"the loss rose to .* at epoch 1, batch"):
+            quiet_fit(model, digits, epochs=2, optimizer="adam", lr=1e9)
+
+
+def test_a_float_overflow_inside_a_step_is_divergence(digits):
+    class Huge(nn.Module):  # a layer whose backward overflows float32
+        def forward(self, x):
+            return x
+
+        def backward(self, g):
+            return g * np.float32(1e38) * np.float32(1e38)
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), Huge())
+    said = r"left float32's range \(overflow encountered\) at epoch 1, batch 1"
+    with pytest.raises(TrainingDivergedError, match=said):
+        quiet_fit(model, digits, epochs=1)
+
+
+def test_the_divergence_reference_survives_a_resume(digits, tmp_path):
+    model = models.get("digits-baseline", seed=0)
+    quiet_fit(model, digits, epochs=1, checkpoint_dir=tmp_path)
+    first = load_checkpoint(tmp_path / "last.safetensors")["first_loss"]
+    assert 1.5 < first < 3.5  # about ln(10), the untrained loss
+    trainer, loader = make_trainer(digits, [], model=models.get("digits-baseline", seed=0))
+    trainer.load_checkpoint(tmp_path / "last.safetensors")
+    assert trainer.first_loss == first
+
+
+def test_a_batch_larger_than_the_training_set_is_warned(digits):
+    model = models.get("digits-baseline", seed=0)
+    with pytest.warns(UserWarning, match=r"batch size 5000 is larger than the 1438 training"):
+        quiet_fit(model, digits, epochs=1, batch_size=5000)
+
+
 # ----------------------------------------------------------------------- callbacks
 def make_trainer(digits, callbacks, model=None, lr=3e-3, scheduler=None):
     model = model if model is not None else models.get("digits-baseline", seed=0)

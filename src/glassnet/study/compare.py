@@ -31,6 +31,7 @@ import numpy as np
 from .. import __version__, allocator, data, models
 from .. import random as gn_random
 from ..io import atomic_write, read_json, save_arrays, write_json
+from ..train.fit import warn_if_batch_exceeds
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 
@@ -144,6 +145,7 @@ def run_compare(
         check_new_run_folder(out)  # a new study would mix with the old one
         out = Path(out) if out else default_out(config.dataset)
     dataset = config.load_dataset()  # before the folder: a refused dataset leaves none
+    warn_if_batch_exceeds(config.batch_size, len(dataset.y_train), config.epochs)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
     log(f"{dataset!r}")

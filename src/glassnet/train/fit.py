@@ -31,6 +31,7 @@ __all__ = [
     "make_loss",
     "time_budget_scheduler",
     "refuse_epoch_counted",
+    "warn_if_batch_exceeds",
     "SCHEDULERS",
     "LOSSES",
     "TIME_BUDGET_STEPS",
@@ -198,6 +199,19 @@ def _check_counts(epochs, early_stopping) -> None:
         )
 
 
+def warn_if_batch_exceeds(batch_size: int, n_train: int, epochs: int) -> None:
+    """Warn when the batch is larger than the training set: every epoch is then a single
+    step on the whole set, which trains little (a run with batch 100000 on 1,438 images
+    made 2 steps and reported 10% without a word)."""
+    if batch_size > n_train:
+        warnings.warn(
+            f"batch size {batch_size} is larger than the {n_train} training images: every "
+            f"epoch is one step on the whole set (full-batch gradient descent), {epochs} "
+            f"epoch(s) make {epochs} step(s) in all; a batch of 32 to 128 is usual",
+            stacklevel=3,
+        )
+
+
 EARLY_STOPPING_NEEDS_VAL = (
     "early_stopping needs a validation split (load(..., val_size=0.1); on the "
     "command line --val-size 0.1)"
@@ -267,6 +281,7 @@ def fit(
     for name, x in (("x_train", x_train), ("x_val", val and val[0]), ("x_test", test and test[0])):
         if x is not None:
             check_finite(x, f"fit: {name}")
+    warn_if_batch_exceeds(batch_size, len(x_train), epochs)
     gn_random.manual_seed(seed)
     transform = augment
     if augment is True:
