@@ -1005,3 +1005,13 @@ def test_a_time_budget_refuses_a_schedule_that_counts_epochs(capsys, tmp_path):
     code, _, err = run(capsys, *argv, "--no-progress")
     assert_user_error(code, err, "scheduler 'cosine' counts epochs")
     assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_takes_a_model_saved_with_glassnet_save(capsys, tmp_path):
+    import glassnet
+
+    model = glassnet.models.get("digits-baseline", seed=0)
+    path = glassnet.save(model, tmp_path / "model.safetensors")
+    code, out, err = run(capsys, "evaluate", path, "--dataset", "digits")
+    assert code == 0, err
+    assert "digits-baseline on digits (test, 359 images): accuracy" in out

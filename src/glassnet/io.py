@@ -3,7 +3,8 @@
 ``save(model, "model.safetensors")`` writes the model's state_dict (PyTorch's keys,
 so ``safetensors.torch.load_file`` + ``torch_model.load_state_dict`` reads it too);
 ``load_state(path)`` reads it back as an ordered dict of arrays, which
-``model.load_state_dict`` accepts.
+``model.load_state_dict`` accepts. A zoo model's file also names its architecture:
+``glassnet.load(path)`` (:mod:`glassnet.models.saved`) returns the model itself.
 
 Atomic means: the data goes to a temporary file in the same folder, is flushed to
 disk, and only then renamed over the target (``os.replace`` is atomic on POSIX and
@@ -300,7 +301,14 @@ def _digest(arrays, metadata: dict | None) -> str:
 
 
 def save(model_or_state, path, metadata: dict | None = None) -> Path:
-    """Save a model's state_dict (or a state_dict) to .safetensors / .npz, atomically."""
+    """Save a model's state_dict (or a state_dict) to .safetensors / .npz, atomically.
+
+    A zoo model (built by ``glassnet.models.get``) also records its architecture (its
+    ``zoo_spec``: name, options, input shape, classes), so that ``glassnet.load(path)``
+    and ``glassnet evaluate`` rebuild it; ``metadata`` adds to that (or overrides it)."""
+    spec = getattr(model_or_state, "zoo_spec", None)
+    if isinstance(spec, dict):
+        metadata = {**spec, **(metadata or {})}
     state = model_or_state.state_dict() if hasattr(model_or_state, "state_dict") else model_or_state
     return save_arrays(path, state, metadata)
 

@@ -10,16 +10,14 @@ rebuild the model), and for the glassnet engine ``last.safetensors`` (resumable)
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from .. import models
 from .. import random as gn_random
-from ..io import load_arrays, read_json, save, write_json
+from ..io import read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.callbacks import Callback
-from ..train.checkpoint import CHECKPOINT_KEY
 from ..train.history import History
 from .compare import check_new_run_folder, default_out, machine_info
 from .config import TrainConfig
@@ -29,48 +27,9 @@ __all__ = ["run_train", "train_out", "load_model"]
 
 
 def load_model(path):
-    """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights."""
-    arrays, meta = load_arrays(path)
-    if CHECKPOINT_KEY in meta:  # train's last.safetensors: the whole training state
-        folder = Path(path).parent
-        raise ValueError(
-            f"{path} is a training checkpoint (for --resume), not a model: evaluate "
-            f"{folder / 'model.safetensors'} (the final weights) or "
-            f"{folder / 'best.safetensors'} (the best epoch's)"
-        )
-    if "model" not in meta:
-        raise ValueError(
-            f"{path} does not say which architecture it holds (no 'model' metadata); "
-            "build the model yourself and use model.load_state_dict(glassnet.load_state(path))"
-        )
-    options = json.loads(meta.get("options", "{}"))
-    shape = json.loads(meta["input_shape"]) if "input_shape" in meta else None
-    classes = json.loads(meta["num_classes"]) if "num_classes" in meta else None
-    model = models.get(meta["model"], input_shape=shape, num_classes=classes, **options)
-    if "coefs_0" in arrays:  # compare's scikit-learn weights: the MLP's Linear layers
-        arrays = _sklearn_to_state(model, arrays)
-    model.load_state_dict(arrays)
-    return model
-
-
-def _sklearn_to_state(model, arrays) -> dict:
-    """MLPClassifier's coefs_i / intercepts_i (saved in PyTorch's (out, in) layout) as
-    the state_dict of the same MLP's Linear layers, in order."""
-    from .. import nn
-
-    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    state = {}
-    for i, name in enumerate(linears):
-        if f"coefs_{i}" not in arrays or f"intercepts_{i}" not in arrays:
-            raise ValueError(
-                f"the scikit-learn weights hold no coefs_{i}/intercepts_{i} for Linear layer "
-                f"{name!r}: they are not this model's"
-            )
-        state[f"{name}.weight"] = arrays[f"coefs_{i}"]
-        state[f"{name}.bias"] = arrays[f"intercepts_{i}"]
-    if f"coefs_{len(linears)}" in arrays:
-        raise ValueError(f"the scikit-learn weights have more layers than {len(linears)}")
-    return state
+    """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights
+    (:func:`glassnet.load`)."""
+    return models.load(path)
 
 
 def train_out(config: TrainConfig, out=None) -> Path:
