@@ -162,6 +162,7 @@ class LrPerBatch(Callback):
 
 def quiet_fit(model, dataset, **kwargs):
     kwargs.setdefault("progress", False)
+    kwargs.setdefault("batch_size", 64)  # these tests count batches of 64
     return fit(model, dataset, **kwargs)
 
 
@@ -568,6 +569,15 @@ def test_the_divergence_reference_survives_a_resume(digits, tmp_path):
     trainer, loader = make_trainer(digits, [], model=models.get("digits-baseline", seed=0))
     trainer.load_checkpoint(tmp_path / "last.safetensors")
     assert trainer.first_loss == first
+
+
+def test_one_default_batch_size_for_fit_train_and_compare():
+    import inspect
+
+    from glassnet.study import CompareConfig, TrainConfig
+
+    fit_default = inspect.signature(fit).parameters["batch_size"].default
+    assert fit_default == TrainConfig().batch_size == CompareConfig().batch_size == 32
 
 
 def test_a_batch_larger_than_the_training_set_is_warned(digits):
