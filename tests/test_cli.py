@@ -488,6 +488,10 @@ def test_gradcheck_a_zoo_model_and_layers(capsys):
         capsys, "gradcheck", "MaxPool2d(3, stride=2, padding=1)", "--input-shape", "2x3x8x8"
     )
     assert code == 0 and "PASSED" in out
+    # containers of layers (the issue: "no layer 'Sequential'")
+    for text in ("Sequential(Linear(4,3), ReLU())", "Residual(Sequential(Linear(4, 4), Tanh))"):
+        code, out, err = run(capsys, "gradcheck", text, "--input-shape", "2,4")
+        assert code == 0 and "PASSED" in out and "0.weight" in out, err
 
 
 @pytest.mark.parametrize(
@@ -823,6 +827,7 @@ def test_ctrl_c_during_the_sklearn_engine_stops_the_compare(capsys, tmp_path, mo
         (["gradcheck", "Conv2d(3, 4, 3, foo=1)", "--input-shape", "2,3,9,9"], "'foo'"),
         (["gradcheck", "CrossEntropyLoss()", "--input-shape", "2,3"], "a loss, not a layer"),
         (["gradcheck", "Module", "--input-shape", "2,3"], "no layer 'Module'"),
+        (["gradcheck", "Sequential(Linear(4), ReLU())", "--input-shape", "2,4"], "Linear(4)"),
         (["gradcheck", "lenet5", "--batch", 0], "expected a positive integer, got '0'"),
         (["gradcheck", "lenet5", "--max-checks", -1], "expected an integer >= 0"),
         (["summary", "lenet5", "--num-classes", 0], "expected a positive integer, got '0'"),
