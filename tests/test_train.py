@@ -1102,3 +1102,19 @@ def test_resume_with_another_optimizer_is_refused(digits_val, tmp_path):
             models.get("digits-baseline"), digits_val, epochs=2, optimizer="sgd", lr=0.5,
             checkpoint_dir=tmp_path, resume=True, progress=False,
         )  # fmt: skip
+
+
+def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(digits, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    started = []
+
+    class Started(Callback):
+        def on_train_begin(self, trainer):
+            started.append(True)
+
+    for folder, said in ((a_file, "is a file, not a folder"), (a_file / "ck", "is a file")):
+        with pytest.raises(NotADirectoryError, match=said):
+            quiet_fit(models.get("digits-baseline", seed=0), digits, epochs=1,
+                      checkpoint_dir=folder, callbacks=[Started()])  # fmt: skip
+    assert started == [] and a_file.read_text() == "mine"

@@ -212,6 +212,20 @@ def warn_if_batch_exceeds(batch_size: int, n_train: int, epochs: int) -> None:
         )
 
 
+def _check_can_be_folder(path: Path, what: str) -> None:
+    """NotADirectoryError when ``path`` or the nearest of its parents that exists is a
+    file: the first checkpoint, an epoch later, would fail on it."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise NotADirectoryError(
+                    f"{what} {path} cannot be a folder: {p} is a file"
+                    if p != path
+                    else f"{what} {path} is a file, not a folder"
+                )
+            return
+
+
 EARLY_STOPPING_NEEDS_VAL = (
     "early_stopping needs a validation split (load(..., val_size=0.1); on the "
     "command line --val-size 0.1)"
@@ -320,6 +334,7 @@ def fit(
     checkpoint_path = None
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
+        _check_can_be_folder(checkpoint_dir, "checkpoint_dir")  # now, not after an epoch
         monitor = "val_accuracy" if val is not None else "train_accuracy"
         checkpoint = ModelCheckpoint(
             checkpoint_dir, monitor=monitor, every_seconds=checkpoint_every
