@@ -1020,3 +1020,81 @@ def test_evaluate_takes_a_model_saved_with_glassnet_save(capsys, tmp_path):
     code, out, err = run(capsys, "evaluate", path, "--dataset", "digits")
     assert code == 0, err
     assert "digits-baseline on digits (test, 359 images): accuracy" in out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a write by /proc/self/fd")
+def test_a_full_disk_at_the_first_checkpoint_leaves_a_folder_resume_starts_again(
+    capsys, tmp_path, monkeypatch
+):
+    """It left config.json and best.safetensors: refused as a new run ('already holds a
+    run') and by --resume ('no last.safetensors'), with no way on but deleting it."""
+    import errno
+
+    import glassnet.io as gio
+
+    real_fsync = gio.os.fsync
+
+    def full_for_last(fd):
+        if ".last.safetensors." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    folder = tmp_path / "r"
+    monkeypatch.setattr(gio.os, "fsync", full_for_last)
+    code, _, err = run(capsys, "train", "--epochs", 1, "--out", folder, "--no-progress")
+    assert code == 2 and "No space left on device" in err
+    assert not (folder / "last.safetensors").exists() and (folder / "config.json").exists()
+    monkeypatch.undo()
+    code, _, err = run(capsys, "train", "--epochs", 1, "--out", folder, "--no-progress")
+    assert code == 2
+    said = f"before its first checkpoint: start it again with 'glassnet train --resume {folder}'"
+    assert said in err
+    code, out, err = run(capsys, "train", "--resume", folder, "--no-progress")
+    assert code == 0, err
+    assert "holds no checkpoint (the run stopped before its first): starting it again" in out
+    assert (folder / "last.safetensors").exists() and (folder / "model.safetensors").exists()
+
+
+def test_a_second_writer_of_a_run_folder_is_refused(capsys, tmp_path):
+    """Two trains given the same --out 0.1 s apart both ran and reported success; the
+    folder kept the one that finished last."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "r"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from glassnet.io import run_folder_lock\n"
+         f"with run_folder_lock({str(folder)!r}):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for command in ("train", "compare"):
+            code, _, err = run(capsys, command, "--epochs", 1, "--out", folder, "--no-progress")
+            assert_user_error(
+                code, err, f"{folder} is in use by another glassnet run (process {holder.pid})"
+            )
+            assert "resume=True" not in err
+    finally:
+        holder.communicate("")  # lets it go
+    assert holder.returncode == 0 and not folder.exists()  # the holder made it, and took it
+    code, _, err = run(capsys, "train", "--epochs", 1, "--out", folder, "--no-progress")
+    assert code == 0, err
+    assert not (folder / ".glassnet.lock").exists()
+
+
+def test_the_leftovers_of_a_killed_save_go_at_the_next_start(capsys, tmp_path):
+    folder = tmp_path / "r"
+    code, _, _ = run(capsys, "train", "--epochs", 1, "--out", folder, "--no-progress")
+    assert code == 0
+    left = [folder / ".last.safetensors.k1ll3d_x.tmp", folder / "plots" / ".curves.png.a1b2c3.tmp"]
+    for path in left:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"\0" * 1000)  # fresh: atomic_write's own cleanup waits an hour
+    kept = folder / "notes.tmp"
+    kept.write_text("mine")
+    code, _, err = run(capsys, "train", "--resume", folder, "--epochs", 2, "--no-progress")
+    assert code == 0, err
+    assert not any(p.exists() for p in left) and kept.read_text() == "mine"

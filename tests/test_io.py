@@ -421,3 +421,22 @@ def test_the_checkpoint_key_of_load_is_that_of_the_checkpoints():
     from glassnet.train import checkpoint
 
     assert saved._CHECKPOINT_KEY == checkpoint.CHECKPOINT_KEY
+
+
+def test_a_run_folder_lock_refuses_a_second_holder_and_leaves_no_trace(tmp_path):
+    folder = tmp_path / "run"
+    with gio.run_folder_lock(folder):
+        with pytest.raises(gio.RunFolderInUseError, match=rf"process {os.getpid()}\)"):
+            with gio.run_folder_lock(folder):
+                pass
+        assert (folder / ".glassnet.lock").exists()
+        (folder / "kept.txt").write_text("x")
+    assert [p.name for p in folder.iterdir()] == ["kept.txt"]
+    with gio.run_folder_lock(tmp_path / "empty"):
+        pass
+    assert not (tmp_path / "empty").exists()  # made for the lock, left empty: removed
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    with pytest.raises(FileExistsError, match="is a file"):
+        with gio.run_folder_lock(a_file):
+            pass

@@ -106,6 +106,11 @@ def check_new_run_folder(out) -> None:
         resume = ""
         if (out / "last.safetensors").exists():
             resume = f"continue it with 'glassnet train --resume {out}', or "
+        elif (out / "config.json").is_file() and set(found) <= {"best.safetensors", "history.csv"}:
+            resume = (  # a train run stopped before its first checkpoint (a full disk)
+                f"it stopped before its first checkpoint: start it again with 'glassnet "
+                f"train --resume {out}', or "
+            )
         elif (out / FINISHED_DIR).is_dir() and not (out / "results.json").exists():
             resume = f"continue it with 'glassnet compare --resume {out}', or "
         raise FileExistsError(

@@ -57,7 +57,13 @@ def run_train(
     resume leaves the run's config.json as it was."""
     if not validated:
         config.validate()
-    if resume:
+    if resume and out is not None and restartable(out):
+        # stopped before its first checkpoint (a full disk, a kill): trained again from
+        # the start, as --resume of it can only mean
+        log(f"{out} holds no checkpoint (the run stopped before its first): starting it again")
+        resume = False
+        _check_same_recipe(read_run_config(out), config)
+    elif resume:
         if out is None or not (Path(out) / "last.safetensors").exists():
             raise FileNotFoundError(f"nothing to resume: no last.safetensors in {out}")
         if config.engine != "glassnet":
@@ -133,6 +139,20 @@ def run_train(
     write_json(out / "metrics.json", metrics)
     _plot_curves(out, history, zoo_name, config.engine)
     return out, metrics
+
+
+def restartable(out) -> bool:
+    """Whether ``out`` holds a train run that stopped before its first checkpoint (its
+    config.json, maybe best.safetensors and history.csv, but neither last.safetensors
+    nor the final model.safetensors): ``--resume`` starts it again."""
+    out = Path(out)
+    return (
+        (out / "config.json").is_file()
+        and not (out / "last.safetensors").exists()
+        and not (out / "model.safetensors").exists()
+        and not (out / "results.json").exists()  # a compare run's folder
+        and not (out / "weights").exists()
+    )
 
 
 class _StartRun(Callback):
