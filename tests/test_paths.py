@@ -584,3 +584,22 @@ def test_cli_paths_writes_into_a_run_folder_and_takes_settings(tmp_path, capsys,
         "momentum (lr 0.03, momentum 0.5)",
         "nesterov (lr 0.01, momentum 0.9, nesterov)",
     ]
+
+
+def test_a_figure_of_different_learning_rates_says_so(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import glassnet.viz.paths as vp
+
+    figures = []
+    real_save = vp._save
+    monkeypatch.setattr(vp, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    s = surfaces.get_surface("ravine")
+    same = [paths.surface_path(s, n, steps=5) for n in ("sgd", "momentum")]
+    mixed = [*same, paths.surface_path(s, "adam", steps=5)]
+    for walks in (same, mixed):
+        vp.plot_surface_paths(s, walks, tmp_path / "f.png")
+    said = [
+        "learning rates differ" in (f._supxlabel.get_text() if f._supxlabel else "")
+        for f in figures
+    ]
+    assert said == [False, True]

@@ -151,6 +151,11 @@ def plot_paths(
     ax_loss.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
+    if len({float(t.lr) for t in trajectories}) > 1:  # a comparison says what it compared
+        caption = (caption + " " if caption else "") + (
+            "The learning rates differ: each optimizer runs at its own, given in the legend "
+            "with its other settings."
+        )
     if caption:
         fig.supxlabel("\n".join(textwrap.wrap(caption, 150)), fontsize=8)
     return _save(fig, path)
