@@ -22,7 +22,6 @@ two engines take turns epoch by epoch, so both see the same state of a shared ma
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from ..train import evaluate, fit, make_optimizer, make_scheduler
 from ..train.callbacks import Callback, EarlyStopping, ProgressBar, TimeBudget
 from ..train.fit import EARLY_STOPPING_NEEDS_VAL, time_budget_scheduler
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
-from ..train.trainer import TrainingDivergedError
+from ..train.trainer import TrainingDivergedError, divergence_message, loss_exploded
 from .records import best_epoch, epoch_timing
 
 __all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
@@ -253,6 +252,7 @@ def run_torch(spec: RunSpec) -> RunResult:
     history, iterations, step = [], [], 0
     bar = _epoch_end(spec, "torch")
     spent = 0.0  # training seconds of the finished epochs
+    first_loss = None  # the reference of loss_exploded, as glassnet's Trainer keeps it
     for epoch in range(1, spec.epochs + 1):
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -262,10 +262,12 @@ def run_torch(spec: RunSpec) -> RunResult:
             logits = model(xt)
             loss = loss_fn(logits, yt)
             value = float(loss.item())
-            if not math.isfinite(value):  # as glassnet's Trainer: stop before the step
+            first_loss = value if first_loss is None else first_loss
+            if loss_exploded(value, first_loss):  # as glassnet's Trainer: stop before the step
+                where = f"epoch {epoch}, batch {batch} (step {step + 1})"
                 raise TrainingDivergedError(
-                    f"PyTorch: the loss became {value} at epoch {epoch}, batch {batch} (step "
-                    f"{step + 1}); the weights were not updated. Try a smaller learning rate"
+                    f"PyTorch: {divergence_message(value, first_loss, where)}; the weights "
+                    "were not updated. Try a smaller learning rate"
                 )
             opt.zero_grad()
             loss.backward()
