@@ -18,7 +18,9 @@ TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 help:
 	@echo "make demo        set up .venv and run 'glassnet compare' on the bundled digits"
-	@echo "make test        set up .venv (+ headless Chromium) and run the whole test suite"
+	@echo "make test        set up .venv and run the whole test suite; installs Debian's chromium"
+	@echo "                 with apt-get (sudo when not root) for the report's browser test,"
+	@echo "                 unless it is there or BROWSER=0 (the browser test then skips)"
 	@echo "make lint        ruff check + format check"
 	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
 	@echo "make bench-long  accuracy recipes and time to accuracy (long; run once and recorded)"
@@ -34,11 +36,16 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# The report test drives Debian's Chromium headless (no browser download).
+# The report test drives Debian's Chromium headless (no browser download). `make test`
+# installs it with apt-get (sudo when not root), saying so first; BROWSER=0 leaves it out.
+BROWSER ?= 1
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing Debian's chromium for the browser test"; \
+	@if [ "$(BROWSER)" = 0 ]; then \
+	  echo "BROWSER=0: chromium not installed; the report's browser test will skip"; \
+	elif [ ! -x /usr/bin/chromium ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian's chromium for the report's browser test:" \
+	    "$${SUDO:+sudo }apt-get install chromium chromium-driver (make test BROWSER=0 skips this)"; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
 	  || echo "WARNING: could not install chromium; browser tests will skip (and fail under CI)"; \

@@ -122,10 +122,10 @@ def pin_threads(n: int) -> None:
 
 
 def keep_freed_memory() -> bool:
-    """What ``Trainer.fit`` does (glassnet/allocator.py): glibc keeps freed blocks for
+    """What ``Trainer.fit`` does (glassnet/kernels/allocator.py): glibc keeps freed blocks for
     reuse, so neither engine pays page faults for each step's fresh temporaries. It is
     process-wide, so PyTorch in the same process gets it too."""
-    from glassnet import allocator
+    from glassnet.kernels import allocator
 
     return allocator.keep_freed_memory_unless_disabled()
 
@@ -313,7 +313,7 @@ def git_state(where: Path) -> dict | None:
 
 
 def _freed_memory_kept() -> bool:
-    from glassnet import allocator
+    from glassnet.kernels import allocator
 
     return allocator.enabled_by_environment() and allocator.available()
 

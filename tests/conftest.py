@@ -243,3 +243,33 @@ def kernels_mode(request):
     mode = getattr(request, "param", None) or (marker.args[0] if marker else kernels.get_mode())
     with kernels.use(mode):
         yield mode
+
+
+BROWSER_HOWTO = (
+    "to run them: 'make browser' (Debian's chromium through apt-get, with sudo when not "
+    "root) and the playwright package (pip install -e '.[dev]'); GLASSNET_CHROMIUM names "
+    "another Chromium"
+)
+
+
+def browser_skip_note(stats: dict) -> str | None:
+    """One line saying why the report's browser tests skipped and how to enable them
+    (pytest lists skip reasons only with -rs), or None when none skipped."""
+    reasons = []
+    for report in stats.get("skipped", []):
+        if "browser" not in getattr(report, "keywords", {}):
+            continue
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason not in reasons:
+            reasons.append(reason)
+    if not reasons:
+        return None
+    return f"browser tests skipped ({'; '.join(reasons)}); {BROWSER_HOWTO}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    note = browser_skip_note(terminalreporter.stats)
+    if note:
+        terminalreporter.write_line(note, yellow=True)

@@ -21,6 +21,7 @@ from . import data, kernels, models, nn, optim, train  # noqa: E402
 from .gradcheck import GradcheckResult, gradcheck  # noqa: E402
 from .io import load_state, save  # noqa: E402
 from .kernels.threads import get_num_threads, set_num_threads  # noqa: E402
+from .models.saved import load  # noqa: E402
 from .nn.module import no_grad  # noqa: E402
 from .random import manual_seed  # noqa: E402
 from .summary import summary  # noqa: E402
@@ -37,6 +38,7 @@ __all__ = [
     "GradcheckResult",
     "summary",
     "save",
+    "load",
     "load_state",
     "no_grad",
     "manual_seed",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from .. import __version__, kernels
 from . import paths, runs, tools
@@ -57,6 +58,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    with warnings.catch_warnings():  # as it was, once the command returns
+        warnings.showwarning = _Warnings(args.command)
+        return _run(args)
+
+
+class _Warnings:
+    """Each warning once, as one line naming the command ('glassnet train: warning:
+    ...'), instead of Python's source path and line, repeated per model and engine."""
+
+    def __init__(self, command: str):
+        self.command, self.said = command, set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text not in self.said:
+            self.said.add(text)
+            print(f"glassnet {self.command}: warning: {text}", file=sys.stderr)
+
+
+def _run(args) -> int:
     if os.environ.get("GLASSNET_DEBUG"):
         return int(args.handler(args) or 0)
     try:

@@ -163,7 +163,7 @@ def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
 
 def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dict) -> None:
     """The training recipe flags shared by compare and train; ``defaults``: the
-    command's config defaults (batch 32 for compare, 64 for train), shown in the help."""
+    command's config defaults, shown in the help."""
 
     def default(key: str) -> str:
         value = defaults[key]

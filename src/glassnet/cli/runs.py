@@ -88,14 +88,19 @@ def cmd_compare(args) -> int:
         require_module(
             "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
         )
-    out, results = run_compare(
-        config,
-        out=out,
-        progress=_progress(args),
-        log=print,
-        validated=True,
-        resume=bool(resume),
-    )
+    from ..io import run_folder_lock
+    from ..study.compare import default_out
+
+    out = Path(out) if out else default_out(config.dataset)  # named here, to be locked
+    with run_folder_lock(out):  # one writer: a second compare into it is refused
+        out, results = run_compare(
+            config,
+            out=out,
+            progress=_progress(args),
+            log=print,
+            validated=True,
+            resume=bool(resume),
+        )
     print()
     print(results_table(results))
     print()
@@ -157,6 +162,7 @@ def add_train(sub) -> None:
 
 
 def cmd_train(args) -> int:
+    from ..io import run_folder_lock
     from ..study import TrainConfig
     from ..study.train_run import ReportInterrupted, run_train, train_out
 
@@ -176,14 +182,16 @@ def cmd_train(args) -> int:
     out = train_out(config, out)  # named here, so that Ctrl-C can say where the run is
     try:
         # validated once: above for a new run, by run_train for a resumed one (validating
-        # builds the model and the optimizer, so it is not repeated)
-        out, metrics = run_train(
-            config,
-            out=out,
-            resume=bool(resume),
-            progress=_progress(args),
-            validated=not resume,
-        )
+        # builds the model and the optimizer, so it is not repeated); one writer at a
+        # time: a second train (or resume) into the folder is refused
+        with run_folder_lock(out):
+            out, metrics = run_train(
+                config,
+                out=out,
+                resume=bool(resume),
+                progress=_progress(args),
+                validated=not resume,
+            )
     except OSError as exc:  # a full disk, a folder made read-only: say what is safe
         if (exc.strerror or "").startswith("cannot write ") and (out / "last.safetensors").exists():
             raise UserError(

@@ -13,35 +13,47 @@ __all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_
 
 
 def parse_layer(text: str):
-    """'Conv2d(3, 8, 3, stride=2, padding=1)' -> the glassnet.nn layer; only literal
-    arguments are accepted (the text is parsed, never evaluated)."""
-    from .. import nn
-
+    """'Conv2d(3, 8, 3, stride=2, padding=1)' -> the glassnet.nn layer; containers take
+    layers as arguments ('Sequential(Linear(4, 3), ReLU())', 'Residual(Linear(4, 4))').
+    Only literal arguments are accepted (the text is parsed, never evaluated)."""
     try:
         node = ast.parse(text.strip(), mode="eval").body
     except SyntaxError:
         raise UserError(
             f"cannot parse layer {text!r}; write it like Conv2d(3, 8, 3, stride=2)"
         ) from None
+    return _build_layer(node, text)
+
+
+def _build_layer(node, text: str):
+    from .. import nn
+
     if isinstance(node, ast.Name):
         node = ast.Call(func=node, args=[], keywords=[])
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise UserError(f"{text!r} is not a layer call like Linear(4, 3)")
     cls = getattr(nn, node.func.id, None)
-    abstract = (nn.Module, nn.Sequential, nn.ModuleList)  # no backward of their own
+    abstract = (nn.Module, nn.ModuleList)  # no forward or backward of their own
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or cls in abstract:
         raise UserError(f"glassnet.nn has no layer {node.func.id!r}")
     if issubclass(cls, nn.loss._Loss):
         raise UserError(f"{node.func.id} is a loss, not a layer; gradcheck checks layers")
+
+    def value(arg):
+        name = arg.func if isinstance(arg, ast.Call) else arg
+        if isinstance(name, ast.Name) and isinstance(getattr(nn, name.id, None), type):
+            return _build_layer(arg, text)  # a layer inside a container
+        return ast.literal_eval(arg)  # anything else: a ValueError unless a literal
+
     try:
-        args = [ast.literal_eval(a) for a in node.args]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        args = [value(a) for a in node.args]
+        kwargs = {k.arg: value(k.value) for k in node.keywords}
     except ValueError:
-        raise UserError(f"layer arguments must be literals in {text!r}") from None
+        raise UserError(f"layer arguments must be literals or layers in {text!r}") from None
     try:
         return cls(*args, **kwargs)
     except TypeError as exc:  # a missing or unknown argument
-        raise UserError(f"{text}: {exc}") from None
+        raise UserError(f"{ast.unparse(node)}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- gradcheck

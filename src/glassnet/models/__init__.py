@@ -1,7 +1,18 @@
-"""glassnet.models: the model zoo (``get``, ``list``, ``info``)."""
+"""glassnet.models: the model zoo (``get``, ``list``, ``info``) and ``load`` of a saved one."""
 
+from .saved import load
 from .zoo import STUDY_MODELS, ModelSpec, get, info, list_models, register, resolve
 
 list = list_models  # noqa: A001  (models.list(), as the zoo's users expect)
 
-__all__ = ["get", "list", "list_models", "info", "register", "resolve", "ModelSpec", "STUDY_MODELS"]
+__all__ = [
+    "get",
+    "load",
+    "list",
+    "list_models",
+    "info",
+    "register",
+    "resolve",
+    "ModelSpec",
+    "STUDY_MODELS",
+]

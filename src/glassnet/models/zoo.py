@@ -33,6 +33,7 @@ Larger references:
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -277,8 +278,10 @@ def resolve(name: str, dataset: str | None = None) -> str:
         if prefix is not None:
             return f"{prefix}-{key}"
         return key  # builders adapt to the dataset's input shape
+    nearest = difflib.get_close_matches(key, [*list_models(), *STUDY_MODELS], n=1, cutoff=0.6)
+    hint = f" (did you mean {nearest[0]!r}?)" if nearest else ""
     raise ValueError(
-        f"unknown model {name!r}; available: {', '.join(list_models())}, and the study's "
+        f"unknown model {name!r}{hint}; available: {', '.join(list_models())}, and the study's "
         f"short names {', '.join(STUDY_MODELS)} (digits-... or cifar10-... by dataset)"
     )
 

@@ -27,6 +27,7 @@ from .. import __version__, data, models
 from .. import random as gn_random
 from ..io import atomic_write, machine_info, read_json, save_arrays, write_json
 from ..kernels import allocator
+from ..train.fit import warn_if_batch_exceeds
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 from .records import TIMING_NOTE, best_epoch_note
@@ -78,6 +79,11 @@ def check_new_run_folder(out) -> None:
         resume = ""
         if (out / "last.safetensors").exists():
             resume = f"continue it with 'glassnet train --resume {out}', or "
+        elif (out / "config.json").is_file() and set(found) <= {"best.safetensors", "history.csv"}:
+            resume = (  # a train run stopped before its first checkpoint (a full disk)
+                f"it stopped before its first checkpoint: start it again with 'glassnet "
+                f"train --resume {out}', or "
+            )
         elif (out / FINISHED_DIR).is_dir() and not (out / "results.json").exists():
             resume = f"continue it with 'glassnet compare --resume {out}', or "
         raise FileExistsError(
@@ -122,6 +128,7 @@ def run_compare(
         check_new_run_folder(out)  # a new study would mix with the old one
         out = Path(out) if out else default_out(config.dataset)
     dataset = config.load_dataset()  # before the folder: a refused dataset leaves none
+    warn_if_batch_exceeds(config.batch_size, len(dataset.y_train), config.epochs)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
     log(f"{dataset!r}")
