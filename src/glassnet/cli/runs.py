@@ -267,6 +267,7 @@ def cmd_evaluate(args) -> int:
         val_size=getattr(args, "val_size", split_settings.get("val_size", 0)),
         train_size=split_settings.get("train_size"),
         seed=split_settings.get("seed", 0),
+        normalize=settings.get("normalization", "standard"),  # as the model was trained
     )
     if tuple(dataset.input_shape) != tuple(model.zoo_spec["input_shape"]):
         raise UserError(

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_command, non_negative_int, parse_shape, positive_int
+from .common import (
+    UserError,
+    add_command,
+    knob_table,
+    non_negative_int,
+    parse_shape,
+    positive_int,
+)
 
 __all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_layer"]
 
@@ -107,6 +114,7 @@ def add_summary(sub) -> None:
         "Print a zoo model's layers, output shapes and parameter counts.",
         "  glassnet summary lenet5\n"
         "  glassnet summary cnn-pool --input-shape 3,32,32\n"
+        "  glassnet summary baseline --set hidden=64,activation=relu\n"
         "  glassnet summary --list\n",
     )
     p.add_argument("model", nargs="?", help="a zoo model name")
@@ -115,6 +123,14 @@ def add_summary(sub) -> None:
         "--num-classes", type=positive_int, help="classes of the last layer (default: 10)"
     )
     p.add_argument("--list", action="store_true", default=False, help="list the zoo models")
+    p.add_argument(
+        "--set",
+        dest="knobs",
+        type=knob_table,
+        metavar="KNOBS",
+        help="the model's knobs, e.g. hidden=64,activation=relu (its knobs and defaults are "
+        "listed under the table)",
+    )
     p.set_defaults(handler=cmd_summary)
 
 
@@ -131,9 +147,13 @@ def cmd_summary(args) -> int:
         args.model,
         input_shape=getattr(args, "input_shape", None),
         num_classes=getattr(args, "num_classes", None),
+        **getattr(args, "knobs", {}),
     )
     print(f"{model.zoo_spec['model']}\n")
     print(summary(model, model.zoo_spec["input_shape"]))
+    knobs = ", ".join(f"{k}={v!r}" for k, v in model.zoo_spec["options"].items())
+    defaults = ", ".join(f"{k}={v!r}" for k, v in models.knobs(args.model).items())
+    print(f"\nknobs: {knobs or 'none'} (defaults: {defaults or 'none'}; change with --set)")
     return 0
 
 

@@ -195,7 +195,8 @@ def _resumable_folder(out, config: CompareConfig) -> Path:
         raise FileExistsError(
             f"{out} holds a finished compare run (results.json): nothing to resume"
         )
-    if read_json(out / "config.json") != json.loads(json.dumps(config.to_dict())):
+    saved = CompareConfig.from_dict(read_json(out / "config.json")).to_dict()  # defaults filled
+    if json.loads(json.dumps(saved)) != json.loads(json.dumps(config.to_dict())):
         raise ValueError(
             f"the recipe differs from {out / 'config.json'}: a resumed run keeps its own"
         )
@@ -215,7 +216,10 @@ def _run_every_engine(
         zoo_name = models.resolve(name, dataset.name)
         gn_random.manual_seed(config.seed)
         init = models.get(
-            zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes
+            zoo_name,
+            input_shape=dataset.input_shape,
+            num_classes=dataset.num_classes,
+            **config.model_args,
         )
         spec = RunSpec.from_recipe(
             config,
@@ -224,6 +228,7 @@ def _run_every_engine(
             dataset=dataset,
             init_state=init.state_dict(),
             progress=progress,
+            model_args=dict(config.model_args),
         )
         for engine in config.engines:
             saved = finished / f"{name}-{engine}.json"
