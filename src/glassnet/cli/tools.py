@@ -239,6 +239,12 @@ def cmd_report(args) -> int:
                 f"'glassnet compare --resume {folder}'"
             )
         raise UserError(f"{folder} is not a compare run folder (no results.json)")
+    if (folder / "trials").is_dir():  # a sweep's folder: its own report
+        from ..io import read_json
+        from ..report.sweep import build_sweep_report
+
+        print(f"report: {build_sweep_report(folder, read_json(folder / 'results.json'))}")
+        return 0
     results = load_results(folder)  # a damaged file: a ValueError naming it
     save_plots(folder, results)
     print(f"report: {build_report(folder, results)}")

@@ -67,6 +67,7 @@ LOCK = "sweep.lock"
 STUDIES = {
     "train-size": {
         "grid": [{"train_size": [2000, None]}],
+        "digits": [{"train_size": [200, None]}],  # digits has only 1,617 training images
         "about": "2,000 training images against all of them: train and validation "
         "curves, and the gap between them",
     },
@@ -122,7 +123,9 @@ class SweepConfig(Recipe):
             if self.study not in STUDIES:
                 raise ValueError(f"unknown study {self.study!r}; choose from {', '.join(STUDIES)}")
             if not self.grid and not self.random:
-                self.grid = [dict(g) for g in STUDIES[self.study]["grid"]]
+                study = STUDIES[self.study]
+                grid = study.get(data.canonical_name(self.dataset), study["grid"])
+                self.grid = [dict(g) for g in grid]
         super().validate()
         _check_names(self, "models")
         _check_names(self, "engines")
@@ -140,6 +143,8 @@ class SweepConfig(Recipe):
                 "a sweep chooses its setting on a validation split, and val_size is 0: give "
                 "--val-size (e.g. 0.1); it never chooses on the test set"
             )
+        if not isinstance(self.grid, list):  # one grid, as text or a table
+            self.grid = [self.grid]
         kinds = setting_kinds(self.models, self.dataset)
         if self.grid and self.random:
             raise ValueError("give a grid or a random space, not both")
@@ -166,6 +171,19 @@ class SweepConfig(Recipe):
         if self.random:
             return random_settings(self.random, self.samples, self.seed)
         return grid_settings(self.grid)
+
+    def count_settings(self) -> int:
+        """How many settings the space holds (counted, not listed: a grid of a million
+        is refused before it is built)."""
+        if self.random:
+            return self.samples
+        if len(self.grid) == 1:
+            return math.prod(len(v) for v in self.grid[0].values())
+        total = sum(math.prod(len(v) for v in g.values()) for g in self.grid)
+        return total if total > 10 * MAX_TRIALS else len(grid_settings(self.grid))
+
+    def count_trials(self) -> int:
+        return self.count_settings() * len(self.models) * len(self.engines) * self.seeds
 
     def seed_list(self) -> list[int]:
         return [self.seed + i for i in range(self.seeds)]
@@ -257,7 +275,9 @@ def run_trial(task: dict) -> dict:
         )
         recipe = {name: getattr(config, name) for name in RECIPE_FIELDS}
         if config.engine == "glassnet":
-            history = fit(model, dataset, **recipe, progress=False, eval_test=False).epochs
+            # a trial that diverges overflows first: its record says so, not a warning each
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                history = fit(model, dataset, **recipe, progress=False, eval_test=False).epochs
         else:
             spec = RunSpec.from_recipe(
                 config,
@@ -317,6 +337,7 @@ def sweep(
     out=None,
     jobs: int | None = None,
     ray_address: str | None = None,
+    resume: bool = False,
     yes: bool = False,
     report: bool = True,
     log=print,
@@ -328,7 +349,8 @@ def sweep(
 
     ``grid``: text, a table or a list of tables; ``random`` (with ``samples``): text or a
     table of ranges; ``study``: a preset (see ``STUDIES``); ``recipe``: any other
-    :class:`SweepConfig` field (epochs, lr, val_size, model_args, engines, ...)."""
+    :class:`SweepConfig` field (epochs, lr, val_size, model_args, engines, ...);
+    ``resume``: continue the interrupted sweep in ``out`` (the same arguments)."""
     config = SweepConfig(
         dataset=dataset,
         models=list(models),
@@ -340,7 +362,14 @@ def sweep(
         **recipe,
     )
     return run_sweep(
-        config, out=out, jobs=jobs, ray_address=ray_address, yes=yes, report=report, log=log
+        config,
+        out=out,
+        jobs=jobs,
+        ray_address=ray_address,
+        resume=resume,
+        yes=yes,
+        report=report,
+        log=log,
     )
 
 
@@ -360,13 +389,14 @@ def run_sweep(
 
     if not validated:
         config.validate()
-    trials = config.trials()
-    if len(trials) > MAX_TRIALS and not yes:
+    count = config.count_trials()
+    if count > MAX_TRIALS and not yes:
         raise ValueError(
-            f"this sweep has {len(trials)} trials ({len(config.settings())} settings x "
-            f"{len(config.models)} models x {len(config.engines)} engines x {config.seeds} "
-            f"seeds), more than {MAX_TRIALS}: confirm with --yes (yes=True), or search less"
+            f"this sweep has {count:,} trials ({config.count_settings():,} settings x "
+            f"{len(config.models)} model(s) x {len(config.engines)} engine(s) x {config.seeds} "
+            f"seed(s)), more than {MAX_TRIALS}: confirm with --yes (yes=True), or search less"
         )
+    trials = config.trials()
     _check_trial_recipes(config, trials)
     if ray_address:
         check_ray_address(ray_address)
@@ -424,10 +454,10 @@ def run_sweep(
         if best is not None:
             write_json(out / "best_config.json", best["config"])
         if report:
-            from .sweep_report import write_sweep_report
+            from ..report.sweep import build_sweep_report
 
             try:
-                write_sweep_report(out, results)
+                build_sweep_report(out, results)
             except ImportError as exc:  # pragma: no cover - without plotly
                 log(f"(no report: {exc})")
     return out, results

@@ -61,7 +61,7 @@ RECIPE_SETTINGS = {
 # settings that are not swept, and what sets them instead
 FIXED = {
     "seed": "--seeds (the sweep trains every setting with each seed)",
-    "val_size": "--val-size (every setting is judged on the same validation split)",
+    "val_size": "--val-size (every setting of a seed is judged on the same validation split)",
     "dataset": "--dataset (one sweep, one dataset)",
     "data_dir": "--data-dir",
     "model": "--models",
@@ -217,6 +217,8 @@ def coerce(name: str, value, kind: str):
         return [int(i) for i in items] if isinstance(v, list) else int(v)
     if kind == "optional-name" and v is None:
         return None
+    if name == "normalization" and v is None:  # 'none' read as text
+        return "none"
     if not isinstance(v, str) or not v:
         raise bad
     if name == "normalization":
