@@ -552,3 +552,39 @@ def test_format_value_writes_what_the_command_line_reads():
     assert format_value(None, "train_size") == "all"
     assert format_value(0.003) == "0.003"
     assert math.isclose(float(format_value(1e-5)), 1e-5)
+
+
+# ------------------------------------------------------------------------ compare's backends
+def test_compare_in_worker_processes_gives_the_sequential_results(tmp_path, capsys):
+    from glassnet.study import CompareConfig, run_compare
+
+    config = CompareConfig(
+        dataset="digits", models=["baseline", "cnn", "cnn-pool"], engines=["glassnet"], epochs=1
+    )
+    lines = []
+    _, pooled = run_compare(config, out=tmp_path / "pool", jobs=2, log=lines.append, report=False)
+    _, alone = run_compare(config, out=tmp_path / "alone", log=quiet, report=False)
+    assert "  3 run(s) in 2 workers" in lines
+    keys = ("model", "engine", "status", "final_test_accuracy", "test_predictions")
+    assert [{k: r.get(k) for k in keys} for r in pooled["runs"]] == [
+        {k: r.get(k) for k in keys} for r in alone["runs"]
+    ]
+    assert any("shared the machine" in note for note in pooled["notes"])
+    for r in pooled["runs"]:
+        assert (tmp_path / "pool" / r["weights_file"]).is_file()
+    code, out, err = run(
+        capsys,
+        "compare",
+        "--models",
+        "baseline",
+        "--engines",
+        "glassnet",
+        "--epochs",
+        "1",
+        "--ray-address",
+        "127.0.0.1:1",
+        "--out",
+        tmp_path / "ray",
+    )
+    assert code == 2 and "cannot reach a Ray cluster at 127.0.0.1:1" in err
+    assert not (tmp_path / "ray").exists()

@@ -59,6 +59,19 @@ def add_compare(sub) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted compare run: the runs that finished are kept",
     )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="train this many (model, engine) runs at a time in worker processes, one "
+        "thread each (default: 1; their seconds then measure a shared machine)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="train the runs as Ray tasks on an existing cluster (or 'auto'); needs "
+        "'glassnet[ray]'",
+    )
     add_recipe_flags(p, "runs/<timestamp>-<dataset>", CompareConfig().to_dict())
     p.set_defaults(handler=cmd_compare)
 
@@ -88,14 +101,21 @@ def cmd_compare(args) -> int:
         require_module(
             "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
         )
-    out, results = run_compare(
-        config,
-        out=out,
-        progress=_progress(args),
-        log=print,
-        validated=True,
-        resume=bool(resume),
-    )
+    from ..study.backends import RayUnavailableError
+
+    try:
+        out, results = run_compare(
+            config,
+            out=out,
+            progress=_progress(args),
+            log=print,
+            validated=True,
+            resume=bool(resume),
+            jobs=getattr(args, "jobs", 1),
+            ray_address=getattr(args, "ray_address", None),
+        )
+    except RayUnavailableError as exc:
+        raise UserError(str(exc)) from None
     print()
     print(results_table(results))
     print()
