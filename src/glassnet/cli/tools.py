@@ -151,9 +151,13 @@ def cmd_summary(args) -> int:
     )
     print(f"{model.zoo_spec['model']}\n")
     print(summary(model, model.zoo_spec["input_shape"]))
-    knobs = ", ".join(f"{k}={v!r}" for k, v in model.zoo_spec["options"].items())
-    defaults = ", ".join(f"{k}={v!r}" for k, v in models.knobs(args.model).items())
-    print(f"\nknobs: {knobs or 'none'} (defaults: {defaults or 'none'}; change with --set)")
+    defaults = models.knobs(args.model)
+    knobs = {**defaults, **model.zoo_spec["options"]}
+    text = ", ".join(f"{k}={v!r}" for k, v in knobs.items()) or "none"
+    changed = [k for k in knobs if knobs[k] != defaults.get(k)]
+    note = ", ".join(f"{k}={defaults[k]!r}" for k in changed if k in defaults)
+    note = f"defaults: {note}; " if note else ""
+    print(f"\nknobs: {text} ({note}change with --set)")
     return 0
 
 

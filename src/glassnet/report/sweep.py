@@ -302,7 +302,8 @@ def _table(results: dict) -> str:
             sort = v if isinstance(v, numbers.Real) and not isinstance(v, bool) else None
             text = _value_text(v, n) if n in r["settings"] else ""
             cells.append(_cell(sort if sort is not None else text, text, "gn-text"))
-        val, train = r["val_accuracy_mean"], r.get("train_accuracy_mean")
+        val = r["val_accuracy_mean"]
+        train = r.get("train_eval_accuracy_mean") or r.get("train_accuracy_mean")
         gap = None if val is None or train is None else train - val
         cells += [
             _cell(val, _pct(val)),
@@ -331,8 +332,9 @@ def _table(results: dict) -> str:
         f"<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
         '<p class="gn-muted">Ranked by mean validation accuracy over the seeds (a setting '
         "with a failed seed is not ranked); gap = train − validation accuracy of the final "
-        "epoch, in points. Click a header to sort. Every trial, with its test accuracy, is "
-        "in results.csv.</p>\n</section>"
+        "epoch, in points (train: the epoch's running accuracy, or in the train-size study "
+        "the final model's on the whole training split). Click a header to sort. Every "
+        "trial, with its test accuracy, is in results.csv.</p>\n</section>"
     )
 
 

@@ -625,6 +625,10 @@ def summarize(config: SweepConfig, records: list[dict]) -> dict:
                 "val_accuracy_std": val_std,
                 "val_loss_mean": loss_mean,
                 "train_accuracy_mean": _stats([r["train_accuracy"] for r in ok])[0],
+                # the final model on the whole training split (the train-size study)
+                "train_eval_accuracy_mean": _stats(
+                    [r["train_eval_accuracy"] for r in ok if "train_eval_accuracy" in r]
+                )[0],
                 "seconds_mean": _stats([r["seconds"] for r in ok])[0],
                 "params": ok[0]["params"] if ok else None,
             }
