@@ -387,14 +387,22 @@ def test_worker_processes_give_the_records_of_one_by_one(tmp_path):
 
 # ------------------------------------------------------------------------ backends
 def _double(task):
-    return {"value": task["x"] * 2, "pid": os.getpid()}
+    from glassnet import threads
+
+    return {"value": task["x"] * 2, "pid": os.getpid(), "threads": threads.get_num_threads()}
 
 
-def test_run_tasks_hands_every_record_back_once():
+def test_run_tasks_hands_every_record_back_once_on_one_thread():
+    from glassnet import threads
+
     got = {}
+    before = threads.get_num_threads(), backends.in_worker()
     backends.run_tasks([{"x": i} for i in range(5)], _double, got.__setitem__, jobs=1)
     assert {i: r["value"] for i, r in got.items()} == {i: 2 * i for i in range(5)}
     assert {r["pid"] for r in got.values()} == {os.getpid()}
+    # one thread while the tasks ran here, as in a worker; the settings restored after
+    assert {r["threads"] for r in got.values()} == {1}
+    assert (threads.get_num_threads(), backends.in_worker()) == before
 
 
 class _Ref:

@@ -5,7 +5,8 @@ A *task* is a plain dict (a trial of a sweep, a (model, engine) run of compare) 
 :func:`run_tasks` hands every task to a runner and calls ``on_result(i, record)`` in
 the calling process as each one finishes, so the caller can save it at once:
 
-* ``jobs=1``: one after the other in this process;
+* ``jobs=1``: one after the other in this process, with one BLAS thread as in a worker
+  (restored afterwards);
 * ``jobs=N``: N worker processes (``spawn``ed; each sets its BLAS, and glassnet's own
   block threads, to one thread, so N workers use N cores without fighting over them);
 * ``ray_address="HOST:PORT"`` or ``"auto"``: Ray *tasks* on an existing cluster, one
@@ -19,6 +20,7 @@ cluster is named.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -61,6 +63,26 @@ def one_thread() -> None:
     threads.set_num_threads(1)
 
 
+@contextlib.contextmanager
+def one_thread_here():
+    """Run tasks in this process as a worker runs them: one BLAS thread and no block
+    threads of glassnet's, then the settings as they were. A multi-threaded matrix
+    product may round differently in the last bits, so this is what keeps a record
+    the same wherever its task ran."""
+    from .. import threads
+
+    global _IN_WORKER
+    blas = threads._get_blas()
+    saved = (_IN_WORKER, blas.get() if blas is not None else None, threads._requested)
+    one_thread()
+    try:
+        yield
+    finally:
+        _IN_WORKER, blas_threads, threads._requested = saved
+        if blas is not None:
+            blas.set(blas_threads)
+
+
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     one_thread()
@@ -80,8 +102,9 @@ def run_tasks(
     if ray_address:
         _run_ray(tasks, runner, on_result, ray_address)
     elif jobs <= 1 or len(tasks) == 1:
-        for i, task in enumerate(tasks):
-            on_result(i, runner(task))
+        with one_thread_here():
+            for i, task in enumerate(tasks):
+                on_result(i, runner(task))
     else:
         _run_processes(tasks, runner, on_result, min(jobs, len(tasks)))
 

@@ -302,7 +302,7 @@ def compare_task(task: dict) -> dict:
     if task["engine"] == "torch" and backends.in_worker():
         import torch
 
-        torch.set_num_threads(1)  # one thread per worker, torch's too
+        torch.set_num_threads(1)  # one thread per worker, torch's too (a worker's own process)
     name, engine = task["model"], task["engine"]
     zoo_name = models.resolve(name, dataset.name)
     gn_random.manual_seed(config.seed)
@@ -371,8 +371,8 @@ def _backend_notes(jobs: int, ray_address: str | None) -> list[str]:
         return []
     where = f"on the Ray cluster at {ray_address}" if ray_address else f"{jobs} at a time"
     return [
-        f"The runs were trained {where}, one thread each: their accuracies are those of "
-        "runs one after the other, but their seconds measure runs that shared the machine."
+        f"The runs were trained {where}, one thread each: their seconds measure runs that "
+        "shared the machine (and a multi-threaded run may round its last bits differently)."
     ]
 
 

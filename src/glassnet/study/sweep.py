@@ -287,11 +287,7 @@ def run_trial(task: dict) -> dict:
                 init_state=model.state_dict(),
                 model_args=dict(config.model_args),
             )
-            if backends.in_worker():  # one thread per worker, torch's too
-                import torch
-
-                torch.set_num_threads(1)
-            run = run_torch(spec)
+            run = _run_torch_one_thread(spec, run_torch)
             model.load_state_dict(run.weights)
             history = run.history
         test = evaluate(model, dataset, split="test", details=False)
@@ -320,6 +316,20 @@ def run_trial(task: dict) -> dict:
         record.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
     record["wall_seconds"] = time.perf_counter() - started
     return record
+
+
+def _run_torch_one_thread(spec, run_torch):
+    """The torch engine's run, on one thread as the trial's NumPy (then as it was)."""
+    if not backends.in_worker():
+        return run_torch(spec)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_torch(spec)
+    finally:
+        torch.set_num_threads(threads)
 
 
 _CURVE = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
@@ -728,7 +738,9 @@ def results_table(results: dict, top: int = 10) -> str:
         if r["val_accuracy_mean"] is None:
             acc = "failed"
         else:
-            acc = f"{r['val_accuracy_mean'] * 100:.2f}% ± {r['val_accuracy_std'] * 100:.2f}"
+            acc = f"{r['val_accuracy_mean'] * 100:.2f}%"
+            if r["ok"] > 1:
+                acc += f" ± {r['val_accuracy_std'] * 100:.2f}"
         failed = f" ({r['failed']} failed)" if r["failed"] else ""
         lines.append(
             f"{rank if rank else '-':>4}  {acc:<22}{r['ok']:>6}  {r['model']}{engine} "
