@@ -43,23 +43,17 @@ def _listening(port: int) -> bool:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop one ``ray start --block`` and the node processes it started (its process
-    group, which this test created)."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+    """Stop one ``ray start --block`` and the node processes it started: its process
+    group, which this test created (asked first, then killed: Ray's servers may linger)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
-            process.wait(timeout=wait)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:  # the node's own processes may outlive ray start
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return
+            pass
 
 
 @pytest.fixture(scope="module")
