@@ -14,7 +14,15 @@ the calling process as each one finishes, so the caller can save it at once:
 
 Every task carries its own seed, so where it runs does not change its record.
 Ray is optional (``pip install 'glassnet[ray]'``) and imported only here, only when a
-cluster is named.
+cluster is named. The cluster's nodes need glassnet installed (the same version) and,
+for the downloaded datasets, the data folder at the same path.
+
+Why Ray tasks and not Ray Tune: a trial is one call of the same runner that the local
+workers call, so a record is the same wherever it ran, and the sweep's own folder,
+resume and report stay the one implementation; Tune would bring its own trial
+bookkeeping, result folders and extra dependencies. The price: no ASHA-style early
+stopping of bad trials (every trial trains its epochs; a trial that diverges stops at
+once).
 """
 
 from __future__ import annotations
