@@ -31,7 +31,7 @@ import numpy as np
 
 from ..io import atomic_write, read_json
 from .charts import _axis, _layout, _num
-from .html import _date, _Page, _pct, _plotly_js, e
+from .html import _date, _Page, _pct, e, plotly_js
 
 __all__ = ["build_sweep_report", "render_sweep_report"]
 
@@ -389,7 +389,7 @@ def render_sweep_report(results: dict, run_dir=".") -> str:
         version=e(results.get("glassnet_version", "")),
         body="\n".join(b for b in body if b),
         figures=page.figures_json(),
-        plotly_js=_plotly_js(),
+        plotly_js=plotly_js(),
     )
 
 

@@ -466,10 +466,7 @@ def run_sweep(
         if report:
             from ..report.sweep import build_sweep_report
 
-            try:
-                build_sweep_report(out, results)
-            except ImportError as exc:  # pragma: no cover - without plotly
-                log(f"(no report: {exc})")
+            build_sweep_report(out, results)
     return out, results
 
 
