@@ -410,6 +410,9 @@ def run_sweep(
     _check_trial_recipes(config, trials)
     if ray_address:
         check_ray_address(ray_address)
+    # the data, found here before any folder is made (a missing dataset is one clear
+    # error, not a failed trial each); a later trial here loads it from memory
+    _dataset(TrainConfig.from_dict(trials[0]["config"]))
     if resume:
         out = _resumable(out, config)
     else:
