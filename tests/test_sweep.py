@@ -596,3 +596,20 @@ def test_compare_in_worker_processes_gives_the_sequential_results(tmp_path, caps
     )
     assert code == 2 and "cannot reach a Ray cluster at 127.0.0.1:1" in err
     assert not (tmp_path / "ray").exists()
+
+
+def test_help_and_the_report_of_a_train_size_study(capsys, tmp_path):
+    code, out, _ = run(capsys, "sweep", "--help")
+    assert code == 0 and "examples:" in out and "train-size" in out and "--ray-address" in out
+    code, out, _ = run(capsys)
+    assert "sweep     Search hyperparameters" in out
+    from glassnet.report.sweep import setting_figure
+
+    out_dir, results = glassnet.study.sweep(
+        study="train-size", epochs=1, out=tmp_path / "s", jobs=1, log=quiet
+    )
+    figure = setting_figure(results, "train_size")
+    assert figure["layout"]["xaxis"]["type"] == "category"
+    assert sorted(figure["data"][0]["x"]) == ["200", "all"]  # 'all' has its point too
+    assert all("train_eval_accuracy" in t for t in results["trials"])
+    assert all(r["train_eval_accuracy_mean"] is not None for r in results["settings"])

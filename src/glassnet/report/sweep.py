@@ -80,12 +80,12 @@ def _group_label(row: dict, several: bool) -> str:
 def _numeric_axis(values: list) -> tuple[bool, bool]:
     """(numeric, log): whether a setting's values are plain numbers, and spread 10x or
     more over positive numbers (then drawn on a log axis)."""
-    numeric = all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values if v is not None
-    ) and any(v is not None for v in values)
+    numeric = bool(values) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values
+    )  # train_size 'all' (None) makes the axis categories
     if not numeric:
         return False, False
-    finite = [float(v) for v in values if v is not None]
+    finite = [float(v) for v in values]
     positive = [v for v in finite if v > 0]
     log = len(positive) == len(finite) and max(finite) / min(finite) >= 10
     return True, log
@@ -103,8 +103,7 @@ def setting_figure(results: dict, name: str) -> dict:
     data = []
     for i, group in enumerate(groups):
         mine = [r for r in rows if (r["model"], r["engine"]) == group]
-        if numeric:  # None (train_size 'all') cannot sit on a numeric axis: skipped
-            mine = [r for r in mine if r["settings"].get(name) is not None]
+        if numeric:
             mine.sort(key=lambda r: r["settings"][name])
             xs = [r["settings"][name] for r in mine]
         else:
