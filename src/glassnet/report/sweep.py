@@ -99,7 +99,11 @@ def setting_figure(results: dict, name: str) -> dict:
     numeric, log = _numeric_axis(values)
     groups = list(dict.fromkeys((r["model"], r["engine"]) for r in rows))
     several = len(groups) > 1
-    order = list(dict.fromkeys(_value_text(v, name) for v in values))
+    # categories in the order the space lists them (the trials'), not by rank
+    order = list(
+        dict.fromkeys(_value_text(t["settings"].get(name), name) for t in results.get("trials", []))
+    )
+    order += [v for v in dict.fromkeys(_value_text(v, name) for v in values) if v not in order]
     data = []
     for i, group in enumerate(groups):
         mine = [r for r in rows if (r["model"], r["engine"]) == group]
@@ -307,7 +311,8 @@ def _table(results: dict) -> str:
         cells += [
             _cell(val, _pct(val)),
             _cell(
-                r["val_accuracy_std"], "" if val is None else f"{r['val_accuracy_std'] * 100:.2f}"
+                r["val_accuracy_std"],
+                "" if val is None or r["ok"] < 2 else f"{r['val_accuracy_std'] * 100:.2f}",
             ),
             _cell(train, _pct(train)),
             _cell(gap, "" if gap is None else f"{gap * 100:+.2f}"),
