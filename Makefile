@@ -14,12 +14,13 @@ PYTEST_ARGS ?= -n 2
 # oversubscribe the cores and every matmul waits on a descheduled thread (10x slower)
 TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help install demo test lint format browser bench bench-long clean
+.PHONY: help install demo test lint format browser bench bench-long clean docs
 
 help:
 	@echo "make demo        set up .venv and run 'glassnet compare' on the bundled digits"
 	@echo "make test        set up .venv (+ headless Chromium) and run the whole test suite"
 	@echo "make lint        ruff check + format check"
+	@echo "make docs        build the documentation site into site/ (executes every lesson)"
 	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
 	@echo "make bench-long  accuracy recipes and time to accuracy (long; run once and recorded)"
 
@@ -47,8 +48,26 @@ browser:
 demo: $(STAMP)
 	$(VENV)/bin/glassnet compare
 
-test: $(STAMP) browser
+test: $(STAMP) browser docs
 	$(TEST_THREADS) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site: mkdocs-material, with KaTeX from the npm registry (served from
+# site/, never from a CDN). Lessons run at GLASSNET_LESSON_SIZE (ci: small and quick;
+# full: the real experiment, e.g. make docs GLASSNET_LESSON_SIZE=full).
+DOCS_STAMP := $(VENV)/.glassnet-docs-installed
+KATEX_PIN ?= katex@0.16.22
+KATEX := build/npm/node_modules/katex/dist/katex.min.js
+GLASSNET_LESSON_SIZE ?= ci
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PIP) install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+$(KATEX):
+	npm install --silent --no-audit --no-fund --prefix build/npm $(KATEX_PIN)
+
+docs: $(DOCS_STAMP) $(KATEX)
+	GLASSNET_LESSON_SIZE=$(GLASSNET_LESSON_SIZE) MPLBACKEND=Agg $(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -68,4 +87,4 @@ bench-long: $(STAMP)
 	$(PY) benchmarks/time_to_accuracy.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache
