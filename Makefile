@@ -51,22 +51,25 @@ demo: $(STAMP)
 test: $(STAMP) browser docs
 	$(TEST_THREADS) $(PY) -m pytest $(PYTEST_ARGS)
 
-# The documentation site: mkdocs-material, with KaTeX from the npm registry (served from
-# site/, never from a CDN). Lessons run at GLASSNET_LESSON_SIZE (ci: small and quick;
-# full: the real experiment, e.g. make docs GLASSNET_LESSON_SIZE=full).
+# The documentation site: mkdocs-material, with KaTeX and iframe-worker (search from
+# file://) from the npm registry, served from site/, never from a CDN. Lessons run at
+# GLASSNET_LESSON_SIZE (ci: small and quick; full: the real experiment, e.g.
+# make docs GLASSNET_LESSON_SIZE=full).
 DOCS_STAMP := $(VENV)/.glassnet-docs-installed
-KATEX_PIN ?= katex@0.16.22
-KATEX := build/npm/node_modules/katex/dist/katex.min.js
+NPM_PINS ?= katex@0.16.22 iframe-worker@1.0.4
+NPM_STAMP := build/npm/.glassnet-npm-installed
 GLASSNET_LESSON_SIZE ?= ci
 
 $(DOCS_STAMP): pyproject.toml $(STAMP)
 	$(PIP) install --quiet -e ".[docs]"
 	touch $(DOCS_STAMP)
 
-$(KATEX):
-	npm install --silent --no-audit --no-fund --prefix build/npm $(KATEX_PIN)
+$(NPM_STAMP): Makefile
+	@command -v npm >/dev/null || { echo "make docs needs npm (apt-get install npm)"; exit 2; }
+	npm install --silent --no-audit --no-fund --prefix build/npm $(NPM_PINS)
+	touch $(NPM_STAMP)
 
-docs: $(DOCS_STAMP) $(KATEX)
+docs: $(DOCS_STAMP) $(NPM_STAMP)
 	GLASSNET_LESSON_SIZE=$(GLASSNET_LESSON_SIZE) MPLBACKEND=Agg $(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
