@@ -7,7 +7,8 @@
 # what a gradient that is only 1% wrong looks like to the check.
 #
 # **Sizes.** `ci`: training on 10,000 images for 5 epochs. `full` (the notebook's
-# default): 60,000 images for 15 epochs. The check itself is the same in both.
+# default): all 55,000 training images for 15 epochs. Either way 5,000 more images are
+# held out for validation. The check itself is the same in both.
 #
 # ## The model and its gradient
 #
@@ -30,7 +31,7 @@ import numpy as np
 import glassnet as gn
 
 SIZE = os.environ.get("GLASSNET_LESSON_SIZE", "full")
-N_TRAIN, EPOCHS = (10_000, 5) if SIZE == "ci" else (60_000, 15)
+N_TRAIN, EPOCHS = (10_000, 5) if SIZE == "ci" else (None, 15)
 
 
 def forward(W, b, X, y):
@@ -59,7 +60,7 @@ def backward(P, X, y):
 # $\frac{|a-n|}{\max(|a|, |n|)}$ on a sample of weights.
 
 # %%
-data = gn.data.load("mnist", train_size=N_TRAIN)
+data = gn.data.load("mnist", val_size=5_000, train_size=N_TRAIN)
 X = data.x_train.reshape(len(data.y_train), -1).astype(np.float64)
 y = data.y_train
 rng = np.random.default_rng(0)
@@ -117,9 +118,13 @@ print(f"\nthe 1% error is {wrong / right:,.0f} times the correct backward's erro
 # %% [markdown]
 # ## Training with the hand-written backward
 #
-# Plain mini-batch gradient descent, batch 128, learning rate 0.5:
+# Plain mini-batch gradient descent, batch 128, learning rate 0.01, with the accuracy
+# on the 5,000 held-out validation images after each epoch (a larger rate, such as 0.1,
+# makes the accuracy jump up and down from epoch to epoch: the standardised pixels give
+# the loss a steep curvature). The test set is used once, at the end.
 
 # %%
+Xv = data.x_val.reshape(len(data.y_val), -1).astype(np.float64)
 Xt = data.x_test.reshape(len(data.y_test), -1).astype(np.float64)
 W = rng.normal(0, 0.01, (10, 784))
 b = np.zeros(10)
@@ -130,7 +135,9 @@ for epoch in range(1, EPOCHS + 1):
         i = perm[start : start + 128]
         loss, P = forward(W, b, X[i], y[i])
         dW, db = backward(P, X[i], y[i])
-        W -= 0.5 * dW
-        b -= 0.5 * db
-    accuracy = ((Xt @ W.T + b).argmax(axis=1) == data.y_test).mean()
-    print(f"epoch {epoch}: last batch loss {loss:.3f}, test accuracy {accuracy:.4f}")
+        W -= 0.01 * dW
+        b -= 0.01 * db
+    accuracy = ((Xv @ W.T + b).argmax(axis=1) == data.y_val).mean()
+    print(f"epoch {epoch}: last batch loss {loss:.3f}, validation accuracy {accuracy:.4f}")
+test_accuracy = ((Xt @ W.T + b).argmax(axis=1) == data.y_test).mean()
+print(f"test accuracy after the last epoch: {test_accuracy:.4f}")

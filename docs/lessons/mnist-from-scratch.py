@@ -76,9 +76,13 @@ model, data, _ = runs[LARGE]
 model.eval()
 with gn.no_grad():
     pred = predictions(gn.train.predict(model, data.x_test))
-errors = per_class_errors(data.y_test, pred, 10)
-for digit, rate in enumerate(errors):
-    print(f"digit {digit}: {rate * 100:5.2f}% wrong  {'#' * int(round(rate * 200))}")
+wrong = per_class_errors(data.y_test, pred, 10)  # misclassified images of each true digit
+count = np.bincount(data.y_test, minlength=10)
+for digit in range(10):
+    rate = wrong[digit] / count[digit]
+    print(f"digit {digit}: {wrong[digit]:>4} of {count[digit]:>5,} wrong ({rate:6.2%})  "
+          f"{'#' * int(round(rate * 400))}")
+print(f"all digits: {wrong.sum()} of {count.sum():,} wrong ({wrong.sum() / count.sum():.2%})")
 
 # %% [markdown]
 # ## What the first layer learned
