@@ -230,3 +230,69 @@ def test_blas_own_kernels_asks_a_process_without_the_variable(monkeypatch):
     assert own and own.lower() != "prescott"
     if not forced_here:
         assert own == numpy_blas[0]["architecture"]
+
+
+def test_separate_runs_each_engine_in_its_own_process_in_alternating_order(monkeypatch):
+    """benchmarks/separate.py: one child process per measurement, the engines' order
+    reversed every round, and the figure is the median of the children's medians."""
+    import separate
+
+    calls = []
+
+    def fake_child(engine, model_name, batch, mode, threads, quick, before):
+        calls.append((engine, mode))
+        return {
+            "median_s": {"glassnet": 1.0, "torch": 2.0}[engine] + len(calls) * 1e-3,
+            "peak_mib": 10.0,
+        }
+
+    monkeypatch.setattr(separate, "run_child", fake_child)
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "separate.py",
+            "--no-save",
+            "--models",
+            "lenet5",
+            "--modes",
+            "loop",
+            "fit",
+            "--rounds",
+            "3",
+            "--wait-quiet",
+            "0",
+        ],
+    )
+    separate.main()
+    loop = [e for e, m in calls if m == "loop"]
+    assert loop == ["glassnet", "torch", "torch", "glassnet", "glassnet", "torch"]
+    assert [e for e, m in calls if m == "fit"] == ["glassnet"] * 3  # fit: glassnet only
+
+
+def test_separate_child_times_the_hand_written_loop():
+    """A real child process: the README's five-line step on a tiny model."""
+    import json
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "separate.py"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--child",
+            "glassnet",
+            "digits-baseline",
+            "4",
+            "loop",
+            "1",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["median_s"] > 0 and result["peak_mib"] > 0

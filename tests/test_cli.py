@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,7 +119,12 @@ def test_compare_all_three_engines(capsys, tmp_path):
     assert config["epochs"] == 1 and config["models"] == ["baseline", "cnn-pool"]
     assert config["engines"] == ["glassnet", "torch", "sklearn"]
     # the console: the table, the notes, the folder
-    assert "final acc" in out and "cnn-pool        sklearn" in out and "skipped" in out
+    assert (
+        "final test" in out
+        and "best val" in out
+        and "cnn-pool        sklearn" in out
+        and "skipped" in out
+    )
     assert f"run folder: {out_dir}" in out
     for line in out.splitlines():
         if line.startswith("baseline        glassnet"):
@@ -193,7 +199,7 @@ def test_train_evaluate_and_resume(capsys, tmp_path):
     errors = [int(row.split()[-1]) for row in rows]
     assert errors == metrics["per_class_errors"]
     code, out, err = run(capsys, "evaluate", run_dir / "model.safetensors", "--split", "train")
-    assert code == 0 and "(train, 1438 images)" in out
+    assert code == 0 and "(train, 1294 images)" in out  # 144 held out for validation
 
     # two more epochs continue the run; the same as 4 epochs in one go
     code, out, err = run(capsys, "train", "--resume", run_dir, "--epochs", 4, "--no-progress")
@@ -209,6 +215,66 @@ def test_train_evaluate_and_resume(capsys, tmp_path):
     resumed, direct = read_json(run_dir / "metrics.json"), read_json(straight / "metrics.json")
     assert resumed["test_accuracy"] == direct["test_accuracy"]
     assert resumed["test_loss"] == direct["test_loss"]
+
+
+def test_train_leaves_a_report_that_glassnet_report_rebuilds(capsys, tmp_path, monkeypatch):
+    """A train run writes results.json and report.html (one compare row: curves, weights,
+    confusion matrix, the first 20 test images and the first 20 mistakes); glassnet report
+    rebuilds them, also for a folder without results.json (evaluating its model again)."""
+    import glassnet.report
+
+    folder = tmp_path / "run"
+    argv = ["train", "--model", "baseline", "--epochs", 2, "--no-progress"]
+    code, out, err = run(capsys, *argv, "--out", folder)
+    assert code == 0, err
+    metrics, results = read_json(folder / "metrics.json"), read_json(folder / "results.json")
+    assert results["kind"] == "train" and results["dataset"]["n_val"] == 144
+    (record,) = results["runs"]
+    assert record["final_test_accuracy"] == metrics["test_accuracy"]
+    assert record["best_epoch"] == metrics["best_epoch"] and record["best_epoch"] in (1, 2)
+    assert f"best epoch {record['best_epoch']} by validation accuracy" in out
+    assert f"report:     {folder / 'report.html'}" in out
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<h1>glassnet train: digits-baseline on digits (glassnet)</h1>" in page
+    assert 'id="chart-curves-baseline"' in page and 'id="chart-synopsis"' not in page
+    for part in ('class="gn-weights', 'class="gn-confusion"', 'data-kind="mistakes"'):
+        assert part in page, part
+    first = re.search(r'data-kind="first">(.*?)</div>', page)[1]
+    assert first.count("<img ") == 20
+
+    (folder / "report.html").unlink()
+    code, out, err = run(capsys, "report", folder)
+    assert code == 0 and (folder / "report.html").exists(), err
+    (folder / "report.html").unlink()
+    (folder / "results.json").unlink()  # a train folder from before train wrote reports
+    code, out, err = run(capsys, "report", folder)
+    assert code == 0 and (folder / "report.html").exists(), err
+    again = read_json(folder / "results.json")["runs"][0]
+    assert again["final_test_accuracy"] == record["final_test_accuracy"]
+    assert again["history"] == record["history"]
+    # a run continued with --resume and stopped before its new results.json: not reused
+    stale = read_json(folder / "results.json")
+    stale["runs"][0]["history"] = stale["runs"][0]["history"][:1]
+    (folder / "results.json").write_text(json.dumps(stale))
+    code, out, err = run(capsys, "report", folder)
+    assert code == 0, err
+    assert read_json(folder / "results.json")["runs"][0]["history"] == record["history"]
+
+    # Ctrl-C while the report is written: the model is saved; say how to finish
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(glassnet.report, "build_report", interrupted)
+    other = tmp_path / "other"
+    code, _, err = run(capsys, *argv, "--epochs", 1, "--out", other)
+    assert code == 130 and (other / "model.safetensors").exists()
+    assert f"write it with 'glassnet report {other}'" in err and "--resume" not in err
+
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "last.safetensors").write_bytes(b"")
+    code, _, err = run(capsys, "report", unfinished)
+    assert_user_error(code, err, f"continue it with 'glassnet train --resume {unfinished}'")
 
 
 def count_calls(monkeypatch, cls, name: str) -> list:
@@ -444,8 +510,8 @@ def test_a_run_that_failed_before_its_first_checkpoint_can_be_started_again(caps
 def test_a_run_that_fails_its_checks_leaves_no_folder(capsys, tmp_path):
     for argv in (
         ["train", "--train-size", 0],
-        ["train", "--early-stopping", 3],  # no validation split: found by the config
-        ["train", "--engine", "torch", "--early-stopping", 3],  # the torch engine too
+        ["train", "--val-size", 0, "--early-stopping", 3],  # no validation split
+        ["train", "--engine", "torch", "--val-size", 0, "--early-stopping", 3],  # torch too
         ["train", "--optimizer", "sgd", "--nesterov"],  # nesterov needs momentum
         ["compare", "--val-size", 1500],
     ):
@@ -760,7 +826,7 @@ def test_resume_cannot_stretch_a_schedule(capsys, tmp_path):
     )
     assert code == 0, err
     code, _, err = run(capsys, "train", "--resume", tmp_path, "--epochs", 3)
-    assert_user_error(code, err, "schedule was planned with total_steps=23")
+    assert_user_error(code, err, "schedule was planned with total_steps=21")  # 1,294 / 64
 
 
 def test_a_model_that_cannot_take_the_images_fails_before_training(capsys, tmp_path):

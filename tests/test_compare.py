@@ -60,7 +60,8 @@ def test_run_folder_files(compare_run):
     dataset = results["dataset"]
     assert dataset["name"] == "digits" and dataset["input_shape"] == [1, 8, 8]
     assert dataset["classes"] == [str(i) for i in range(10)]
-    assert (dataset["n_train"], dataset["n_val"], dataset["n_test"]) == (1438, 0, 359)
+    # the default recipe holds 10% of the training images out (stratified) for the best epoch
+    assert (dataset["n_train"], dataset["n_val"], dataset["n_test"]) == (1294, 144, 359)
     assert dataset["test_labels"] == data.load("digits").y_test.tolist()
     assert results["glassnet_version"] == glassnet.__version__
     assert {"python", "numpy", "torch", "sklearn"} <= set(results["machine"])
@@ -93,11 +94,14 @@ def test_results_of_each_run(compare_run, digits, engine):
     assert record["params"] == 2_260
     (epoch,) = record["history"]
     assert epoch["epoch"] == 1
-    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"):
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss"):
         assert np.isfinite(epoch[key]), key
-    assert record["seconds"] == epoch["seconds"] > 0
-    assert record["final_test_accuracy"] == record["best_test_accuracy"] == epoch["test_accuracy"]
-    assert record["best_epoch"] == 1
+    assert np.isfinite(epoch["test_accuracy"]) and np.isfinite(epoch["seconds"])
+    assert record["seconds"] == record["first_epoch_seconds"] == epoch["seconds"] > 0
+    assert record["final_test_accuracy"] == epoch["test_accuracy"]
+    # the best epoch comes from the validation split; no "best" figure of the test set
+    assert record["best_val_accuracy"] == epoch["val_accuracy"] and record["best_epoch"] == 1
+    assert record["best_epoch_on"] == "val_accuracy" and "best_test_accuracy" not in record
     pred = np.array(record["test_predictions"])
     y = digits.y_test
     assert pred.shape == y.shape
@@ -454,3 +458,37 @@ def test_report_of_an_interrupted_run_names_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "interrupted before its results were written (no results.json)" in err
     assert f"continue it with 'glassnet compare --resume {tmp_path}'" in err
+
+
+def test_a_compare_interrupted_while_writing_its_report_is_finished_by_resume(
+    tmp_path, monkeypatch
+):
+    """Ctrl-C after results.json, while the report is written: the message names both ways
+    to finish it, --resume writes the report without training again, and a finished run's
+    --resume points to 'glassnet report'."""
+    import glassnet.report
+    import glassnet.study.compare as study_compare
+
+    config = CompareConfig(epochs=1, models=["baseline"], engines=["glassnet"])
+    real = glassnet.report.build_report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(glassnet.report, "build_report", interrupted)
+    said, out = [], tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_compare(config, out=out, log=said.append)
+    assert (out / "results.json").exists() and not (out / "report.html").exists()
+    assert f"'glassnet compare --resume {out}'" in said[-1]
+    assert f"'glassnet report {out}'" in said[-1]
+
+    monkeypatch.setattr(glassnet.report, "build_report", real)
+    monkeypatch.setattr(study_compare, "run_engine", lambda *a: pytest.fail("trained again"))
+    before = (out / "results.json").read_bytes()
+    _, results = run_compare(config, out=out, log=quiet, resume=True)
+    assert (out / "report.html").exists() and (out / "history.csv").exists()
+    assert (out / "results.json").read_bytes() == before
+    assert results == load_results(out)
+    with pytest.raises(FileExistsError, match=f"rebuild its report with 'glassnet report {out}'"):
+        run_compare(config, out=out, log=quiet, resume=True)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+import sys
 
 import numpy as np
 import pytest
 
 from glassnet.io import save_arrays, write_json
 from glassnet.report import build_report
+from glassnet.study import load_results
 from glassnet.viz import encode_png, mosaic, save_plots, weight_tiles
 
-pytest.importorskip("plotly")
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
 
@@ -51,12 +53,43 @@ def report(compare_run):
 
 
 # ----------------------------------------------------------------- a real compare run
+def test_report_embeds_plotlys_basic_bundle_only(report):
+    """The report is self-contained and small: plotly.js's basic partial bundle (scatter
+    and bar), shipped as package data, not the full plotly.js of 4.8 MB."""
+    from fnmatch import fnmatch
+    from importlib import resources
+    from pathlib import Path
+
+    path, page, _ = report
+    bundle = resources.files("glassnet.report").joinpath("plotly-basic.min.js").read_text()
+    assert bundle.startswith("/**\n* plotly.js (basic - minified)")
+    assert "plotly.js (basic - minified)" in page and page.count("* plotly.js") == 1
+    assert path.stat().st_size < 1.6e6, f"report.html is {path.stat().st_size:,} bytes"
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    shipped = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    for name in ("plotly-basic.min.js", "plotly-basic.LICENSE.txt", "template.html"):
+        assert any(fnmatch(f"report/{name}", glob) for glob in shipped["glassnet"]), name
+
+
+def test_report_chooses_nothing_on_the_test_set(report):
+    _, page, results = report
+    assert results["dataset"]["n_val"] == 144  # the default: 10% of digits' training images
+    header = re.search(r"<thead>(.*?)</thead>", page).group(1)
+    assert "final test acc." in header and "best val. acc." in header
+    assert "best test" not in page.lower()
+    assert "highest validation accuracy" in re.search(r'id="gn-best-from">(.*?)</p>', page)[1]
+    assert "noisy" in re.search(r'id="gn-timing">(.*?)</p>', page)[1]
+    assert page.count("highest validation accuracy") == page.count("noisy") == 1  # not twice
+    assert "s / epoch (range)" in header and "1st epoch s" in header
+
+
 def test_report_is_one_offline_file(report):
-    from plotly.offline import get_plotlyjs
+    from glassnet.report import plotly_js
 
     path, page, _ = report
     assert path.name == "report.html" and path.stat().st_size > 0
-    assert page.count(get_plotlyjs()[:300]) == 1, "plotly's JS must be embedded exactly once"
+    assert page.count(plotly_js()[:300]) == 1, "plotly's JS must be embedded exactly once"
     assert page.count("<script") == 3  # figures JSON, plotly, the few lines that draw
     for tag in re.findall(r"<(?:script|link|img|iframe|source)\b[^>]*>", page):
         assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", tag), tag
@@ -76,9 +109,10 @@ def test_report_has_table_notes_and_sections(report):
         assert row, (r["model"], r["engine"])
         if r["status"] == "ok":
             assert f"{r['final_test_accuracy'] * 100:.2f}%" in row.group(1)
-            assert f"{r['best_test_accuracy'] * 100:.2f}%" in row.group(1)
+            assert f"{r['best_val_accuracy'] * 100:.2f}%" in row.group(1)
             assert f"{r['params']:,}" in row.group(1)
             assert f"{r['seconds']:.2f}" in row.group(1)
+            assert f"{r['first_epoch_seconds']:.3f}" in row.group(1)
         else:  # cnn-pool has no scikit-learn counterpart: the row says why
             assert "skipped" in row.group(1) and "MLPClassifier" in row.group(1)
     for note in results["notes"]:
@@ -162,6 +196,8 @@ def hand_made_run(folder, dataset_name="digits"):
             "epoch": e,
             "train_loss": 1.0 / e,
             "train_accuracy": 0.5 + e / 10,
+            "val_loss": 1.1 / e,
+            "val_accuracy": 0.45 + e / 10,
             "test_loss": 1.2 / e,
             "test_accuracy": 0.4 + e / 10,
             "lr": 0.1,
@@ -176,11 +212,14 @@ def hand_made_run(folder, dataset_name="digits"):
         "reason": None,
         "params": 85,
         "seconds": 0.02,
+        "first_epoch_seconds": 0.01,
         "seconds_per_epoch": 0.01,
+        "seconds_per_epoch_range": [0.01, 0.01],
         "final_test_accuracy": 10 / 12,
         "final_test_loss": 0.6,
-        "best_test_accuracy": 10 / 12,
+        "best_val_accuracy": 0.65,
         "best_epoch": 2,
+        "best_epoch_on": "val_accuracy",
         "history": history,
         "iterations": [{"step": 1, "epoch": 1, "examples_seen": 4, "loss": 1.1}],
         "test_predictions": pred.tolist(),
@@ -214,7 +253,7 @@ def hand_made_run(folder, dataset_name="digits"):
             "classes": [HOSTILE, "b&c", "two"],
             "input_shape": [1, 4, 4],
             "n_train": 30,
-            "n_val": 0,
+            "n_val": 6,
             "n_test": 12,
         },
         "notes": [f"a note with {HOSTILE}"],
@@ -233,6 +272,77 @@ def test_report_escapes_all_text(tmp_path):
     assert "b&amp;c" in page
     assert page.count("<script") == 3
     assert len(DATA_URI.findall(page)) == 1 + 12 + 2  # weights, 12 test images, 2 mistakes
+
+
+def test_report_of_an_older_run_shows_no_best_chosen_on_test(tmp_path):
+    """results.json of a glassnet that chose the best epoch on the test set: the report
+    does not show that figure as a best validation accuracy."""
+    dataset = hand_made_run(tmp_path)
+    results = load_results(tmp_path)
+    for r in results["runs"]:
+        for key in ("best_val_accuracy", "best_epoch_on", "first_epoch_seconds"):
+            r.pop(key, None)
+        if r["status"] == "ok":
+            r["best_test_accuracy"] = 0.99
+    write_json(tmp_path / "results.json", results)
+    page = build_report(tmp_path, dataset=dataset).read_text(encoding="utf-8")
+    row = re.search(r'<tr data-model="mlp" data-engine="glassnet">(.*?)</tr>', page)[1]
+    assert "99.00%" not in page and row.count(">n/a</td>") == 2
+    assert "chose its best epoch on the test set" in page
+
+
+def test_report_without_a_validation_split_shows_no_best_epoch(tmp_path):
+    dataset = hand_made_run(tmp_path)
+    results = load_results(tmp_path)
+    results["dataset"]["n_val"] = 0
+    for r in results["runs"]:
+        if r["status"] == "ok":
+            r.update(best_epoch=None, best_val_accuracy=None, best_epoch_on=None)
+            r["history"] = [{k: v for k, v in e.items() if "val" not in k} for e in r["history"]]
+    write_json(tmp_path / "results.json", results)
+    page = build_report(tmp_path, dataset=dataset).read_text(encoding="utf-8")
+    row = re.search(r'<tr data-model="mlp" data-engine="glassnet">(.*?)</tr>', page)[1]
+    assert row.count(">–</td>") == 2  # best val. acc. and best epoch: none
+    assert "no best epoch is chosen" in re.search(r'id="gn-best-from">(.*?)</p>', page)[1]
+
+
+def test_skipped_runs_are_absent_from_the_synopsis_with_their_reason(tmp_path, monkeypatch):
+    """No bar at 0 for a run that did not train: the HTML chart leaves it out and lists
+    it with its reason, the PNG marks its place "not run" and names the reason."""
+    from glassnet.report.charts import synopsis_figure
+    from glassnet.viz import plots
+    from glassnet.viz.run import RunData
+
+    runs = [
+        {"model": "mlp", "engine": "glassnet", "status": "ok", "final_test_accuracy": 0.9},
+        {"model": "mlp", "engine": "sklearn", "status": "ok", "final_test_accuracy": 0.8},
+        {"model": "cnn", "engine": "glassnet", "status": "ok", "final_test_accuracy": 0.95},
+        {"model": "cnn", "engine": "sklearn", "status": "skipped", "reason": "no convolutions"},
+    ]
+    run = RunData(tmp_path, {"runs": runs}, [])
+    sklearn = next(t for t in synopsis_figure(run)["data"] if t["name"] == "scikit-learn")
+    assert sklearn["x"] == ["mlp"] and sklearn["y"] == [80.0]
+    assert run.absent() == [("cnn", "sklearn", "skipped: no convolutions")]
+
+    dataset = hand_made_run(tmp_path)  # mlp on scikit-learn is skipped there
+    page = build_report(tmp_path, dataset=dataset).read_text(encoding="utf-8")
+    absent = re.search(r'<div id="gn-absent"[^>]*>(.*?)</div>', page)[1]
+    assert 'data-model="mlp" data-engine="sklearn"' in absent and "skipped: because" in absent
+    figures = json.loads(re.search(r'id="gn-figures"[^>]*>(.*?)</script>', page, re.S)[1])
+    bars = {t["name"]: t["x"] for t in figures["chart-synopsis"]["data"]}
+    assert bars == {"glassnet": ["mlp"], "scikit-learn": []}
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or path)
+    accuracy = [[0.9, 0.8], [0.95, np.nan]]
+    absent = [("cnn", "sklearn", "skipped: no convolutions")]
+    plots.plot_synopsis(["mlp", "cnn"], ["glassnet", "sklearn"], accuracy, "x", absent=absent)
+    (ax,) = drawn[0].axes
+    heights = sorted(round(b.get_height(), 6) for b in ax.patches)
+    assert heights == [80.0, 90.0, 95.0]  # three bars, none at 0
+    texts = [t.get_text() for t in ax.texts]
+    assert "not run" in texts and "0.0" not in texts
+    assert "cnn on scikit-learn: skipped: no convolutions" in ax.get_xlabel()
 
 
 def test_report_without_the_dataset_says_why(tmp_path):

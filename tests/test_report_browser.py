@@ -42,7 +42,6 @@ def require(ok: bool, why: str) -> None:
 
 @pytest.fixture(scope="module")
 def report_path(tmp_path_factory):
-    pytest.importorskip("plotly")
     from glassnet.report import build_report
     from glassnet.study import CompareConfig, run_compare
 
@@ -114,7 +113,8 @@ def test_every_chart_is_drawn(report_page):
         assert chart["svgs"] > 0 and chart["width"] > 300, chart
         assert chart["lines"] + chart["bars"] > 0, f"{chart['id']} has no curves or bars"
     curves = next(c for c in charts if c["id"] == "chart-curves-baseline")
-    assert curves["lines"] == 8  # glassnet and scikit-learn x train/test x loss/accuracy
+    # glassnet and scikit-learn x train/validation/test x loss/accuracy
+    assert curves["lines"] == 12
     synopsis = next(c for c in charts if c["id"] == "chart-synopsis")
     assert synopsis["bars"] == 3  # baseline x 2 engines, cnn-pool x glassnet
 

@@ -185,8 +185,9 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
     g.add_argument(
         "--val-size",
         type=count_or_fraction,
-        help="hold out this many (or this fraction of) training images for validation "
-        f"({default('val_size')})",
+        help="hold out this many (or this fraction of) training images, stratified, for "
+        "validation: the best epoch is chosen on it, never on the test set; 0 for none (no "
+        f"best epoch is then shown) ({default('val_size')})",
     )
     g.add_argument("--augment", action="store_true", help="random crop + flip (CIFAR-10)")
     r = p.add_argument_group("recipe")

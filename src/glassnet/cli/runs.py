@@ -158,7 +158,7 @@ def add_train(sub) -> None:
 
 def cmd_train(args) -> int:
     from ..study import TrainConfig
-    from ..study.train_run import run_train, train_out
+    from ..study.train_run import ReportInterrupted, run_train, train_out
 
     resume = getattr(args, "resume", None)
     out = getattr(args, "out", None)
@@ -191,8 +191,10 @@ def cmd_train(args) -> int:
                 f"cause is fixed, continue with 'glassnet train --resume {out}'"
             ) from exc
         raise
-    except KeyboardInterrupt:
-        if (out / "last.safetensors").exists():
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, ReportInterrupted):  # after training, while writing the report
+            message = str(exc)
+        elif (out / "last.safetensors").exists():
             message = f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"
         elif config.engine == "torch":
             message = "the torch engine keeps no checkpoint; this run cannot be resumed"
@@ -201,10 +203,21 @@ def cmd_train(args) -> int:
         print(f"\ninterrupted: {message}", file=sys.stderr)
         return 130
     print(
-        f"test accuracy {metrics['test_accuracy'] * 100:.2f}% (loss {metrics['test_loss']:.4f})"
-        f" after {metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s training"
+        f"final test accuracy {metrics['test_accuracy'] * 100:.2f}% (loss "
+        f"{metrics['test_loss']:.4f}) after {metrics['epochs']} epochs, "
+        f"{metrics['train_seconds']:.1f} s training (wall-clock, noisy on a shared machine)"
     )
+    if metrics.get("best_epoch") is not None:
+        kept = "; best.safetensors holds its weights" if (out / "best.safetensors").exists() else ""
+        print(
+            f"best epoch {metrics['best_epoch']} by validation accuracy "
+            f"({metrics['best_val_accuracy'] * 100:.2f}%){kept}"
+        )
+    else:
+        print("no validation split (val_size=0): no best epoch is chosen")
     print(f"run folder: {out}")
+    if (out / "report.html").exists():
+        print(f"report:     {out / 'report.html'}")
     return 0
 
 

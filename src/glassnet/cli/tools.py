@@ -198,28 +198,59 @@ def add_report(sub) -> None:
     p = add_command(
         sub,
         "report",
-        "Rebuild report.html and the PNG plots of a compare run folder.",
-        "  glassnet report runs/20261122-101500-digits\n",
+        "Rebuild report.html and the PNG plots of a compare or train run folder.",
+        "  glassnet report runs/20261122-101500-digits\n"
+        "  glassnet report runs/20261122-103000-digits-lenet5      # a train run\n",
     )
     p.add_argument("run_dir")
     p.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args) -> int:
-    from ..report import build_report
+    from ..io import write_json
     from ..study import load_results
-    from ..viz.plots import save_plots
+    from ..study.compare import write_report
 
     folder = Path(args.run_dir)
-    if not (folder / "results.json").exists():
-        if (folder / "config.json").is_file() and (folder / "weights").is_dir():
-            raise UserError(
-                f"{folder} holds a compare run that was interrupted before its results were "
-                "written (no results.json): there is nothing to report yet; continue it with "
-                f"'glassnet compare --resume {folder}'"
-            )
-        raise UserError(f"{folder} is not a compare run folder (no results.json)")
-    results = load_results(folder)  # a damaged file: a ValueError naming it
-    save_plots(folder, results)
-    print(f"report: {build_report(folder, results)}")
+    dataset = None
+    if (folder / "results.json").exists() and not _stale_train_results(folder):
+        results = load_results(folder)  # a damaged file: a ValueError naming it
+    elif (folder / "model.safetensors").is_file() and (folder / "history.json").is_file():
+        # a train run from before train wrote results.json, or one continued with --resume
+        # and stopped before its new results.json was written: its model evaluated again
+        from ..study.train_run import train_results
+
+        results, dataset = train_results(folder)
+        write_json(folder / "results.json", results)  # the record the report is made of
+    elif (folder / "config.json").is_file() and (folder / "weights").is_dir():
+        raise UserError(
+            f"{folder} holds a compare run that was interrupted before its results were "
+            "written (no results.json): there is nothing to report yet; continue it with "
+            f"'glassnet compare --resume {folder}'"
+        )
+    elif (folder / "last.safetensors").is_file():
+        raise UserError(
+            f"{folder} holds a train run that has not finished (no model.safetensors yet): "
+            f"continue it with 'glassnet train --resume {folder}'"
+        )
+    else:
+        raise UserError(
+            f"{folder} is not a compare or train run folder (no results.json, no model.safetensors)"
+        )
+    print(f"report: {write_report(folder, results, dataset)}")
     return 0
+
+
+def _stale_train_results(folder: Path) -> bool:
+    """A train folder whose results.json has fewer epochs than its history.json: the run
+    was continued (--resume) and stopped before it wrote its new results."""
+    from ..io import read_json
+
+    try:
+        results = read_json(folder / "results.json")
+        history = read_json(folder / "history.json")
+        return results.get("kind") == "train" and len(results["runs"][0]["history"]) != len(
+            history["epochs"]
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return False  # not a train folder, or a damaged file: load_results names it

@@ -1,10 +1,9 @@
-"""The self-contained HTML report of a ``glassnet compare`` run.
+"""The self-contained HTML report of a ``glassnet compare`` or ``glassnet train`` run.
 
 ``build_report(run_dir)`` writes ``<run>/report.html``: one file that works offline
-(plotly's JavaScript embedded once, images as inline PNG). Needs plotly
-(``pip install 'glassnet[plot]'``), imported only when a report is built.
+(plotly.js's basic bundle, shipped with glassnet, embedded once; images as inline PNG).
 """
 
-from .html import build_report, render_report
+from .html import build_report, plotly_js, render_report
 
-__all__ = ["build_report", "render_report"]
+__all__ = ["build_report", "render_report", "plotly_js"]

@@ -54,7 +54,9 @@ def _axis(title: str, **extra) -> dict:
 def synopsis_figure(run: RunData) -> dict:
     """Grouped bars: final test accuracy of every model (x) on every engine (colour).
 
-    The y axis runs over ``ACCURACY_AXIS`` (0 to 105%), as in ``plot_synopsis``'s PNG.
+    A run that did not train has no bar (not a bar at 0): each engine's trace holds only
+    the models it trained; ``RunData.absent`` says which are missing and why. The y axis
+    runs over ``ACCURACY_AXIS`` (0 to 105%), as in ``plot_synopsis``'s PNG.
     """
     models, data = run.models(), []
     for i, engine in enumerate(run.engines()):
@@ -63,12 +65,13 @@ def synopsis_figure(run: RunData) -> dict:
             for r in run.runs
             if r["engine"] == engine and r.get("status") == "ok"
         }
+        trained = [m for m in models if _num(acc.get(m)) is not None]
         data.append(
             {
                 "type": "bar",
                 "name": ENGINE_LABELS.get(engine, engine),
-                "x": models,
-                "y": [_num(acc.get(m), 100) for m in models],
+                "x": trained,
+                "y": [_num(acc[m], 100) for m in trained],
                 "marker": {"color": engine_color(engine, i)},
                 "texttemplate": "%{y:.1f}",
                 "textposition": "outside",
@@ -79,9 +82,10 @@ def synopsis_figure(run: RunData) -> dict:
         "data": data,
         "layout": _layout(
             barmode="group",
-            xaxis=_axis("model"),
+            # every model keeps its place, in order, even where one engine skipped it
+            xaxis=_axis("model", categoryorder="array", categoryarray=models),
             # from 0, as the PNG: bars cut off below would exaggerate the differences
-            yaxis=_axis("test accuracy (%)", range=list(ACCURACY_AXIS)),
+            yaxis=_axis("final test accuracy (%)", range=list(ACCURACY_AXIS)),
         ),
     }
 

@@ -1,6 +1,6 @@
 """``report.html``: one self-contained page for a ``glassnet compare`` run.
 
-The page works offline: plotly's JavaScript is embedded once, each chart's figure is
+The page works offline: plotly.js's basic bundle is embedded once, each chart's figure is
 JSON in the page, and every picture is an inline base64 PNG. Sections, in order:
 
 * title, date, machine and recipe; the results table (model x engine); the notes;
@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_write
+from ..study.records import TIMING_NOTE, best_epoch_note
 from ..viz.images import mosaic, to_display, weight_tiles
 from ..viz.png import png_data_uri
 from ..viz.run import ENGINE_LABELS, RunData, load_run
 from .charts import curves_figure, iterations_figure, synopsis_figure
 
-__all__ = ["build_report", "render_report"]
+__all__ = ["build_report", "render_report", "plotly_js"]
 
 THUMB_PX = 64  # test images are shown about this tall (small digits are upscaled)
 TILE_PX = 40  # first-layer weight tiles are upscaled to about this size
@@ -51,12 +52,16 @@ def _pct(value) -> str:
     return "" if value is None else f"{value * 100:.2f}%"
 
 
-def _plotly_js() -> str:
-    try:
-        from plotly.offline import get_plotlyjs
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("the HTML report needs plotly: pip install 'glassnet[plot]'") from exc
-    return get_plotlyjs().replace("</script", "<\\/script")
+# plotly.js's basic partial bundle (scatter and bar charts are all the report draws):
+# 1.2 MB, where the full plotly.js of the plotly package is 4.8 MB. Shipped with
+# glassnet (see plotly-basic.README.txt), so the report needs no plotly package.
+PLOTLY_JS = "plotly-basic.min.js"
+
+
+def plotly_js() -> str:
+    """The plotly.js bundle the report embeds, safe inside a ``<script>`` element."""
+    text = resources.files("glassnet.report").joinpath(PLOTLY_JS).read_text("utf-8")
+    return text.replace("</script", "<\\/script")
 
 
 class _Page:
@@ -86,10 +91,23 @@ def _date(created: str) -> str:
 
 
 # ------------------------------------------------------------------------ sections
+def _is_train(run: RunData) -> bool:
+    return run.results.get("kind") == "train"
+
+
+def _title(run: RunData) -> str:
+    res = run.results
+    name = res.get("dataset", {}).get("name", res.get("config", {}).get("dataset", "?"))
+    if _is_train(run) and run.runs:
+        r = run.runs[0]
+        engine = ENGINE_LABELS.get(r["engine"], r["engine"])
+        return f"glassnet train: {r.get('zoo_name') or r['model']} on {name} ({engine})"
+    return f"glassnet compare: {name}"
+
+
 def _header(run: RunData) -> str:
     res, ds = run.results, run.results.get("dataset", {})
     cfg, machine = res.get("config", {}), res.get("machine", {})
-    name = ds.get("name", cfg.get("dataset", "?"))
     shape = "×".join(str(s) for s in ds.get("input_shape", []))
     versions = ", ".join(
         f"{k} {machine[k]}" for k in ("python", "numpy", "torch", "sklearn") if k in machine
@@ -106,7 +124,7 @@ def _header(run: RunData) -> str:
     )
     links = "".join(f'<a href="#model-{e(_slug(m))}">{e(m)}</a>' for m in run.models())
     return (
-        f"<header>\n<h1>glassnet compare: {e(name)}</h1>\n"
+        f"<header>\n<h1>{e(_title(run))}</h1>\n"
         f'<p class="gn-meta" id="gn-created">{e(_date(res.get("created", "")))} · '
         f"glassnet {e(res.get('glassnet_version', ''))}</p>\n"
         f'<p class="gn-meta" id="gn-machine">{e(cpu)}, '
@@ -114,6 +132,32 @@ def _header(run: RunData) -> str:
         f'<p class="gn-meta" id="gn-recipe">{e(recipe)} · {e(data)}</p>\n'
         f'<nav class="gn-meta"><a href="#results">results</a><a href="#charts">charts</a>'
         f"{links}</nav>\n</header>"
+    )
+
+
+def _seconds(value, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _best_cells(r: dict) -> str:
+    """Best validation accuracy and its epoch; a dash when there is no validation split,
+    n/a for a run recorded before the best epoch was chosen on validation (its best was
+    chosen on the test set, and is not shown)."""
+    if "best_epoch_on" not in r and "best_test_accuracy" in r:
+        title = "recorded by an older glassnet, which chose it on the test set"
+        return f'<td title="{e(title)}">n/a</td><td title="{e(title)}">n/a</td>'
+    if r.get("best_val_accuracy") is None:
+        title = "no validation split: no best epoch is chosen"
+        return f'<td title="{e(title)}">–</td><td title="{e(title)}">–</td>'
+    return f"<td>{_pct(r['best_val_accuracy'])}</td><td>{e(r['best_epoch'])}</td>"
+
+
+def _timing_cells(r: dict) -> str:
+    spread = r.get("seconds_per_epoch_range")
+    spread = f" ({spread[0]:.3f}–{spread[1]:.3f})" if spread else ""
+    return (
+        f"<td>{_seconds(r.get('seconds_per_epoch'))}{spread}</td>"
+        f"<td>{_seconds(r.get('first_epoch_seconds'))}</td><td>{_seconds(r['seconds'], 2)}</td>"
     )
 
 
@@ -131,31 +175,42 @@ def _results_table(run: RunData) -> str:
             reason = f"{r.get('status', 'skipped')}: {r.get('reason') or 'no reason given'}"
             rows.append(
                 f'<tr class="gn-skipped" {attrs}>{head}'
-                f'<td class="gn-text" colspan="6">{e(reason)}</td></tr>'
+                f'<td class="gn-text" colspan="7">{e(reason)}</td></tr>'
             )
             continue
-        top = ' class="gn-best"' if r["final_test_accuracy"] == best else ""
+        top = ' class="gn-best"' if r["final_test_accuracy"] == best and len(ok) > 1 else ""
         rows.append(
             f"<tr {attrs}>{head}<td{top}>{_pct(r['final_test_accuracy'])}</td>"
-            f"<td>{_pct(r['best_test_accuracy'])}</td><td>{e(r['best_epoch'])}</td>"
-            f"<td>{r['seconds']:.2f}</td><td>{r['seconds_per_epoch']:.3f}</td>"
-            f"<td>{r['params']:,}</td></tr>"
+            f"{_best_cells(r)}{_timing_cells(r)}<td>{r['params']:,}</td></tr>"
         )
     header = (
         '<tr><th class="gn-text">model</th><th class="gn-text">engine</th>'
-        "<th>final test acc.</th><th>best test acc.</th><th>best epoch</th>"
-        "<th>train seconds</th><th>s / epoch</th><th>params</th></tr>"
+        "<th>final test acc.</th><th>best val. acc.</th><th>best epoch</th>"
+        "<th>s / epoch (range)</th><th>1st epoch s</th><th>train seconds</th>"
+        "<th>params</th></tr>"
     )
+    legacy = any("best_epoch_on" not in r and "best_test_accuracy" in r for r in ok)
+    n_val = run.results.get("dataset", {}).get("n_val", 0)
+    if legacy:
+        best_from = (
+            "Final test accuracy: on the test split, after the last epoch. This run was "
+            "recorded by an older glassnet, which chose its best epoch on the test set: it is "
+            "not shown (n/a)."
+        )
+    else:
+        best_from = best_epoch_note(n_val)
     return (
         f'<section id="results">\n<h2>Results</h2>\n<table id="gn-results">\n'
         f"<thead>{header}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
-        '<p class="gn-muted">Accuracy on the test split; s / epoch is the median '
-        "epoch.</p>\n</section>"
+        f'<p class="gn-muted" id="gn-best-from">{e(best_from)}</p>\n'
+        f'<p class="gn-muted" id="gn-timing">{e(TIMING_NOTE)}</p>\n</section>'
     )
 
 
 def _notes(run: RunData) -> str:
-    notes = list(run.results.get("notes", []))
+    # where the best epoch comes from and how noisy the times are: said under the table
+    shown = {TIMING_NOTE, best_epoch_note(run.results.get("dataset", {}).get("n_val", 0))}
+    notes = [n for n in run.results.get("notes", []) if n not in shown]
     if run.images_note:
         notes.append(run.images_note)
     if not notes:
@@ -293,13 +348,29 @@ def _model_html(run: RunData, page: _Page, model: str) -> str:
         parts.append('<p class="gn-muted">No engine trained this model (see the table).</p>')
     else:
         parts += [
-            "<h3>Loss and accuracy per epoch (train dashed, test solid)</h3>",
+            "<h3>Loss and accuracy per epoch (train dashed, validation dotted, test solid)</h3>",
             page.chart(f"chart-curves-{slug}", curves_figure(run, model)),
         ]
         main = run.primary(model)
         parts += [_engine_html(run, r, r is main) for r in runs]
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _absent_html(run: RunData) -> str:
+    """The runs the synopsis leaves out (skipped or failed), each with its reason."""
+    absent = run.absent()
+    if not absent:
+        return ""
+    items = "".join(
+        f'<li data-model="{e(m)}" data-engine="{e(engine)}">{e(m)} on '
+        f"{e(ENGINE_LABELS.get(engine, engine))}: {e(why)}</li>"
+        for m, engine, why in absent
+    )
+    return (
+        '<div id="gn-absent" class="gn-muted"><p>Not drawn, as these runs did not train:</p>'
+        f"<ul>{items}</ul></div>"
+    )
 
 
 # ------------------------------------------------------------------------ the page
@@ -310,9 +381,14 @@ def render_report(run: RunData) -> str:
         _header(run),
         _results_table(run),
         _notes(run),
-        '<section id="charts">\n<h2>Charts</h2>\n<h3>Final test accuracy</h3>',
-        page.chart("chart-synopsis", synopsis_figure(run)),
+        '<section id="charts">\n<h2>Charts</h2>',
     ]
+    if not _is_train(run):  # one run needs no bar chart beside its table
+        body += [
+            "<h3>Final test accuracy</h3>",
+            page.chart("chart-synopsis", synopsis_figure(run)),
+            _absent_html(run),
+        ]
     if any(r.get("iterations") for r in run.runs if r.get("status") == "ok"):
         body += [
             "<h3>Training loss per iteration</h3>",
@@ -329,13 +405,12 @@ def render_report(run: RunData) -> str:
         f"{e(plots)}</footer>"
     )
     template = resources.files("glassnet.report").joinpath("template.html").read_text("utf-8")
-    name = run.results.get("dataset", {}).get("name", "")
     return string.Template(template).substitute(
-        title=e(f"glassnet compare: {name}"),
+        title=e(_title(run)),
         version=e(run.results.get("glassnet_version", "")),
         body="\n".join(b for b in body if b),
         figures=page.figures_json(),
-        plotly_js=_plotly_js(),
+        plotly_js=plotly_js(),
     )
 
 

@@ -33,6 +33,7 @@ from .. import random as gn_random
 from ..io import atomic_write, read_json, save_arrays, write_json
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
+from .records import TIMING_NOTE, best_epoch_note
 
 __all__ = [
     "run_compare",
@@ -139,7 +140,12 @@ def run_compare(
     if not validated:
         config.validate()
     if resume:
-        out = _resumable_folder(out, config)
+        out = _resumable_folder(out, config, report)
+        if (out / "results.json").exists():  # stopped while writing its report: finish it
+            results = load_results(out)
+            log(f"{out}: every run had finished; writing the files the interruption left out")
+            _finish(out, results, None, report, log)
+            return out, results
     else:
         check_new_run_folder(out)  # a new study would mix with the old one
         out = Path(out) if out else default_out(config.dataset)
@@ -173,27 +179,42 @@ def run_compare(
             "n_test": int(len(dataset.y_test)),
             "test_labels": dataset.y_test.tolist(),
         },
-        "notes": _notes(config, runs),
+        "notes": _notes(config, runs, dataset),
         "runs": runs,
     }
     write_json(out / "results.json", results)
-    shutil.rmtree(out / FINISHED_DIR, ignore_errors=True)  # results.json holds them now
-    write_history_csv(out / "history.csv", runs)
-    if report:
-        write_report(out, results, dataset, log)
+    _finish(out, results, dataset, report, log)
     return out, results
 
 
-def _resumable_folder(out, config: CompareConfig) -> Path:
+def _finish(out: Path, results: dict, dataset, report: bool, log) -> None:
+    """What follows results.json: history.csv, the plots and report.html. Interrupted
+    here, the folder is finished by ``run_compare(..., resume=True)``."""
+    try:
+        shutil.rmtree(out / FINISHED_DIR, ignore_errors=True)  # results.json holds them now
+        write_history_csv(out / "history.csv", results["runs"])
+        if report:
+            write_report(out, results, dataset, log)
+    except KeyboardInterrupt:
+        log(
+            f"\ninterrupted while writing the report: {out / 'results.json'} holds every "
+            f"result; finish the report with 'glassnet compare --resume {out}' (or "
+            f"'glassnet report {out}')"
+        )
+        raise
+
+
+def _resumable_folder(out, config: CompareConfig, report: bool = True) -> Path:
     """``out`` as the folder of an interrupted compare run of ``config``."""
     if out is None:
         raise ValueError("resume needs the run folder (out=)")
     out = Path(out)
     if not (out / "config.json").is_file():
         raise FileNotFoundError(f"{out} is not a compare run folder (no config.json)")
-    if (out / "results.json").exists():
+    if (out / "results.json").exists() and (not report or (out / "report.html").exists()):
         raise FileExistsError(
-            f"{out} holds a finished compare run (results.json): nothing to resume"
+            f"{out} holds a finished compare run (results.json): nothing to resume; rebuild "
+            f"its report with 'glassnet report {out}'"
         )
     if read_json(out / "config.json") != json.loads(json.dumps(config.to_dict())):
         raise ValueError(
@@ -244,7 +265,8 @@ def _run_every_engine(
             runs.append(record)
             if record["status"] == "ok":
                 log(
-                    f"  {name:<14} {engine:<9} test accuracy {record['final_test_accuracy']:.4f}"
+                    f"  {name:<14} {engine:<9} final test accuracy "
+                    f"{record['final_test_accuracy']:.4f}"
                     f"  ({time.perf_counter() - started:.1f} s with evaluation)"
                 )
             else:
@@ -252,20 +274,24 @@ def _run_every_engine(
     return runs
 
 
-def write_report(out: Path, results: dict, dataset=None, log=print) -> Path | None:
-    """PNG plots and report.html for a run folder (needs the 'plot' extra)."""
+def write_report(out: Path, results: dict, dataset=None, log=print) -> Path:
+    """PNG plots (with matplotlib, the 'plot' extra) and report.html (which needs no
+    extra: plotly.js ships with glassnet) for a compare or train run folder."""
+    from ..report import build_report
+    from ..viz import save_plots
+
     try:
-        from ..report import build_report
-        from ..viz import save_plots
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        log(f"(no report: {exc})")
-        return None
-    save_plots(out, results, dataset)  # first: the report links to plots/
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log("(no PNG plots in plots/: they need matplotlib, pip install 'glassnet[plot]')")
+    else:
+        save_plots(out, results, dataset)  # first: the report links to plots/
     return build_report(out, results, dataset)
 
 
-def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
-    notes = []
+def _notes(config: CompareConfig, runs: list[dict], dataset=None) -> list[str]:
+    n_val = len(dataset.y_val) if dataset is not None and dataset.y_val is not None else 0
+    notes = [best_epoch_note(n_val)]
     if {"glassnet", "torch"} <= set(config.engines):
         notes.append(
             "glassnet and PyTorch start from identical weights (the glassnet model converted "
@@ -312,7 +338,7 @@ def _notes(config: CompareConfig, runs: list[dict]) -> list[str]:
                 f"No scikit-learn row for {', '.join(skipped)}: MLPClassifier only stacks fully "
                 "connected layers, so convolutions, pooling and skip links cannot be expressed."
             )
-    notes.append("Seconds count the training loop only, not the evaluation after each epoch.")
+    notes.append(TIMING_NOTE)
     return notes
 
 
@@ -342,21 +368,29 @@ def write_history_csv(path, runs: list[dict]) -> None:
 
 
 def results_table(results: dict) -> str:
-    """The console table: model x engine, final and best test accuracy, seconds, params."""
+    """The console table: model x engine; the final test accuracy, the best epoch by
+    validation accuracy, the median epoch time after the first (warm-up) with its range,
+    the first epoch's time, the total and the parameter count."""
     m = max([16, *(len(r["model"]) + 2 for r in results["runs"])])  # long names get room
     header = (
-        f"{'model':<{m}}{'engine':<10}{'final acc':>10}{'best acc':>10}{'best ep':>8}"
-        f"{'seconds':>9}{'params':>10}"
+        f"{'model':<{m}}{'engine':<10}{'final test':>11}{'best val':>10}{'best ep':>8}"
+        f"{'s/epoch':>9}{'(range)':>17}{'1st ep s':>9}{'total s':>9}{'params':>10}"
     )
     lines = [header, "-" * len(header)]
     for r in results["runs"]:
         if r["status"] != "ok":
             lines.append(f"{r['model']:<{m}}{r['engine']:<10}  skipped ({_short(r['reason'])})")
             continue
+        best = r.get("best_val_accuracy")  # None without a validation split (or an old run)
+        best_acc = "-" if best is None else f"{best * 100:.2f}%"
+        best_ep = "-" if best is None else str(r["best_epoch"])
+        spread = r.get("seconds_per_epoch_range")
+        spread = f"({spread[0]:.3f}-{spread[1]:.3f})" if spread else ""
+        first = r.get("first_epoch_seconds")
         lines.append(
-            f"{r['model']:<{m}}{r['engine']:<10}{r['final_test_accuracy'] * 100:>9.2f}%"
-            f"{r['best_test_accuracy'] * 100:>9.2f}%{r['best_epoch']:>8}{r['seconds']:>9.2f}"
-            f"{r['params']:>10,}"
+            f"{r['model']:<{m}}{r['engine']:<10}{r['final_test_accuracy'] * 100:>10.2f}%"
+            f"{best_acc:>10}{best_ep:>8}{r['seconds_per_epoch']:>9.3f}{spread:>17}"
+            f"{'' if first is None else f'{first:.3f}':>9}{r['seconds']:>9.2f}{r['params']:>10,}"
         )
     return "\n".join(lines)
 

@@ -65,7 +65,9 @@ class Recipe:
     augment: bool = False
     seed: int = 0
     train_size: float | int | None = None
-    val_size: float | int = 0
+    # 10% of the training images, stratified, held out to choose the best epoch on:
+    # nothing is ever chosen on the test set (0: no split, and no best epoch)
+    val_size: float | int = 0.1
     data_dir: str | None = None
 
     def ignored_settings(self) -> list[str]:

@@ -38,6 +38,7 @@ from ..train.callbacks import Callback, EarlyStopping, ProgressBar, TimeBudget
 from ..train.fit import EARLY_STOPPING_NEEDS_VAL, time_budget_scheduler
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
 from ..train.trainer import TrainingDivergedError
+from .records import best_epoch, epoch_timing
 
 __all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
 
@@ -139,16 +140,14 @@ class RunResult:
         }
         if self.status != "ok":
             return out
-        acc = [e["test_accuracy"] for e in self.history]
-        best = int(np.argmax(acc))
         pred = self.predictions
         out.update(
-            seconds=float(sum(e["seconds"] for e in self.history)),
-            seconds_per_epoch=float(np.median([e["seconds"] for e in self.history])),
-            final_test_accuracy=acc[-1],
+            # the median epoch after the first (warm-up), its range, the first, the total
+            **epoch_timing(self.history),
+            final_test_accuracy=self.history[-1]["test_accuracy"],
             final_test_loss=self.history[-1]["test_loss"],
-            best_test_accuracy=acc[best],
-            best_epoch=self.history[best]["epoch"],
+            # chosen on the validation split, never on the test set (None without one)
+            **best_epoch(self.history),
             history=self.history,
             iterations=self.iterations,
             test_predictions=pred.tolist(),

@@ -6,26 +6,34 @@ epoch, confusion matrix, per-class errors, seconds), ``model.safetensors`` (the 
 weights, with the zoo name and options in its metadata so ``glassnet evaluate`` can
 rebuild the model), and for the glassnet engine ``last.safetensors`` (resumable) and
 ``best.safetensors``. A run interrupted with Ctrl-C continues with ``--resume``.
+
+It also leaves the report of one ``compare`` row: ``results.json`` (the same record as
+a compare run's, with ``"kind": "train"``), ``report.html`` and ``plots/`` (curves,
+first-layer weights, confusion matrix and per-class errors, the first 20 test images
+and the first 20 mistakes). ``glassnet report`` rebuilds them, also for a train folder
+from before reports (it evaluates ``model.safetensors`` again).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import time
 from pathlib import Path
 
-from .. import models
+from .. import __version__, models
 from .. import random as gn_random
 from ..io import load_arrays, read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.callbacks import Callback
 from ..train.checkpoint import CHECKPOINT_KEY
 from ..train.history import History
-from .compare import check_new_run_folder, default_out, machine_info
+from .compare import check_new_run_folder, default_out, machine_info, write_report
 from .config import TrainConfig
-from .engines import RunSpec, run_torch
+from .engines import RunResult, RunSpec, first_layer_weights, run_torch
+from .records import TIMING_NOTE, best_epoch, best_epoch_note
 
-__all__ = ["run_train", "train_out", "load_model"]
+__all__ = ["run_train", "train_out", "load_model", "train_results", "ReportInterrupted"]
 
 
 def load_model(path):
@@ -151,9 +159,6 @@ def run_train(
         history.to_csv(out / "history.csv")
     save(weights, out / "model.safetensors", {**model.zoo_spec, "engine": config.engine})
     history.to_json(out / "history.json")
-    best_epoch, best_acc = (
-        history.best("test_accuracy") if "test_accuracy" in history else (None, None)
-    )
     metrics = {
         "model": zoo_name,
         "dataset": dataset.name,
@@ -161,8 +166,8 @@ def run_train(
         "test_loss": result["loss"],
         "test_accuracy": result["accuracy"],
         "n_test": result["n"],
-        "best_epoch": best_epoch,
-        "best_test_accuracy": best_acc,
+        # chosen on the validation accuracy, never on the test set (None without a split)
+        **best_epoch(history.epochs),
         "epochs": len(history),
         "train_seconds": sum(e["seconds"] for e in history.epochs),
         "wall_seconds": time.perf_counter() - started,
@@ -172,8 +177,72 @@ def run_train(
         "machine": machine_info(),
     }
     write_json(out / "metrics.json", metrics)
-    _plot_curves(out, history, zoo_name, config.engine)
+    results = _results(config, dataset, zoo_name, model, history, result)
+    try:
+        write_json(out / "results.json", results)
+        write_report(out, results, dataset, log)
+    except KeyboardInterrupt:
+        raise ReportInterrupted(
+            f"training finished and {out / 'model.safetensors'} is saved, but the report was "
+            f"not written: write it with 'glassnet report {out}'"
+        ) from None
     return out, metrics
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """Ctrl-C after a train run finished and saved its model, while its results.json and
+    report were being written; the message says how to finish them."""
+
+
+def _results(config: TrainConfig, dataset, zoo_name: str, model, history, result) -> dict:
+    """results.json of a train run: a compare run's, with one record (``model`` holding
+    the run's final weights) and ``"kind": "train"``."""
+    key, first = first_layer_weights(model)
+    record = RunResult(
+        config.model,
+        config.engine,
+        params=model.num_parameters(),
+        history=history.epochs,
+        iterations=history.iterations,
+        predictions=result["predictions"],
+        first_layer=first,
+        first_layer_key=key,
+    ).summary(dataset.y_test, dataset.num_classes)
+    record.update(zoo_name=zoo_name, weights_file="model.safetensors")
+    n_val = len(dataset.y_val) if dataset.y_val is not None else 0
+    return {
+        "kind": "train",
+        "glassnet_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "config": config.to_dict(),
+        "dataset": {
+            "name": dataset.name,
+            "classes": list(dataset.classes),
+            "input_shape": list(dataset.input_shape),
+            "n_train": int(len(dataset.y_train)),
+            "n_val": n_val,
+            "n_test": int(len(dataset.y_test)),
+            "test_labels": dataset.y_test.tolist(),
+        },
+        "notes": [best_epoch_note(n_val), TIMING_NOTE],
+        "runs": [record],
+    }
+
+
+def train_results(folder) -> tuple[dict, object]:
+    """``(results, dataset)`` of a finished train folder that has no results.json (it
+    was made before train wrote reports): its model.safetensors evaluated again on the
+    run's test split, with its config.json and history.json. The dataset is not
+    downloaded."""
+    folder = Path(folder)
+    config = read_run_config(folder)
+    dataset = config.load_dataset(download=False)
+    model = load_model(folder / "model.safetensors")
+    history = History.from_json(folder / "history.json")
+    result = evaluate(model, dataset)
+    zoo_name = model.zoo_spec["model"]
+    return _results(config, dataset, zoo_name, model, history, result), dataset
 
 
 class _StartRun(Callback):
@@ -186,17 +255,6 @@ class _StartRun(Callback):
     def on_train_begin(self, trainer) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "config.json", self.config.to_dict())
-
-
-def _plot_curves(out: Path, history: History, title: str, engine: str) -> None:
-    """Learning-curve PNGs when matplotlib (the 'plot' extra) is installed."""
-    try:
-        import matplotlib  # noqa: F401
-
-        from ..viz.plots import plot_curves
-    except ImportError:
-        return
-    plot_curves({engine: history.epochs}, out / "plots" / "curves.png", title=title)
 
 
 # what a resumed run may change; anything else (the optimizer's lr, the batch size, ...) comes

@@ -113,27 +113,45 @@ def plot_synopsis(
     accuracy,
     path,
     title: str = "final test accuracy",
+    absent: Sequence[tuple[str, str, str]] = (),
 ) -> Path:
-    """Grouped bars: ``accuracy[i, j]`` of model i on engine j (NaN where it did not run)."""
+    """Grouped bars: ``accuracy[i, j]`` of model i on engine j. Where a run did not train
+    (NaN) no bar is drawn, only "not run" in its place; ``absent`` (model, engine, reason)
+    triples are listed under the axes."""
     percent = np.asarray(accuracy, dtype=float) * 100
-    fig = _figure(max(5.0, 1.6 * len(models) + 3), 3.8)
+    reasons = [f"{m} on {ENGINE_LABELS.get(e, e)}: {why}" for m, e, why in absent]
+    fig = _figure(max(5.0, 1.6 * len(models) + 3), 3.8 + 0.22 * len(reasons))
     ax = fig.subplots()
     width = 0.8 / max(len(engines), 1)
     x = np.arange(len(models))
     for j, engine in enumerate(engines):
         offset = (j - (len(engines) - 1) / 2) * width
         label, color = ENGINE_LABELS.get(engine, engine), engine_color(engine, j)
-        bars = ax.bar(x + offset, np.nan_to_num(percent[:, j]), width, label=label, color=color)
-        for bar, value in zip(bars, percent[:, j]):
-            text = "n/a" if np.isnan(value) else f"{value:.1f}"
+        ran = ~np.isnan(percent[:, j])
+        bars = ax.bar(x[ran] + offset, percent[ran, j], width, label=label, color=color)
+        for bar, value in zip(bars, percent[ran, j]):
             where = (bar.get_x() + bar.get_width() / 2, bar.get_height())
-            ax.annotate(text, where, ha="center", va="bottom", fontsize=7)
+            ax.annotate(f"{value:.1f}", where, ha="center", va="bottom", fontsize=7)
+        for i in np.flatnonzero(~ran):  # its place stays empty, marked, not a bar at 0
+            ax.text(
+                x[i] + offset,
+                2,
+                "not run",
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="#59636e",
+            )
     ax.set_xticks(x, list(models))
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("final test accuracy (%)")
     ax.set_ylim(*ACCURACY_AXIS)  # from 0, as the HTML report's synopsis
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(title)
+    if reasons:  # under the axes, one line each, cut to fit
+        lines = [t if len(t) <= 110 else t[:107] + "..." for t in reasons]
+        ax.set_xlabel("\n".join(["not run:", *lines]), fontsize=7, color="#59636e")
     return _save(fig, path)
 
 
@@ -310,7 +328,10 @@ def save_plots(run_dir, results: dict | None = None, dataset=None) -> list[Path]
         if r.get("status") == "ok":
             i, j = models.index(r["model"]), engines.index(r["engine"])
             accuracy[i, j] = r["final_test_accuracy"]
-    paths = [plot_synopsis(models, engines, accuracy, out / "synopsis.png")]
+    paths = []
+    if run.results.get("kind") != "train":  # one training run needs no bar chart
+        synopsis = out / "synopsis.png"
+        paths.append(plot_synopsis(models, engines, accuracy, synopsis, absent=run.absent()))
     series = {
         f"{r['model']} / {r['engine']}": (
             [i["examples_seen"] for i in r["iterations"]],

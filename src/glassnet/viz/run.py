@@ -70,6 +70,15 @@ class RunData:
             r for r in self.runs if r["model"] == model and (r.get("status") == "ok" or not ok_only)
         ]
 
+    def absent(self) -> list[tuple[str, str, str]]:
+        """(model, engine, reason) of every run that did not train (skipped or failed):
+        the synopsis charts draw no bar for them and list them with their reason."""
+        return [
+            (r["model"], r["engine"], f"{r.get('status') or 'skipped'}: {r.get('reason') or '?'}")
+            for r in self.runs
+            if r.get("status") != "ok"
+        ]
+
     def primary(self, model: str) -> dict | None:
         """The run whose pictures stand for a model: glassnet's if it ran, else the first."""
         runs = self.runs_of(model)
