@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n 2
 # oversubscribe the cores and every matmul waits on a descheduled thread (10x slower)
 TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help install demo test lint format browser bench bench-long clean
+.PHONY: help install demo test lint format browser bench bench-long clean docs
 
 help:
 	@echo "make demo        set up .venv and run 'glassnet compare' on the bundled digits"
@@ -22,6 +22,7 @@ help:
 	@echo "                 with apt-get (sudo when not root) for the report's browser test,"
 	@echo "                 unless it is there or BROWSER=0 (the browser test then skips)"
 	@echo "make lint        ruff check + format check"
+	@echo "make docs        build the documentation site into site/ (executes every lesson)"
 	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
 	@echo "make bench-long  accuracy recipes and time to accuracy (long; run once and recorded)"
 
@@ -31,7 +32,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet "$(TORCH_PIN)"
-	$(PIP) install --quiet -e ".[all,dev]"
+	$(PIP) install --quiet -e ".[all,dev,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -54,8 +55,29 @@ browser:
 demo: $(STAMP)
 	$(VENV)/bin/glassnet compare
 
-test: $(STAMP) browser
+test: $(STAMP) browser docs
 	$(TEST_THREADS) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site: mkdocs-material, with KaTeX and iframe-worker (search from
+# file://) from the npm registry, served from site/, never from a CDN. Lessons run at
+# GLASSNET_LESSON_SIZE (ci: small and quick; full: the real experiment, e.g.
+# make docs GLASSNET_LESSON_SIZE=full).
+DOCS_STAMP := $(VENV)/.glassnet-docs-installed
+NPM_PINS ?= katex@0.16.22 iframe-worker@1.0.4
+NPM_STAMP := build/npm/.glassnet-npm-installed
+GLASSNET_LESSON_SIZE ?= ci
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PIP) install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+$(NPM_STAMP): Makefile
+	@command -v npm >/dev/null || { echo "make docs needs npm (apt-get install npm)"; exit 2; }
+	npm install --silent --no-audit --no-fund --prefix build/npm $(NPM_PINS)
+	touch $(NPM_STAMP)
+
+docs: $(DOCS_STAMP) $(NPM_STAMP)
+	GLASSNET_LESSON_SIZE=$(GLASSNET_LESSON_SIZE) MPLBACKEND=Agg $(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -75,4 +97,4 @@ bench-long: $(STAMP)
 	$(PY) benchmarks/time_to_accuracy.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

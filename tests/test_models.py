@@ -164,6 +164,8 @@ def test_unknown_option_lists_the_accepted_ones():
     with pytest.raises(ValueError, match=r"no option\(s\) \['dropout'\].*\['filters', 'hidden'\]"):
         models.get("digits-cnn", dropout=0.5)
     with pytest.raises(ValueError, match="no option"):
+        models.get("lenet5", filters=10)
+    with pytest.raises(ValueError, match="two widths"):
         models.get("lenet5", hidden=10)
 
 

@@ -8,6 +8,7 @@
     glassnet datasets                     what is available and where
     glassnet report runs/<run>            rebuild report.html from a run folder
     glassnet paths rosenbrock             optimizer paths on a loss contour (also a model's)
+    glassnet sweep --study hidden-size    hyperparameters chosen on a validation split
 
 User errors (an unknown model, a bad value, missing data, an unwritable folder) print
 one line and exit with status 2; training that diverges (a NaN loss) or runs out of
@@ -23,7 +24,7 @@ import sys
 import warnings
 
 from .. import __version__, kernels
-from . import paths, runs, tools
+from . import paths, runs, sweep, tools
 from .common import UserError
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_datasets(sub)
     tools.add_report(sub)
     paths.add_paths(sub)
+    sweep.add_sweep(sub)
     return parser
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_command, non_negative_int, parse_shape, positive_int
+from .common import (
+    UserError,
+    add_command,
+    knob_table,
+    non_negative_int,
+    parse_shape,
+    positive_int,
+)
 
 __all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_layer"]
 
@@ -119,6 +126,7 @@ def add_summary(sub) -> None:
         "Print a zoo model's layers, output shapes and parameter counts.",
         "  glassnet summary lenet5\n"
         "  glassnet summary cnn-pool --input-shape 3,32,32\n"
+        "  glassnet summary baseline --set hidden=64,activation=relu\n"
         "  glassnet summary --list\n",
     )
     p.add_argument("model", nargs="?", help="a zoo model name")
@@ -127,6 +135,14 @@ def add_summary(sub) -> None:
         "--num-classes", type=positive_int, help="classes of the last layer (default: 10)"
     )
     p.add_argument("--list", action="store_true", default=False, help="list the zoo models")
+    p.add_argument(
+        "--set",
+        dest="knobs",
+        type=knob_table,
+        metavar="KNOBS",
+        help="the model's knobs, e.g. hidden=64,activation=relu (its knobs and defaults are "
+        "listed under the table)",
+    )
     p.set_defaults(handler=cmd_summary)
 
 
@@ -143,9 +159,17 @@ def cmd_summary(args) -> int:
         args.model,
         input_shape=getattr(args, "input_shape", None),
         num_classes=getattr(args, "num_classes", None),
+        **getattr(args, "knobs", {}),
     )
     print(f"{model.zoo_spec['model']}\n")
     print(summary(model, model.zoo_spec["input_shape"]))
+    defaults = models.knobs(args.model)
+    knobs = {**defaults, **model.zoo_spec["options"]}
+    text = ", ".join(f"{k}={v!r}" for k, v in knobs.items()) or "none"
+    changed = [k for k in knobs if knobs[k] != defaults.get(k)]
+    note = ", ".join(f"{k}={defaults[k]!r}" for k in changed if k in defaults)
+    note = f"defaults: {note}; " if note else ""
+    print(f"\nknobs: {text} ({note}change with --set)")
     return 0
 
 
@@ -210,9 +234,11 @@ def add_report(sub) -> None:
     p = add_command(
         sub,
         "report",
-        "Rebuild report.html and the PNG plots of a compare or train run folder.",
+        "Rebuild report.html and the PNG plots of a compare or train run folder (or the "
+        "report of a sweep).",
         "  glassnet report runs/20261122-101500-digits\n"
-        "  glassnet report runs/20261122-103000-digits-lenet5      # a train run\n",
+        "  glassnet report runs/20261122-103000-digits-lenet5      # a train run\n"
+        "  glassnet report runs/20261122-104500-digits-sweep       # a sweep\n",
     )
     p.add_argument("run_dir")
     p.set_defaults(handler=cmd_report)
@@ -224,6 +250,17 @@ def cmd_report(args) -> int:
     from ..study.compare import write_report
 
     folder = Path(args.run_dir)
+    if (folder / "trials").is_dir() and (folder / "config.json").is_file():  # a sweep
+        from ..io import read_json
+        from ..report.sweep import build_sweep_report
+
+        if not (folder / "results.json").exists():
+            raise UserError(
+                f"{folder} holds a sweep that was interrupted before its results were written "
+                f"(no results.json): continue it with 'glassnet sweep --resume {folder}'"
+            )
+        print(f"report: {build_sweep_report(folder, read_json(folder / 'results.json'))}")
+        return 0
     dataset = None
     if (folder / "results.json").exists() and not _stale_train_results(folder):
         results = load_results(folder)  # a damaged file: a ValueError naming it

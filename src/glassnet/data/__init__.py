@@ -12,7 +12,16 @@
 
 from __future__ import annotations
 
-from .datasets import Dataset, DatasetInfo, available, canonical_name, load, verify
+from .datasets import (
+    NORMALIZATIONS,
+    Dataset,
+    DatasetInfo,
+    available,
+    canonical_name,
+    load,
+    normalization_name,
+    verify,
+)
 from .download import ENV_VAR, DatasetNotFoundError, DownloadError, data_root
 from .loader import DataLoader
 from .transforms import (
@@ -30,6 +39,8 @@ __all__ = [
     "available",
     "verify",
     "canonical_name",
+    "NORMALIZATIONS",
+    "normalization_name",
     "data_root",
     "ENV_VAR",
     "DatasetNotFoundError",

@@ -1,7 +1,7 @@
 """glassnet.models: the model zoo (``get``, ``list``, ``info``) and ``load`` of a saved one."""
 
 from .saved import load
-from .zoo import STUDY_MODELS, ModelSpec, get, info, list_models, register, resolve
+from .zoo import STUDY_MODELS, ModelSpec, get, info, knobs, list_models, register, resolve
 
 list = list_models  # noqa: A001  (models.list(), as the zoo's users expect)
 
@@ -11,6 +11,7 @@ __all__ = [
     "list",
     "list_models",
     "info",
+    "knobs",
     "register",
     "resolve",
     "ModelSpec",

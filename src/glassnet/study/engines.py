@@ -85,6 +85,7 @@ class RunSpec:
     # seconds of training each (glassnet.train.TimeBudget): epochs is then an upper bound
     # and 'onecycle' follows the share of the budget spent (not in compare's recipe)
     time_budget: float | None = None
+    model_args: dict = field(default_factory=dict)  # the zoo knobs (hidden=64, ...)
     # epoch_end(epoch, logs): called after each epoch and its evaluation (not timed)
     epoch_end: Callable[[int, dict], None] | None = field(default=None, repr=False)
 
@@ -99,7 +100,12 @@ class RunSpec:
 
     def build_glassnet(self) -> nn.Module:
         d = self.dataset
-        model = models.get(self.zoo_name, input_shape=d.input_shape, num_classes=d.num_classes)
+        model = models.get(
+            self.zoo_name,
+            input_shape=d.input_shape,
+            num_classes=d.num_classes,
+            **self.model_args,
+        )
         model.load_state_dict(self.init_state)
         return model
 

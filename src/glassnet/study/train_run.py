@@ -84,7 +84,12 @@ def run_train(
     dataset = config.load_dataset()
     zoo_name = models.resolve(config.model, dataset.name)
     gn_random.manual_seed(config.seed)
-    model = models.get(zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+    model = models.get(
+        zoo_name,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        **config.model_args,
+    )
     log(f"{dataset!r}\n{zoo_name}: {model.num_parameters():,} parameters, engine {config.engine}")
     started = time.perf_counter()
     spec = RunSpec.from_recipe(
@@ -97,6 +102,7 @@ def run_train(
         early_stopping=config.early_stopping,
         log_interval=config.log_interval,
         time_budget=config.time_budget,
+        model_args=dict(config.model_args),
     )
     start_run = _StartRun(out, config)
     if config.engine == "glassnet":
