@@ -119,10 +119,9 @@ class Conv2d(Module):
         n, g = x.shape[0], self.groups
         xp = pad2d(x, *self._pads())
         cols = im2col(xp, self.kernel_size, self.stride, self.dilation, (ho, wo))
-        cols = cols.reshape(g, len(cols) // g, n * ho * wo)  # (G, C/G*kh*kw, N*Ho*Wo)
-        w2 = self.weight.data.reshape(
-            g, self.out_channels // g, cols.shape[1]
-        )  # (G, O/G, C/G*kh*kw)
+        k = len(cols) // g  # C/G*kh*kw: one group's rows
+        cols = cols.reshape(g, k, n * ho * wo)  # (G, C/G*kh*kw, N*Ho*Wo)
+        w2 = self.weight.data.reshape(g, self.out_channels // g, k)  # (G, O/G, C/G*kh*kw)
         y = (w2 @ cols).reshape(self.out_channels, n, ho, wo).transpose(1, 0, 2, 3)
         if self.bias is not None:
             y = y + self.bias.data[:, None, None]
