@@ -13,6 +13,7 @@ of its math. Each layer also shows, in one line, where its tuned form here takes
     ops.py            padding and the skip links' sum on slices of the batch
     im2col.py         the rows layout and its adjoints (col2im, by phases, by rows)
     threads.py        glassnet's worker threads (``glassnet.set_num_threads``)
+    workspace.py      each layer's columns and scratch reused from step to step
     allocator.py      glibc keeps freed memory for the next step (``Trainer.fit``)
     blas_spin.py      OpenBLAS's workers sleep sooner (set before NumPy loads)
     plan.py           a plan names the form a layer runs (chosen once per input shape)
@@ -45,6 +46,7 @@ _SUBMODULES = (
     "ops",
     "pooling",
     "threads",
+    "workspace",
 )
 
 

@@ -59,9 +59,9 @@ from .im2col import (
     shifted_copies,
 )
 from .mode import active
-from .ops import pad2d
 from .plan import TEXTBOOK, Plan, cached_plan
 from .threads import batch_slices, even_slices, parallel_map, sum_in_order
+from .workspace import buffer, padded, scratch_role
 
 __all__ = [
     "Form",
@@ -177,13 +177,14 @@ def _map_blocks(fn, n: int, bytes_per_sample: int) -> list:
     return parallel_map(fn, blocks)
 
 
-def _on_grid(a: np.ndarray, grid_w: int, groups: int) -> np.ndarray:
+def _on_grid(layer, name: str, a: np.ndarray, grid_w: int, groups: int) -> np.ndarray:
     """(N, C, H, W) laid out channel-major on a grid ``grid_w`` wide, as the columns'
-    GEMMs need it: (G, C/G, N*H*grid_w), zeros in each row's columns past W."""
+    GEMMs need it: (G, C/G, N*H*grid_w), zeros in each row's columns past W; in the
+    layer's scratch buffer ``name`` for the calling thread."""
     n, c, h, w = a.shape
-    make = np.zeros if grid_w != w else np.empty
-    out = make((c, n, h, grid_w), dtype=a.dtype)
+    out = buffer(layer, scratch_role(name), (c, n, h, grid_w), a.dtype)
     out[..., :w] = a.transpose(1, 0, 2, 3)
+    out[..., w:] = 0
     return out.reshape(groups, c // groups, -1)
 
 
@@ -227,18 +228,21 @@ def _im2col_forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
     keep_bytes = KEEP_BYTES if _keeps_columns(layer, grad) else 0
     bias = None if layer.bias is None else layer.bias.data[:, None, None]
 
+    index = _block_index(n, per_sample)
+
     def forward_block(block: slice) -> tuple[tuple[int, int], np.ndarray | None]:
         """Writes y[block]; returns the block's bounds and, if backward keeps them,
         its columns."""
         b = block.stop - block.start
-        cols = _columns(layer, x[block], pads, (ho, wo))
+        # the first blocks, up to KEEP_BYTES of columns, are kept for backward
+        keep = block.stop * per_sample <= keep_bytes
+        role = ("cols", index[block.start]) if keep else scratch_role("cols")
+        cols = _columns(layer, x[block], pads, (ho, wo), role)
         out = np.matmul(w2, cols.reshape(g, -1, b * ho * grid_w))  # (G, Og, B*Ho*G)
         out = out.reshape(layer.out_channels, b, ho, grid_w)[..., :wo]
         y[block] = out.transpose(1, 0, 2, 3)
         if bias is not None:  # while the block is in the cache
             y[block] += bias
-        # the first blocks, up to KEEP_BYTES of columns, are kept for backward
-        keep = block.stop * per_sample <= keep_bytes
         return (block.start, block.stop), cols if keep else None
 
     results = _map_blocks(forward_block, n, per_sample)
@@ -288,12 +292,12 @@ def _im2col_backward(layer, plan: Plan, g_out: np.ndarray, x, pads, kept: dict):
         if need_w or (scatter and rows):
             # the block's gradient as (G, Og, B*Ho*grid_w): the layout of W2 @ cols,
             # with zeros in the rows layout's garbage columns
-            g_t = _on_grid(g_out[block], grid_w, g)
+            g_t = _on_grid(layer, "g_grid", g_out[block], grid_w, g)
         cols = dw_block = None
         if need_w:
             cols = kept.pop((block.start, block.stop), None)  # None: not kept, rebuild
             if cols is None:
-                cols = _columns(layer, x[block], pads, (ho, wo))
+                cols = _columns(layer, x[block], pads, (ho, wo), scratch_role("cols"))
             dw_block = _weight_grad(cols.reshape(g, -1, g_t.shape[-1]), g_t)
         if gather_pads is not None:
             dx[block] = _input_grad_gather(layer, g_out[block], w_rot, gather_pads, x_shape)
@@ -430,16 +434,20 @@ def _kernel_rows_forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.nda
     keep_bytes = KEEP_BYTES if keep else 0
     bias = None if layer.bias is None else layer.bias.data[:, None, None]
 
+    index = _block_index(n, per_sample)
+
     def forward_block(block: slice):
         """Writes y[block]; returns the block's bounds and, if kept, its R."""
         b = block.stop - block.start
-        r = _row_columns(layer, x[block], ho)  # (G, Cg*kh, B*Ho*Wp)
+        kept = block.stop * per_sample <= keep_bytes
+        role = ("cols", index[block.start]) if kept else scratch_role("cols")
+        r = _row_columns(layer, x[block], ho, role)  # (G, Cg*kh, B*Ho*Wp)
         z = np.matmul(w_cols, r).reshape(layer.out_channels, kw, -1)
         out = add_shifted(z, dw).reshape(layer.out_channels, b, ho, wp)[..., :wo]
         y[block] = out.transpose(1, 0, 2, 3)
         if bias is not None:  # while the block is in the cache
             y[block] += bias
-        return (block.start, block.stop), r if block.stop * per_sample <= keep_bytes else None
+        return (block.start, block.stop), r if kept else None
 
     results = _map_blocks(forward_block, n, per_sample)
     kept = {bounds: r for bounds, r in results if r is not None}
@@ -454,12 +462,13 @@ def _kernel_rows_bytes(layer, ho: int, wp: int, itemsize: int) -> int:
     return rows * ho * wp * itemsize
 
 
-def _row_columns(layer, x_block: np.ndarray, out_h: int) -> np.ndarray:
-    """R of a block (``_kernel_rows_forward``): (G, Cg*kh, B*Ho*Wp)."""
-    top, bottom, left, right = layer._pads()
-    xp = pad2d(x_block, top, bottom, left, right)
+def _row_columns(layer, x_block: np.ndarray, out_h: int, role) -> np.ndarray:
+    """R of a block (``_kernel_rows_forward``): (G, Cg*kh, B*Ho*Wp), in the layer's
+    workspace buffer for ``role`` (glassnet/kernels/workspace.py)."""
+    xp = _padded_block(layer, x_block, layer._pads())
     kh, dh = layer.kernel_size[0], layer.dilation[0]
-    r = im2col(xp, (kh, 1), (1, 1), (dh, 1), (out_h, xp.shape[3]), rows_layout=True)
+    empty = _in_workspace(layer, role)
+    r = im2col(xp, (kh, 1), (1, 1), (dh, 1), (out_h, xp.shape[3]), True, empty)
     return r.reshape(layer.groups, -1, x_block.shape[0] * out_h * xp.shape[3])
 
 
@@ -490,7 +499,7 @@ def _kernel_rows_backward(layer, plan: Plan, g_out: np.ndarray, x, kept: dict):
 
     def backward_block(block: slice) -> np.ndarray | None:
         """Writes the block's dL/dx; returns its share of dL/dWc (None if not needed)."""
-        g_grid = _on_grid(g_out[block], wp, g)  # (G, Og, B*Ho*Wp)
+        g_grid = _on_grid(layer, "g_grid", g_out[block], wp, g)  # (G, Og, B*Ho*Wp)
         shifted = shifted_copies(g_grid, kw, dw).reshape(g, og * kw, -1)  # S
         if need_x:
             _kernel_rows_input_grad(layer, shifted, w_rows, dx[block], ho, wp)
@@ -498,7 +507,7 @@ def _kernel_rows_backward(layer, plan: Plan, g_out: np.ndarray, x, kept: dict):
             return None
         r = kept.pop((block.start, block.stop), None)
         if r is None:  # not kept: rebuilt
-            r = _row_columns(layer, x[block], ho)
+            r = _row_columns(layer, x[block], ho, scratch_role("cols"))
         return np.matmul(shifted, r.swapaxes(-1, -2))  # (G, Og*kw, Cg*kh)
 
     per_sample = _kernel_rows_bytes(layer, ho, wp, x.itemsize)
@@ -539,7 +548,7 @@ def _phase_grid(layer, g_block: np.ndarray) -> np.ndarray:
     B*Ho*Wq), each output row followed by Wq - Wo zeros."""
     wo = g_block.shape[3]
     grid_w = phase_width(wo, layer.kernel_size[1], layer.dilation[1], layer.stride[1])
-    return _on_grid(g_block, grid_w, layer.groups)
+    return _on_grid(layer, "g_phases", g_block, grid_w, layer.groups)
 
 
 def _w_from_grad_cols(layer) -> bool:
@@ -584,8 +593,9 @@ def _rotated_weight(layer) -> np.ndarray:
 def _grad_cols(layer, g_block, pads, x_shape) -> np.ndarray:
     """Rows-layout columns of the padded gradient: (G, Og*kh*kw, B*H*grid_w)."""
     b, (h, w) = g_block.shape[0], x_shape[2:]
-    g_pad = pad2d(g_block, *pads)  # pads: from rows_pads
-    cols = im2col(g_pad, layer.kernel_size, (1, 1), layer.dilation, (h, w), rows_layout=True)
+    g_pad = _padded_block(layer, g_block, pads, "g_pad")  # pads: from rows_pads
+    empty = _in_workspace(layer, scratch_role("g_cols"))
+    cols = im2col(g_pad, layer.kernel_size, (1, 1), layer.dilation, (h, w), True, empty)
     return cols.reshape(layer.groups, -1, b * h * g_pad.shape[3])
 
 
@@ -608,13 +618,32 @@ def _block_pads(layer, width: int) -> tuple[int, int, int, int]:
     return rows_pads(layer._pads(), width, layer.kernel_size, layer.dilation)
 
 
-def _columns(layer, x_block: np.ndarray, pads, out_hw) -> np.ndarray:
+def _columns(layer, x_block: np.ndarray, pads, out_hw, role) -> np.ndarray:
     """im2col of one block of x, padded on its own: the padded copy is a block's
     worth, still in the cache when im2col reads it, rather than a padded copy of the
-    whole batch in memory (saved for backward until then)."""
-    xp = pad2d(x_block, *pads)
+    whole batch in memory (saved for backward until then). Both are written into the
+    layer's workspace (the columns into its buffer for ``role``)."""
+    xp = _padded_block(layer, x_block, pads)
     rows = layer.stride == (1, 1)
-    return im2col(xp, layer.kernel_size, layer.stride, layer.dilation, out_hw, rows)
+    empty = _in_workspace(layer, role)
+    return im2col(xp, layer.kernel_size, layer.stride, layer.dilation, out_hw, rows, empty)
+
+
+def _padded_block(layer, block: np.ndarray, pads, name: str = "x_pad") -> np.ndarray:
+    """A block zero-padded in the calling thread's buffer (``workspace.padded``)."""
+    if not any(pads):
+        return block
+    return padded(layer, scratch_role(name), block, *pads)
+
+
+def _in_workspace(layer, role):
+    """``empty(shape, dtype)`` that lays an array out in the layer's buffer for ``role``."""
+    return lambda shape, dtype: buffer(layer, role, shape, dtype)
+
+
+def _block_index(n: int, bytes_per_sample: int) -> dict[int, int]:
+    """Each block's position by its first sample (the kept columns' buffer roles)."""
+    return {block.start: i for i, block in enumerate(_blocks(n, bytes_per_sample))}
 
 
 def _weight_grad_from_grad_cols(layer, gcols, x_block) -> np.ndarray:
@@ -632,7 +661,9 @@ def _weight_grad_from_grad_cols(layer, gcols, x_block) -> np.ndarray:
     otherwise have to copy out again.
     """
     b, _, h, _ = x_block.shape
-    xg = _on_grid(x_block, gcols.shape[-1] // (b * h), layer.groups)  # (G, Cg, B*H*grid)
+    xg = _on_grid(
+        layer, "x_grid", x_block, gcols.shape[-1] // (b * h), layer.groups
+    )  # (G, Cg, B*H*grid)
     return np.matmul(gcols, xg.swapaxes(-1, -2))
 
 

@@ -90,17 +90,20 @@ def _row_runs(xp: np.ndarray, kernel, dilation, out_h: int) -> np.ndarray:
 
 
 def im2col(
-    xp: np.ndarray, kernel, stride, dilation, out_hw, rows_layout: bool = False
+    xp: np.ndarray, kernel, stride, dilation, out_hw, rows_layout: bool = False, empty=None
 ) -> np.ndarray:
-    """Columns (C, kh, kw, N, Ho, G) of a padded input, G = Wp (rows) or Wo (window)."""
+    """Columns (C, kh, kw, N, Ho, G) of a padded input, G = Wp (rows) or Wo (window).
+    ``empty(shape, dtype)`` gives the array they are written into (``np.empty``, or a
+    buffer of the layer's workspace)."""
     n, c, _, wp = xp.shape
     kh, kw = kernel
     ho, wo = out_hw
+    empty = np.empty if empty is None else empty
     if rows_layout:
-        cols = np.empty((c, kh, kw, n, ho, wp), dtype=xp.dtype)
+        cols = empty((c, kh, kw, n, ho, wp), xp.dtype)
         np.copyto(cols.reshape(c, kh, kw, n, ho * wp), _row_runs(xp, kernel, dilation, ho))
         return cols
-    cols = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
+    cols = empty((c, kh, kw, n, ho, wo), xp.dtype)
     windows = window_view(xp, kernel, stride, dilation, out_hw)  # (N, C, Ho, Wo, kh, kw)
     np.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
     return cols

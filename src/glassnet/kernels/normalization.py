@@ -11,18 +11,21 @@ import numpy as np
 
 from .._arrays import channel_dot, channel_sum
 from .threads import batch_slices, parallel_map, sum_in_order
+from .workspace import buffer
 
 __all__ = ["forward", "backward"]
 
 
-def forward(layer, x: np.ndarray, use_batch: bool, m: int) -> np.ndarray:
-    """y; saves (x - mean, inv_std, use_batch) as the textbook does; updates the running
-    statistics in training mode."""
+def forward(layer, x: np.ndarray, use_batch: bool, m: int, grad: bool) -> np.ndarray:
+    """y; saves (x - mean, inv_std, use_batch) as the textbook does (``grad``: whether
+    it saves); updates the running statistics in training mode."""
     shape = layer._shape(x.ndim)
     # Every pass below runs over slices of the batch on glassnet's threads; the
     # per-channel sums are added up from per-slice parts (see glassnet.kernels.threads).
     slices = batch_slices(len(x), 2 * x.nbytes)
-    xc = np.empty_like(x)
+    # x - mean, kept for backward: in the layer's workspace (glassnet/kernels/workspace.py)
+    # when this forward saves for backward, so every step reuses its memory
+    xc = buffer(layer, ("x_centred",), x.shape, x.dtype) if grad else np.empty_like(x)
     if use_batch:
         mean = sum_in_order(parallel_map(lambda s: channel_sum(x[s]), slices)) / m
 

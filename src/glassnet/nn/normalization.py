@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import kernels
 from ._checks import as_input, check_grad
-from .module import Module
+from .module import Module, is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
@@ -98,7 +98,7 @@ class _BatchNorm(Module):
                 f"mode, got input of shape {x.shape}"
             )
         if kernels.active():  # on threads: glassnet/kernels/normalization.py
-            return kernels.normalization.forward(self, x, use_batch, m)
+            return kernels.normalization.forward(self, x, use_batch, m, is_grad_enabled())
         shape, axes = self._shape(x.ndim), self._axes(x.ndim)
         if use_batch:
             mean = x.mean(axis=axes)
