@@ -14,12 +14,15 @@ PYTEST_ARGS ?= -n 2
 # oversubscribe the cores and every matmul waits on a descheduled thread (10x slower)
 TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help install demo test lint format browser bench bench-long clean
+.PHONY: help install demo test lint format browser bench bench-long clean docs
 
 help:
 	@echo "make demo        set up .venv and run 'glassnet compare' on the bundled digits"
-	@echo "make test        set up .venv (+ headless Chromium) and run the whole test suite"
+	@echo "make test        set up .venv and run the whole test suite; installs Debian's chromium"
+	@echo "                 with apt-get (sudo when not root) for the report's browser test,"
+	@echo "                 unless it is there or BROWSER=0 (the browser test then skips)"
 	@echo "make lint        ruff check + format check"
+	@echo "make docs        build the documentation site into site/ (executes every lesson)"
 	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
 	@echo "make bench-long  accuracy recipes and time to accuracy (long; run once and recorded)"
 
@@ -29,16 +32,21 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet "$(TORCH_PIN)"
-	$(PIP) install --quiet -e ".[all,dev]"
+	$(PIP) install --quiet -e ".[all,dev,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The report test drives Debian's Chromium headless (no browser download).
+# The report test drives Debian's Chromium headless (no browser download). `make test`
+# installs it with apt-get (sudo when not root), saying so first; BROWSER=0 leaves it out.
+BROWSER ?= 1
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing Debian's chromium for the browser test"; \
+	@if [ "$(BROWSER)" = 0 ]; then \
+	  echo "BROWSER=0: chromium not installed; the report's browser test will skip"; \
+	elif [ ! -x /usr/bin/chromium ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian's chromium for the report's browser test:" \
+	    "$${SUDO:+sudo }apt-get install chromium chromium-driver (make test BROWSER=0 skips this)"; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
 	  || echo "WARNING: could not install chromium; browser tests will skip (and fail under CI)"; \
@@ -47,8 +55,29 @@ browser:
 demo: $(STAMP)
 	$(VENV)/bin/glassnet compare
 
-test: $(STAMP) browser
+test: $(STAMP) browser docs
 	$(TEST_THREADS) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site: mkdocs-material, with KaTeX and iframe-worker (search from
+# file://) from the npm registry, served from site/, never from a CDN. Lessons run at
+# GLASSNET_LESSON_SIZE (ci: small and quick; full: the real experiment, e.g.
+# make docs GLASSNET_LESSON_SIZE=full).
+DOCS_STAMP := $(VENV)/.glassnet-docs-installed
+NPM_PINS ?= katex@0.16.22 iframe-worker@1.0.4
+NPM_STAMP := build/npm/.glassnet-npm-installed
+GLASSNET_LESSON_SIZE ?= ci
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PIP) install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+$(NPM_STAMP): Makefile
+	@command -v npm >/dev/null || { echo "make docs needs npm (apt-get install npm)"; exit 2; }
+	npm install --silent --no-audit --no-fund --prefix build/npm $(NPM_PINS)
+	touch $(NPM_STAMP)
+
+docs: $(DOCS_STAMP) $(NPM_STAMP)
+	GLASSNET_LESSON_SIZE=$(GLASSNET_LESSON_SIZE) MPLBACKEND=Agg $(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -68,4 +97,4 @@ bench-long: $(STAMP)
 	$(PY) benchmarks/time_to_accuracy.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

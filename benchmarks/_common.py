@@ -19,7 +19,7 @@ from __future__ import annotations
 
 # isort: off
 # first, before NumPy loads OpenBLAS: glassnet shortens the BLAS threads' spin-wait
-# (glassnet/blas_spin.py); every script imports this module before NumPy
+# (glassnet/kernels/blas_spin.py); every script imports this module before NumPy
 import glassnet
 
 # isort: on
@@ -31,13 +31,14 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from glassnet import io as gio
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -121,10 +122,10 @@ def pin_threads(n: int) -> None:
 
 
 def keep_freed_memory() -> bool:
-    """What ``Trainer.fit`` does (glassnet/allocator.py): glibc keeps freed blocks for
+    """What ``Trainer.fit`` does (glassnet/kernels/allocator.py): glibc keeps freed blocks for
     reuse, so neither engine pays page faults for each step's fresh temporaries. It is
     process-wide, so PyTorch in the same process gets it too."""
-    from glassnet import allocator
+    from glassnet.kernels import allocator
 
     return allocator.keep_freed_memory_unless_disabled()
 
@@ -156,8 +157,11 @@ def cpu_model() -> str:
 
 
 def machine_info(threads: int) -> dict:
-    """What a reader needs to judge the figures: CPU, cores, versions, BLAS, env vars."""
-    info = {
+    """What a reader needs to judge the figures: glassnet.io.machine_info() (CPU, cores,
+    versions, as a run folder records them) and the benchmark's own: the CPU's family,
+    cores available, threads, BLAS, load, env vars."""
+    info = gio.machine_info()
+    info |= {
         "date": _dt.date.today().isoformat(),
         "time": _dt.datetime.now().isoformat(timespec="seconds"),
         "cpu_model": cpu_model(),
@@ -309,7 +313,7 @@ def git_state(where: Path) -> dict | None:
 
 
 def _freed_memory_kept() -> bool:
-    from glassnet import allocator
+    from glassnet.kernels import allocator
 
     return allocator.enabled_by_environment() and allocator.available()
 
@@ -328,7 +332,7 @@ def machine_line(info: dict) -> str:
         else ""
     )
     return (
-        f"{code}; "
+        f"{code}, kernels: {info.get('kernels', 'fast')}; "
         f"{info['date']}, {info['cpu_model']}, {info['cores_available']} cores, "
         f"{info['threads_used']} threads (glassnet's own: {info.get('glassnet_threads')}); "
         f"numpy {info['numpy']} ({info.get('numpy_blas', '?')}{_forced_kernels(info)}), "
@@ -624,22 +628,10 @@ def md_table(headers: list[str], rows: list[list]) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half file."""
+    """Write ``text`` to ``path`` with glassnet.io.atomic_write: never a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual mode of a new file
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with gio.atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def write_results(args, name: str, payload: dict, markdown: str) -> tuple[Path, Path] | None:

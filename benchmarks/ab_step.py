@@ -7,8 +7,8 @@ process, so every value sees the same spells of a slow machine, and reports each
 value's median step and the median of the *paired* ratios (step i with value v over
 the neighbouring step with the first value).
 
-    python benchmarks/ab_step.py lenet5 glassnet.nn.conv.KEEP_BYTES 0 16777216
-    python benchmarks/ab_step.py resnet8 glassnet.nn.conv.SMALL_K 0 48 --steps 60
+    python benchmarks/ab_step.py lenet5 glassnet.kernels.conv.KEEP_BYTES 0 16777216
+    python benchmarks/ab_step.py resnet8 glassnet.kernels.conv.SMALL_K 0 48 --steps 60
 
 The step is ``training.py``'s (forward, cross-entropy, backward, SGD momentum 0.9 on
 random data, ``set_input_grad(False)``). Results are printed, not saved: this is a tool
@@ -28,11 +28,12 @@ import _common as C  # noqa: E402  (first: see its top)
 import numpy as np  # noqa: E402
 from training import STEP_SHAPES, glassnet_stepper, random_batches  # noqa: E402
 
+from glassnet.kernels import forget_plans  # noqa: E402
 from glassnet.models import get as get_model  # noqa: E402
 
 
 def _setting(path: str):
-    """('glassnet.nn.conv', 'KEEP_BYTES') for 'glassnet.nn.conv.KEEP_BYTES', checked."""
+    """('glassnet.kernels.conv', 'KEEP_BYTES') for 'glassnet.kernels.conv.KEEP_BYTES', checked."""
     module_name, _, attr = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -46,7 +47,7 @@ def _setting(path: str):
 def main() -> None:
     def flags(p):
         p.add_argument("model", choices=sorted(STEP_SHAPES))
-        p.add_argument("setting", help="module.attribute, e.g. glassnet.nn.conv.KEEP_BYTES")
+        p.add_argument("setting", help="module.attribute, e.g. glassnet.kernels.conv.KEEP_BYTES")
         p.add_argument("values", nargs="+", help="Python literals; the first is the baseline")
         p.add_argument("--steps", type=int, default=0, help="steps per value (default: ~20 s)")
 
@@ -73,6 +74,7 @@ def main() -> None:
         for k in range(steps * len(values)):
             i = k % len(values)
             setattr(module, attr, values[i])
+            forget_plans(model)  # a layer's form is chosen once per shape: choose again
             t = time.perf_counter()
             step(1)
             times[i].append(time.perf_counter() - t)

@@ -23,6 +23,9 @@ process gets the same thread count, through the environment that users set
 
 ``--before`` adds a third engine, ``glassnet@before``: the same child code run with
 ``PYTHONPATH=SRC_DIR``, so two versions of the library are compared in the same rounds.
+``--engines`` also takes glassnet with one setting changed in its environment:
+``glassnet:textbook`` (``GLASSNET_KERNELS=textbook``), ``glassnet:no-workspace``
+(``GLASSNET_WORKSPACE=0``) and ``glassnet:no-keep`` (``GLASSNET_KEEP_FREED_MEMORY=0``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ SHAPES = {
     "resnet20": ((3, 32, 32), 10),
 }
 ZOO_NAME = {"digits-baseline": "baseline"}  # benchmark label -> zoo name where they differ
+# glassnet with one setting changed, as users change it: in the environment
+VARIANTS = {
+    "textbook": {"GLASSNET_KERNELS": "textbook"},
+    "no-workspace": {"GLASSNET_WORKSPACE": "0"},
+    "no-keep": {"GLASSNET_KEEP_FREED_MEMORY": "0"},
+}
 LR, MOMENTUM = 0.01, 0.9
 
 
@@ -196,6 +205,8 @@ def run_child(
     )
     if engine == "glassnet@before":
         env["PYTHONPATH"] = str(before)
+    if engine.startswith("glassnet:"):
+        env.update(VARIANTS[engine.partition(":")[2]])
     cmd = [
         sys.executable,
         str(HERE),
@@ -237,6 +248,13 @@ def main() -> None:
         p.add_argument("--engines", nargs="+", default=["glassnet", "torch"])
 
     args = C.parse_args(__doc__.splitlines()[0], add)
+    for engine in args.engines:
+        base, _, variant = engine.partition(":")
+        if base not in ("glassnet", "torch") or (variant and variant not in VARIANTS):
+            raise SystemExit(
+                f"unknown engine {engine!r}: glassnet, torch or glassnet:VARIANT with VARIANT "
+                f"one of {', '.join(VARIANTS)}"
+            )
     rounds = args.rounds or (2 if args.quick else 5)
     engines = list(args.engines)
     if args.before is not None:
@@ -290,32 +308,41 @@ def _ratio(a: dict | None, b: dict | None) -> str:
     return f"{a['median_s'] / b['median_s']:.2f}"
 
 
+def _engines(row: dict) -> list[str]:
+    return [k for k in row if k not in ("model", "batch", "mode")]
+
+
+def _others(engines) -> list[str]:
+    """The glassnet engines compared with plain glassnet (before, variants)."""
+    return [e for e in engines if e.startswith("glassnet") and e != "glassnet"]
+
+
 def _line(row: dict) -> str:
     parts = [f"{row['model']:>22} b{row['batch']:<4} {row['mode']:<5}"]
-    for key in ("glassnet", "glassnet@before", "torch"):
-        if key in row:
-            parts.append(f"{key} {row[key]['median_s'] * 1e3:8.2f} ms")
+    for key in _engines(row):
+        parts.append(f"{key} {row[key]['median_s'] * 1e3:8.2f} ms")
     if "glassnet" in row and "torch" in row:
         parts.append(f"ratio {_ratio(row['glassnet'], row['torch'])}")
-    if "glassnet@before" in row:
-        parts.append(f"after/before {_ratio(row['glassnet'], row['glassnet@before'])}")
+    for key in _others(_engines(row)):
+        if "glassnet" in row:
+            parts.append(f"glassnet/{key} {_ratio(row['glassnet'], row[key])}")
     return "  ".join(parts)
 
 
 def markdown(info: dict, results: list[dict], rounds: int, quick: bool) -> str:
     import _common as C
 
-    has_before = any("glassnet@before" in r for r in results)
+    others = list(dict.fromkeys(e for r in results for e in _others(_engines(r))))
     headers = ["model", "batch", "mode", "glassnet ms"]
-    if has_before:
-        headers += ["glassnet@before ms", "after / before"]
+    for e in others:
+        headers += [f"{e} ms", f"glassnet / {e}"]
     headers += ["PyTorch ms", "glassnet / PyTorch", "peak MiB glassnet / PyTorch"]
     rows = []
     for r in results:
-        g, b, t = r.get("glassnet"), r.get("glassnet@before"), r.get("torch")
+        g, t = r.get("glassnet"), r.get("torch")
         row = [r["model"], r["batch"], r["mode"], _ms(g)]
-        if has_before:
-            row += [_ms(b), _ratio(g, b)]
+        for e in others:
+            row += [_ms(r.get(e)), _ratio(g, r.get(e))]
         peak = f"{g['peak_mib']:.0f} / {t['peak_mib']:.0f}" if g and t else "-"
         row += [_ms(t), _ratio(g, t), peak]
         rows.append(row)

@@ -212,3 +212,64 @@ def _fixed_glassnet_seed():
 
     glassnet.manual_seed(0)
     yield
+
+
+# ----------------------------------------------------------------------------- kernel modes
+# The layers have two paths: the textbook (glassnet.nn as written) and the tuned kernels
+# (glassnet.kernels, the default). The modules below run every test in both modes; any
+# other test can ask for one with ``@pytest.mark.kernels("textbook")`` (or "fast"). The
+# whole suite also runs in textbook mode with GLASSNET_KERNELS=textbook in the environment.
+BOTH_MODES = {"test_nn_parity", "test_nn_gradcheck", "test_gradcheck", "test_nn_reference"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        'kernels(mode): run the test with glassnet.kernels.use(mode) ("fast" or "textbook")',
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.module.__name__.rpartition(".")[2] in BOTH_MODES:
+        metafunc.parametrize("kernels_mode", ["fast", "textbook"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def kernels_mode(request):
+    """The kernel mode the test runs in ("fast" or "textbook"); restored afterwards."""
+    from glassnet import kernels
+
+    marker = request.node.get_closest_marker("kernels")
+    mode = getattr(request, "param", None) or (marker.args[0] if marker else kernels.get_mode())
+    with kernels.use(mode):
+        yield mode
+
+
+BROWSER_HOWTO = (
+    "to run them: 'make browser' (Debian's chromium through apt-get, with sudo when not "
+    "root) and the playwright package (pip install -e '.[dev]'); GLASSNET_CHROMIUM names "
+    "another Chromium"
+)
+
+
+def browser_skip_note(stats: dict) -> str | None:
+    """One line saying why the report's browser tests skipped and how to enable them
+    (pytest lists skip reasons only with -rs), or None when none skipped."""
+    reasons = []
+    for report in stats.get("skipped", []):
+        if "browser" not in getattr(report, "keywords", {}):
+            continue
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason not in reasons:
+            reasons.append(reason)
+    if not reasons:
+        return None
+    return f"browser tests skipped ({'; '.join(reasons)}); {BROWSER_HOWTO}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    note = browser_skip_note(terminalreporter.stats)
+    if note:
+        terminalreporter.write_line(note, yellow=True)

@@ -1,4 +1,4 @@
-"""glassnet.allocator: freed memory is kept for the next step (glibc), and fit uses it."""
+"""glassnet.kernels.allocator: freed memory is kept for the next step (glibc), and fit uses it."""
 
 import os
 import platform
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import allocator
+from glassnet.kernels import allocator
+
+pytestmark = pytest.mark.kernels("fast")  # these test the tuned forms themselves
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -19,7 +21,7 @@ _FAULTS = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
-    from glassnet import allocator
+    from glassnet.kernels import allocator
     print(allocator.keep_freed_memory(sys.argv[1] == "keep"))
     a = np.ones(2 * 2**20, dtype=np.float32); del a
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -76,8 +78,12 @@ def test_environment_switch(monkeypatch, value, expected):
     assert allocator.enabled_by_environment() is expected
 
 
-@pytest.mark.parametrize("setting, calls", [("1", 1), ("0", 0)])
-def test_fit_keeps_freed_memory_unless_switched_off(monkeypatch, setting, calls):
+@pytest.mark.parametrize(
+    "setting, mode, calls", [("1", "fast", 1), ("0", "fast", 0), ("1", "textbook", 0)]
+)
+def test_fit_keeps_freed_memory_unless_switched_off(monkeypatch, setting, mode, calls):
+    """fit calls mallopt unless GLASSNET_KEEP_FREED_MEMORY=0 or in textbook mode."""
+    monkeypatch.setattr(gn.kernels.mode, "_mode", mode)
     seen = []
     monkeypatch.setattr(allocator, "keep_freed_memory", lambda enable=True: seen.append(enable))
     monkeypatch.setenv("GLASSNET_KEEP_FREED_MEMORY", setting)

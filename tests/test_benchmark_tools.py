@@ -296,3 +296,27 @@ def test_separate_child_times_the_hand_written_loop():
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["median_s"] > 0 and result["peak_mib"] > 0
+
+
+def test_separate_variants_change_one_setting_in_the_childs_environment(monkeypatch):
+    """glassnet:textbook and friends are glassnet run with one environment variable set,
+    and an unknown engine is refused before anything runs."""
+    import subprocess
+
+    import separate
+
+    seen = {}
+
+    def fake_run(cmd, env, **kwargs):
+        seen[cmd[3]] = env
+        return subprocess.CompletedProcess(cmd, 0, '{"median_s": 0.001, "peak_mib": 1.0}\n', "")
+
+    monkeypatch.setattr(separate.subprocess, "run", fake_run)
+    for engine in ("glassnet", "glassnet:textbook", "glassnet:no-workspace"):
+        separate.run_child(engine, "lenet5", 8, "loop", 1, True, None)
+    assert seen["glassnet:textbook"]["GLASSNET_KERNELS"] == "textbook"
+    assert seen["glassnet:no-workspace"]["GLASSNET_WORKSPACE"] == "0"
+    assert "GLASSNET_KERNELS" not in seen["glassnet"] or os.environ.get("GLASSNET_KERNELS")
+    monkeypatch.setattr(sys, "argv", ["separate.py", "--no-save", "--engines", "glassnet:fast"])
+    with pytest.raises(SystemExit, match="unknown engine"):
+        separate.main()

@@ -1,4 +1,5 @@
-"""glassnet.blas_spin: OPENBLAS_THREAD_TIMEOUT set before NumPy loads, never over the user's."""
+"""glassnet.kernels.blas_spin: OPENBLAS_THREAD_TIMEOUT set before NumPy loads, never over
+the user's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from glassnet import blas_spin
+from glassnet.kernels import blas_spin
 
 PROBE = """
 import ctypes, os, sys
@@ -23,7 +24,8 @@ print(os.environ.get("OPENBLAS_THREAD_TIMEOUT"), read)
 
 def probe(first: str, **env) -> list[str]:
     pytest.importorskip("threadpoolctl")
-    clean = {k: v for k, v in os.environ.items() if k != blas_spin.ENV_VAR}
+    ours = (blas_spin.ENV_VAR, blas_spin.SWITCH_VAR, "GLASSNET_KERNELS")
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(first=first)],
         env={**clean, **env},
@@ -61,3 +63,31 @@ def test_set_short_spin_in_process(monkeypatch):
     monkeypatch.setenv(blas_spin.ENV_VAR, "4")
     assert blas_spin.set_short_spin() is False
     assert os.environ[blas_spin.ENV_VAR] == "4"
+
+
+@pytest.mark.parametrize(
+    "switch", [dict(GLASSNET_KERNELS="textbook"), dict(GLASSNET_SHORT_SPIN="0")]
+)
+def test_switched_off_import_leaves_the_environment_alone(switch):
+    assert probe("import glassnet", **switch)[0] == "None"
+
+
+def test_textbook_mode_import_changes_no_environment_variable():
+    """``GLASSNET_KERNELS=textbook``: ``import glassnet`` (and its subpackages) leaves
+    ``os.environ`` exactly as it was (docs/kernels.md lists what fast mode changes)."""
+    code = (
+        "import os; before = dict(os.environ); import glassnet, glassnet.kernels.conv, "
+        "glassnet.train, glassnet.study; print(dict(os.environ) == before, "
+        "glassnet.kernels.get_mode())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != blas_spin.ENV_VAR}
+    env["GLASSNET_KERNELS"] = "textbook"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "textbook"]
+    env["GLASSNET_KERNELS"] = "fast"  # the same check fails in fast mode: it can fail
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "fast"]

@@ -535,3 +535,15 @@ def test_real_cifar10(real_cache):
     np.testing.assert_allclose(pixel_std, [0.2470, 0.2435, 0.2616], atol=5e-5)
     assert ds.n_test == 1000 and "1000 of the 10000" in ds.notes[0]
     assert ds.load_seconds < 20
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path, monkeypatch):
+    from glassnet import data
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(NotADirectoryError, match=r"notes.txt \(data_dir, --data-dir\) is a file"):
+        data.load("mnist", data_dir=a_file, download=False)
+    monkeypatch.setenv("GLASSNET_DATA", str(a_file))
+    with pytest.raises(NotADirectoryError, match=r"\(\$GLASSNET_DATA\) is a file"):
+        data.load("mnist", download=False)

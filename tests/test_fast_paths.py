@@ -1,21 +1,58 @@
-"""The speed tricks of the layers stay exact: conv blocking, conv columns kept or
-rebuilt, the chunked dL/dW, max-pool winner indices, skipping the input gradient
-(set_input_grad(False)) and Linear's one-sample dL/dW."""
+"""The tuned forms (glassnet.kernels, fast mode) give the textbook's numbers
+(glassnet.nn as written, textbook mode): each conv form (by kernel rows, im2col in
+the rows or window layout, gather/scatter, phases, pointwise, blocks of any size,
+columns kept or rebuilt, on threads), pooling, ReLU, BatchNorm, the skip links' sum,
+Linear's one-sample dL/dW, whole networks; and against PyTorch where it helps."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import models, nn
-from glassnet.nn import conv as conv_module
+from _nets import lenet5, resnet_block
+from glassnet import kernels, models, nn
+from glassnet.kernels import conv as conv_module
+
+pytestmark = pytest.mark.kernels("fast")  # these test the tuned forms themselves
 
 torch = pytest.importorskip("torch")
 
 
+def _run(module, x, g, mode: str):
+    """y, dL/dx and every parameter's gradient of a copy of ``module`` run in ``mode``
+    (the copy starts with zero gradients; the input is copied, for in-place layers)."""
+    module = copy.deepcopy(module)
+    module.zero_grad()
+    with kernels.use(mode):
+        y = module(x.copy())
+        dx = module.backward(g)
+    return y, dx, {name: p.grad.copy() for name, p in module.named_parameters()}
+
+
+def _assert_fast_equals_textbook(module, x, g, tol=None):
+    """The fast path's y, dL/dx and parameter gradients equal the textbook path's:
+    float64 to ~1e-10 and float32 to ~1e-5 of the largest value compared."""
+    tol = (1e-10 if x.dtype == np.float64 else 1e-5) if tol is None else tol
+    fast, textbook = _run(module, x, g, "fast"), _run(module, x, g, "textbook")
+    for what, a, b in [("y", fast[0], textbook[0]), ("dx", fast[1], textbook[1])]:
+        if b is None:
+            assert a is None, what
+            continue
+        assert a.shape == b.shape and a.dtype == b.dtype, what
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol * max(1.0, np.abs(b).max(initial=0)))
+    assert list(fast[2]) == list(textbook[2])
+    for name, a in fast[2].items():
+        b = textbook[2][name]
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol * max(1.0, np.abs(b).max(initial=0)))
+    return fast
+
+
 def _assert_matches_torch(layer, x, g, y, dx):
-    """y, dL/dx (None: not computed), dL/dW and dL/db of a float64 layer equal PyTorch's."""
+    """y, dL/dx (None: not computed), dL/dW and dL/db of a float64 layer equal the
+    textbook path's (glassnet/nn as written) and PyTorch's."""
     ty, tdx, tgrads = _torch_grads(layer, x, g)
     np.testing.assert_allclose(y, ty, atol=1e-12)
     if dx is not None:
@@ -23,6 +60,11 @@ def _assert_matches_torch(layer, x, g, y, dx):
     np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
     if layer.bias is not None:
         np.testing.assert_allclose(layer.bias.grad, tgrads["bias"], atol=1e-11)
+    book_y, book_dx, book_grads = _run(layer, x, g, "textbook")
+    np.testing.assert_allclose(y, book_y, rtol=1e-12, atol=1e-12)
+    if dx is not None:
+        np.testing.assert_allclose(dx, book_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, book_grads["weight"], rtol=1e-11, atol=1e-11)
 
 
 def _torch_grads(gmodule, x, g):
@@ -37,6 +79,100 @@ def _torch_grads(gmodule, x, g):
         xt.grad.numpy(),
         {n: p.grad.numpy() for n, p in tm.named_parameters()},
     )
+
+
+# One layer of every kind and form: (make, input shape). Conv forms: by kernel rows,
+# im2col at stride 1 (gather and scatter dL/dx), strided (phases), pointwise, groups,
+# dilation, 'same' with an odd total, an empty batch.
+LAYERS = [
+    (lambda: nn.Conv2d(6, 16, 5), (3, 6, 12, 12)),
+    (lambda: nn.Conv2d(1, 6, 5, padding=2), (3, 1, 12, 12)),
+    (lambda: nn.Conv2d(8, 4, 3, padding=1), (3, 8, 9, 8)),
+    (lambda: nn.Conv2d(4, 8, 3, padding=1, bias=False), (3, 4, 9, 8)),
+    (lambda: nn.Conv2d(4, 6, 3, stride=2, padding=1), (3, 4, 9, 10)),
+    (lambda: nn.Conv2d(4, 6, (3, 2), stride=(2, 1), dilation=2, groups=2), (3, 4, 11, 9)),
+    (lambda: nn.Conv2d(4, 6, 4, padding="same", dilation=(1, 2)), (2, 4, 8, 9)),
+    (lambda: nn.Conv2d(6, 4, 1, stride=2, bias=False), (3, 6, 7, 7)),
+    (lambda: nn.Conv2d(6, 4, 1), (3, 6, 5, 5)),
+    (lambda: nn.Conv2d(2, 4, 3, padding=1), (0, 2, 6, 6)),
+    (lambda: nn.MaxPool2d(2), (3, 4, 8, 8)),
+    (lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=1, ceil_mode=True), (3, 4, 9, 8)),
+    (lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (3, 4, 9, 8)),
+    (lambda: nn.AvgPool2d(2), (3, 4, 8, 8)),
+    (lambda: nn.ReLU(), (3, 4, 5, 5)),
+    (lambda: nn.ReLU(inplace=True), (3, 4, 5, 5)),
+    (lambda: nn.BatchNorm2d(4), (3, 4, 5, 5)),
+    (lambda: nn.BatchNorm2d(4, affine=False).eval(), (3, 4, 5, 5)),
+    (lambda: nn.BatchNorm1d(5), (6, 5)),
+    (lambda: nn.Linear(7, 3), (1, 7)),
+    (lambda: nn.Linear(7, 3), (4, 7)),
+    (lambda: nn.Residual(nn.Conv2d(3, 3, 3, padding=1)), (2, 3, 6, 6)),
+]
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["one-thread", "blocks-on-threads"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", range(len(LAYERS)))
+def test_every_tuned_form_equals_the_textbook(monkeypatch, case, dtype, threaded):
+    """Each layer's fast path against its textbook path, also with every conv cut into
+    blocks of one sample on two threads (as large layers run)."""
+    if threaded:
+        monkeypatch.setattr(conv_module, "THREADED_BYTES", 1)
+        monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 1)
+        monkeypatch.setattr(kernels.threads, "SLICES_MIN_BYTES", 1)
+        monkeypatch.setattr(kernels.threads, "_requested", kernels.threads._requested)
+        gn.set_num_threads(2)  # the setting is restored after the test
+    make, shape = LAYERS[case]
+    layer = make().to(dtype)
+    if isinstance(layer, nn.BatchNorm2d) and not layer.training:
+        layer.running_mean[...] = [0.1, -0.2, 0.3, 0.0]
+        layer.running_var[...] = [0.5, 2.0, 1.0, 1.5]
+    rng = np.random.default_rng(case)
+    x = rng.standard_normal(shape).astype(dtype)
+    with kernels.use("textbook"):
+        out_shape = copy.deepcopy(layer)(x.copy()).shape
+    g = rng.standard_normal(out_shape).astype(dtype)
+    _assert_fast_equals_textbook(layer, x, g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["lenet5", "resnet-block"])
+def test_lenet5_and_a_resnet_block_give_the_same_numbers_in_both_modes(name, dtype):
+    """A whole LeNet-5 and a ResNet basic block (projection shortcut, BatchNorm, ReLU,
+    a head) through both modes: the outputs, the input gradients and every parameter's
+    gradient agree (float64 to ~1e-10, float32 to ~1e-5)."""
+    model, shape = {
+        "lenet5": (lenet5(), (4, 1, 28, 28)),
+        "resnet-block": (resnet_block(3, 8, head=True), (4, 3, 12, 12)),
+    }[name]
+    model = model.to(dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal((shape[0], 10)).astype(dtype)
+    y, dx, grads = _assert_fast_equals_textbook(model, x, g)
+    assert dx is not None and len(grads) == len(list(model.parameters()))
+    assert all(np.abs(a).max() > 0 for a in grads.values())  # every gradient reached
+
+
+def test_backward_follows_the_mode_its_forward_ran_in():
+    """A forward in one mode and its backward in the other still pair up: the plan (or
+    the saved values, which both paths save alike) says what ran."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 12, 12))
+    model = nn.Sequential(nn.Conv2d(6, 8, 5), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2))
+    model = model.to(np.float64)
+    g = rng.standard_normal((2, 8, 4, 4))
+    expected = _run(model, x, g, "textbook")
+    for forward_mode, backward_mode in [("fast", "textbook"), ("textbook", "fast")]:
+        m = copy.deepcopy(model)
+        with kernels.use(forward_mode):
+            y = m(x)
+        with kernels.use(backward_mode):
+            dx = m.backward(g)
+        np.testing.assert_allclose(y, expected[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dx, expected[1], rtol=1e-12, atol=1e-12)
+        for name, p in m.named_parameters():
+            np.testing.assert_allclose(p.grad, expected[2][name], rtol=1e-11, atol=1e-11)
 
 
 @pytest.mark.parametrize("w_from_grad_cols", [True, False])
@@ -118,7 +254,7 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
         monkeypatch.setattr(conv_module, "KEEP_BYTES", keep)
         layer.zero_grad()
         y = layer(x)
-        kept = layer._cache[2]
+        kept = layer._cache[3]
         assert sum(c.nbytes for c in kept.values()) <= keep
         if keep == 10**9:
             assert len(kept) == 4  # every block
@@ -135,13 +271,13 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
     assert layer._cache is None  # nothing kept (no columns either) without gradients
     layer.weight.requires_grad = False
     layer(x)
-    assert layer._cache[2] == {}  # a frozen layer needs no columns for dL/dW
+    assert layer._cache[3] == {}  # a frozen layer needs no columns for dL/dW
     layer.weight.requires_grad = True
     monkeypatch.setattr(conv_module, "W_FROM_GRAD_COLS", True)
     gather = channels[1] <= channels[0]
     layer.zero_grad()
     layer(x)
-    assert (layer._cache[2] == {}) == gather  # dL/dW from g's columns: nothing to keep
+    assert (layer._cache[3] == {}) == gather  # dL/dW from g's columns: nothing to keep
     layer.backward(g)
     np.testing.assert_allclose(layer.weight.grad, tgrads["weight"], atol=1e-11)
 
@@ -149,13 +285,13 @@ def test_conv_columns_kept_for_backward_or_rebuilt_give_the_same_gradients(monke
 def test_conv_runs_by_kernel_rows_only_where_chosen():
     """Stride 1, a kernel at least KERNEL_ROWS_MIN_KW wide and Cg*kh >= KERNEL_ROWS_MIN_K:
     LeNet-5's conv2, not its conv1 (1 x 5 rows), not 3x3 or strided layers."""
-    assert nn.Conv2d(6, 16, 5)._by_kernel_rows()
-    assert nn.Conv2d(2, 3, (4, 5), padding=2)._by_kernel_rows()
-    assert not nn.Conv2d(1, 6, 5, padding=2)._by_kernel_rows()
-    assert not nn.Conv2d(16, 16, 3, padding=1)._by_kernel_rows()
-    assert not nn.Conv2d(6, 16, 5, stride=2)._by_kernel_rows()
-    assert nn.Conv2d(4, 4, (5, 4), groups=2)._by_kernel_rows()  # 4 wide, 2 x 5 rows
-    assert not nn.Conv2d(4, 4, (5, 3))._by_kernel_rows()
+    assert conv_module._by_kernel_rows(nn.Conv2d(6, 16, 5))
+    assert conv_module._by_kernel_rows(nn.Conv2d(2, 3, (4, 5), padding=2))
+    assert not conv_module._by_kernel_rows(nn.Conv2d(1, 6, 5, padding=2))
+    assert not conv_module._by_kernel_rows(nn.Conv2d(16, 16, 3, padding=1))
+    assert not conv_module._by_kernel_rows(nn.Conv2d(6, 16, 5, stride=2))
+    assert conv_module._by_kernel_rows(nn.Conv2d(4, 4, (5, 4), groups=2))  # 4 wide, 2 x 5 rows
+    assert not conv_module._by_kernel_rows(nn.Conv2d(4, 4, (5, 3)))
 
 
 KERNEL_ROWS_CASES = [
@@ -181,7 +317,7 @@ def test_conv_by_kernel_rows_matches_torch_and_im2col(monkeypatch, input_grad, b
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(30 + case)
     layer = nn.Conv2d(*channels, **args).to(np.float64)
-    assert layer._by_kernel_rows()
+    assert conv_module._by_kernel_rows(layer)
     layer.set_input_grad(input_grad)
     x = rng.standard_normal((5, channels[0], 13, 12))
     y = layer(x)
@@ -191,7 +327,8 @@ def test_conv_by_kernel_rows_matches_torch_and_im2col(monkeypatch, input_grad, b
     _assert_matches_torch(layer, x, g, y, dx)
     grads = layer.weight.grad.copy()
     monkeypatch.setattr(conv_module, "KERNEL_ROWS_MIN_KW", 99)  # the im2col form
-    assert not layer._by_kernel_rows()
+    assert not conv_module._by_kernel_rows(layer)
+    gn.kernels.forget_plans(layer)  # the form is chosen once per shape: choose again
     layer.zero_grad()
     np.testing.assert_allclose(layer(x), y, rtol=1e-13, atol=1e-13)
     dx2 = layer.backward(g)
@@ -208,7 +345,7 @@ def test_conv_by_kernel_rows_keeps_or_rebuilds_its_columns(monkeypatch):
     layer = nn.Conv2d(6, 16, 5).to(np.float64)
     g = rng.standard_normal((7, 16, 10, 10))
     one_sample = 16 * 5 * 10 * 14 * 8  # Z's bytes per sample: the larger of R and Z
-    assert layer._kernel_rows_bytes(10, 14, 8) == one_sample
+    assert conv_module._kernel_rows_bytes(layer, 10, 14, 8) == one_sample
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", 2 * one_sample)  # blocks of 2 samples
     results = []
     for keep in [0, 2 * one_sample, 10**9]:
@@ -251,7 +388,7 @@ def test_conv_backward_follows_the_form_its_forward_took(monkeypatch):
 def test_shifted_copies_and_add_shifted_follow_their_definitions(count, step):
     """out[..., b, k] = a[..., k - b*step] (zeros shifted in), and its adjoint
     out[..., k] = sum_b z[..., b, k + b*step] for every k that stays inside z."""
-    from glassnet.nn.im2col import add_shifted, shifted_copies
+    from glassnet.kernels.im2col import add_shifted, shifted_copies
 
     rng = np.random.default_rng(count * 10 + step)
     a = rng.standard_normal((2, 3, 17))
@@ -354,8 +491,8 @@ def test_rows_layout_columns_equal_the_window_layout(seed):
     """im2col's rows layout, with its shared left/right padding (``rows_pads``), holds
     the window layout's columns once its garbage columns are dropped: random kernels,
     dilations, asymmetric padding and images narrower than the kernel's span."""
+    from glassnet.kernels.im2col import im2col, rows_pads
     from glassnet.nn.functional import pad2d
-    from glassnet.nn.im2col import im2col, rows_pads
 
     rng = np.random.default_rng(seed)
     kernel = tuple(int(k) for k in rng.integers(1, 5, 2))
@@ -392,7 +529,7 @@ def test_pointwise_conv_as_matmul_matches_im2col_and_torch(monkeypatch, input_gr
     rng = np.random.default_rng(11)
     x = rng.standard_normal((5, 6, 7, 8))
     layer = nn.Conv2d(6, 9 if args.get("groups", 1) == 3 else 4, 1, **args).to(np.float64)
-    assert layer._pointwise()
+    assert conv_module._pointwise(layer)
     layer.set_input_grad(input_grad)
     g = rng.standard_normal(layer(x).shape)
 
@@ -405,7 +542,8 @@ def test_pointwise_conv_as_matmul_matches_im2col_and_torch(monkeypatch, input_gr
 
     y, dx, grads = run()
     monkeypatch.setattr(conv_module, "POINTWISE_AS_MATMUL", False)
-    assert not layer._pointwise()
+    assert not conv_module._pointwise(layer)
+    gn.kernels.forget_plans(layer)  # the form is chosen once per shape: choose again
     y2, dx2, grads2 = run()
     np.testing.assert_allclose(y, y2, rtol=1e-12, atol=1e-12)
     for a, b in zip(grads, grads2, strict=True):
@@ -426,10 +564,10 @@ def test_pointwise_conv_keeps_only_the_strided_samples_for_backward():
     x = np.random.default_rng(12).standard_normal((2, 3, 6, 6)).astype(np.float32)
     strided = nn.Conv2d(3, 4, 1, stride=2)
     strided(x)
-    np.testing.assert_array_equal(strided._cache[0], x[:, :, ::2, ::2])
+    np.testing.assert_array_equal(strided._cache[1], x[:, :, ::2, ::2])
     plain = nn.Conv2d(3, 4, 1)
     plain(x)
-    assert plain._cache[0] is x
+    assert plain._cache[1] is x
     with gn.no_grad():
         plain(x)
     assert plain._cache is None
@@ -441,8 +579,8 @@ def test_col2im_by_phases_equals_col2im_and_crop(seed):
     plain col2im (each offset's columns added into its strided pixels of the padded
     gradient), cropped: random strides, kernels, dilations, padding (more than the
     kernel spans too) and sizes whose last rows or columns no window reads."""
+    from glassnet.kernels.im2col import col2im_phases, phase_width
     from glassnet.nn.functional import conv_output_size, offset_slice
-    from glassnet.nn.im2col import col2im_phases, phase_width
 
     rng = np.random.default_rng(100 + seed)
     stride = tuple(int(s) for s in rng.integers(1, 4, 2))

@@ -388,3 +388,55 @@ def test_npz_keeps_complex128(tmp_path):
     z = np.array([1 + 2j, 3 - 4j])
     glassnet.save({"z": z}, tmp_path / "x.npz")
     np.testing.assert_array_equal(glassnet.load_state(tmp_path / "x.npz")["z"], z)
+
+
+# ------------------------------------------------------------ save and load a model
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_a_saved_zoo_model_loads_back_whole(tmp_path, suffix):
+    """gn.save recorded no architecture, so gn.load did not exist and glassnet evaluate
+    refused the file ("no 'model' metadata")."""
+    model = glassnet.models.get("digits-cnn-pool", seed=3, hidden=20)
+    path = glassnet.save(model, tmp_path / f"model{suffix}")
+    loaded = glassnet.load(path)
+    assert type(loaded) is type(model) and loaded.zoo_spec == model.zoo_spec
+    x = np.random.default_rng(0).standard_normal((5, 1, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.eval()(x), model.eval()(x))
+    assert glassnet.models.load is glassnet.load
+
+
+def test_a_float64_model_loads_back_in_float64(tmp_path):
+    model = glassnet.models.get("digits-baseline", seed=0).to(np.float64)
+    loaded = glassnet.load(glassnet.save(model, tmp_path / "m.safetensors"))
+    assert all(p.data.dtype == np.float64 for p in loaded.parameters())
+
+
+def test_load_of_weights_without_an_architecture_says_what_to_do(tmp_path):
+    path = glassnet.save(nn.Sequential(nn.Linear(3, 2)), tmp_path / "mine.safetensors")
+    with pytest.raises(ValueError, match=r"load_state_dict\(glassnet.load_state\(path\)\)"):
+        glassnet.load(path)
+
+
+def test_the_checkpoint_key_of_load_is_that_of_the_checkpoints():
+    from glassnet.models import saved
+    from glassnet.train import checkpoint
+
+    assert saved._CHECKPOINT_KEY == checkpoint.CHECKPOINT_KEY
+
+
+def test_a_run_folder_lock_refuses_a_second_holder_and_leaves_no_trace(tmp_path):
+    folder = tmp_path / "run"
+    with gio.run_folder_lock(folder):
+        with pytest.raises(gio.RunFolderInUseError, match=rf"process {os.getpid()}\)"):
+            with gio.run_folder_lock(folder):
+                pass
+        assert (folder / ".glassnet.lock").exists()
+        (folder / "kept.txt").write_text("x")
+    assert [p.name for p in folder.iterdir()] == ["kept.txt"]
+    with gio.run_folder_lock(tmp_path / "empty"):
+        pass
+    assert not (tmp_path / "empty").exists()  # made for the lock, left empty: removed
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    with pytest.raises(FileExistsError, match="is a file"):
+        with gio.run_folder_lock(a_file):
+            pass

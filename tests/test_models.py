@@ -146,10 +146,34 @@ def test_unknown_model_lists_the_valid_ones():
         models.resolve("transformer", "digits")
 
 
+@pytest.mark.parametrize(
+    ("typo", "nearest"),
+    [
+        ("mnist_mpl", "mnist-mlp"),
+        ("lenet", "lenet5"),
+        ("resnet-8", "resnet8"),
+        ("cnnpool", "cnn-pool"),
+    ],
+)
+def test_an_unknown_model_name_suggests_the_nearest(typo, nearest):
+    with pytest.raises(
+        ValueError, match=f"unknown model '{typo}' \\(did you mean '{nearest}'\\?\\)"
+    ):
+        models.get(typo)
+
+
+def test_a_name_like_no_model_gets_no_suggestion():
+    with pytest.raises(ValueError) as info:
+        models.get("transformer")
+    assert "did you mean" not in str(info.value)
+
+
 def test_unknown_option_lists_the_accepted_ones():
     with pytest.raises(ValueError, match=r"no option\(s\) \['dropout'\].*\['filters', 'hidden'\]"):
         models.get("digits-cnn", dropout=0.5)
     with pytest.raises(ValueError, match="no option"):
+        models.get("lenet5", filters=10)
+    with pytest.raises(ValueError, match="two widths"):
         models.get("lenet5", hidden=10)
 
 

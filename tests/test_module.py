@@ -147,6 +147,31 @@ def test_sequential_indexing_like_torch():
     assert len(model) == 13 and isinstance(model[12], nn.Softmax)
 
 
+def test_a_sequential_item_can_be_replaced_like_torch():
+    """model[11] = nn.Linear(84, 10), the way to put a new head on LeNet-5, was refused
+    ('Sequential' object does not support item assignment)."""
+    model = lenet5()
+    head = nn.Linear(84, 3)
+    model[11] = head
+    assert model[-1] is head and model[11] is head and getattr(model, "11") is head
+    keys = list(model.state_dict())
+    assert keys[-2:] == ["11.weight", "11.bias"] and model.state_dict()["11.weight"].shape == (
+        3,
+        84,
+    )
+    model[-2] = nn.Tanh()  # a negative index, and the order kept
+    assert [type(m).__name__ for m in model][-3:] == ["Linear", "Tanh", "Linear"]
+    x = np.zeros((2, 1, 28, 28), dtype=np.float32)
+    assert model(x).shape == (2, 3)
+    with pytest.raises(IndexError, match="out of range"):
+        model[12] = nn.ReLU()
+    with pytest.raises(TypeError, match="Module objects"):
+        model[0] = "conv"
+    layers = nn.ModuleList([nn.ReLU(), nn.ReLU()])
+    layers[1] = nn.Tanh()
+    assert isinstance(layers[1], nn.Tanh) and len(layers) == 2
+
+
 def test_module_must_call_super_init():
     class Broken(nn.Module):
         def __init__(self):

@@ -111,9 +111,12 @@ def test_conv2d_covers_the_hyperparameters():
     "args", [dict(padding=(2, 1)), dict(padding="same", dilation=(2, 1), groups=2)]
 )
 def test_conv2d_by_kernel_rows(args):
-    """Kernels 5 wide with Cg*kh >= 8 (4 x 4, 2 x 4) run by kernel rows (Conv2d._by_kernel_rows)."""
+    """Kernels 5 wide with Cg*kh >= 8 (4 x 4, 2 x 4) run by kernel rows
+    (glassnet.kernels.conv._by_kernel_rows)."""
+    from glassnet.kernels import conv as tuned
+
     conv = nn.Conv2d(4, 2, (4, 5), **args)
-    assert conv._by_kernel_rows()
+    assert tuned._by_kernel_rows(conv)
     x = np.random.default_rng(2).standard_normal((2, 4, 8, 7))
     assert_gradcheck(conv, x)
 

@@ -1,4 +1,4 @@
-"""nn/reference.py (the textbook loops) equals the fast vectorised layers, both ways."""
+"""nn/reference.py (the loops) equals the layers, every layer and loss, in both kernel modes."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_conv2d_on_threads_matches_reference(case, assert_close, monkeypatch):
     """The same cases with every layer run in blocks of one sample on two threads, as
     large layers run (the cases are too small to be threaded on their own)."""
     import glassnet
-    from glassnet.nn import conv
+    from glassnet.kernels import conv
 
     monkeypatch.setattr(conv, "THREADED_BYTES", 1)
     monkeypatch.setattr(conv, "THREADED_BLOCK_BYTES", 1)
@@ -179,3 +179,177 @@ def test_reference_conv_is_not_trivially_equal():
     w2[0, 0, 0, 0] += 1e-3
     assert not np.allclose(a, ref.conv2d_forward(x, w2, None, 1, 1))
     assert ref.conv2d_forward(x, w, None, 2, 1).shape == (1, 3, 3, 3)
+
+
+@pytest.mark.parametrize(
+    "shape, options",
+    [
+        ((4, 3), {}),  # BatchNorm1d on (N, C)
+        ((3, 2, 5), dict(affine=False)),  # BatchNorm1d on (N, C, L)
+        ((2, 3, 4, 3), {}),
+        ((2, 3, 4, 3), dict(eval=True)),  # running statistics: a fixed affine map
+        ((2, 3, 4, 3), dict(eval=True, track_running_stats=False)),  # batch stats in eval
+    ],
+)
+def test_batchnorm_matches_reference(shape, options, assert_close):
+    options = dict(options)
+    evaluate = options.pop("eval", False)
+    layer = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(shape[1], **options)
+    layer = layer.to(np.float64)
+    rng = np.random.default_rng(len(shape))
+    if layer.affine:
+        layer.weight.data[...] = rng.uniform(0.5, 2, shape[1])
+        layer.bias.data[...] = rng.standard_normal(shape[1])
+    if layer.track_running_stats:
+        layer.running_mean[...] = rng.standard_normal(shape[1])
+        layer.running_var[...] = rng.uniform(0.5, 2, shape[1])
+    if evaluate:
+        layer.eval()
+    x = 3 * rng.standard_normal(shape) + 1
+    g = rng.standard_normal(shape)
+    weight = layer.weight.data if layer.affine else None
+    bias = layer.bias.data if layer.affine else None
+    fixed = {}
+    if evaluate and layer.track_running_stats:
+        fixed = dict(mean=layer.running_mean.copy(), var=layer.running_var.copy())
+    want_y, mean, var = ref.batchnorm_forward(x, weight, bias, layer.eps, **fixed)
+    want_dx, want_dw, want_db = ref.batchnorm_backward(x, g, weight, layer.eps, **fixed)
+    before = None if fixed or not layer.track_running_stats else layer.running_var.copy()
+    assert_close(layer(x), want_y, TOL, "forward")
+    if before is not None:  # the running variance moved towards the unbiased batch variance
+        m = x.size // shape[1]
+        assert_close(layer.running_var, 0.9 * before + 0.1 * var * m / (m - 1), TOL, "var")
+    layer.zero_grad()
+    assert_close(layer.backward(g), want_dx, TOL, "dx")
+    if layer.affine:
+        assert_close(layer.weight.grad, want_dw, TOL, "dweight")
+        assert_close(layer.bias.grad, want_db, TOL, "dbias")
+
+
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "Sigmoid", "Tanh"])
+def test_activations_match_reference(name, assert_close):
+    forward, backward = {
+        "ReLU": (ref.relu_forward, ref.relu_backward),
+        "LeakyReLU": (
+            lambda x: ref.leaky_relu_forward(x, 0.2),
+            lambda x, g: ref.leaky_relu_backward(x, g, 0.2),
+        ),
+        "Sigmoid": (ref.sigmoid_forward, ref.sigmoid_backward),
+        "Tanh": (ref.tanh_forward, ref.tanh_backward),
+    }[name]
+    layer = nn.LeakyReLU(0.2) if name == "LeakyReLU" else getattr(nn, name)()
+    rng = np.random.default_rng(0)
+    x = rng.permutation(np.linspace(-6, 6, 2 * 3 * 4 * 5)).reshape(2, 3, 4, 5)  # no 0 exactly
+    g = rng.standard_normal(x.shape)
+    assert_close(layer(x.copy()), forward(x), TOL, "forward")
+    assert_close(layer.backward(g), backward(x, g), TOL, "dx")
+
+
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("dim", [1, -1, 0])
+def test_softmax_and_log_softmax_match_reference(cls, dim, assert_close):
+    rng = np.random.default_rng(1)
+    x = 4 * rng.standard_normal((3, 4, 5))
+    g = rng.standard_normal(x.shape)
+    layer = getattr(nn, cls)(dim=dim)
+    name = "softmax" if cls == "Softmax" else "log_softmax"
+    axis = dim % x.ndim
+    assert_close(layer(x), getattr(ref, f"{name}_forward")(x, axis), TOL, "forward")
+    assert_close(layer.backward(g), getattr(ref, f"{name}_backward")(x, g, axis), TOL, "dx")
+
+
+def test_dropout_matches_reference_given_its_mask(assert_close):
+    """The mask is the layer's own draw (read off the output where x is nonzero)."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.5, 1.5, (4, 3, 5))  # never 0: y == 0 exactly where dropped
+    layer = nn.Dropout(0.3).to(np.float64)
+    y = layer(x)
+    keep = y != 0
+    assert 0 < keep.mean() < 1
+    assert_close(y, ref.dropout_forward(x, keep, 0.3), TOL, "forward")
+    g = rng.standard_normal(x.shape)
+    assert_close(layer.backward(g), ref.dropout_backward(g, keep, 0.3), TOL, "dx")
+
+
+CE_CASES = [
+    dict(),
+    dict(reduction="sum"),
+    dict(reduction="none"),
+    dict(label_smoothing=0.2),
+    dict(weight=[0.5, 2.0, 1.0, 1.5], ignore_index=2),
+    dict(weight=[0.5, 2.0, 1.0, 1.5], label_smoothing=0.1, reduction="none"),
+    dict(probabilities=True, label_smoothing=0.3),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CE_CASES)))
+def test_cross_entropy_matches_reference(case, assert_close):
+    options = dict(CE_CASES[case])
+    rng = np.random.default_rng(3 + case)
+    logits = 3 * rng.standard_normal((6, 4))
+    if options.pop("probabilities", False):
+        target = rng.dirichlet(np.ones(4), 6)
+    else:
+        target = np.array([0, 2, 1, 3, 2, 1])
+    loss_fn = nn.CrossEntropyLoss(**options)
+    upstream = rng.uniform(0.5, 1.5, 6) if options.get("reduction") == "none" else None
+    want_loss, want_grad = ref.cross_entropy(logits, target, grad_out=upstream, **options)
+    assert_close(loss_fn(logits, target), want_loss, TOL, "loss")
+    assert_close(loss_fn.backward(upstream), want_grad, TOL, "dlogits")
+
+
+@pytest.mark.parametrize(
+    "options", [dict(), dict(reduction="sum"), dict(weight=[1.0, 3.0, 0.5], ignore_index=0)]
+)
+def test_nll_loss_matches_reference(options, assert_close):
+    rng = np.random.default_rng(4)
+    log_probs = np.log(rng.dirichlet(np.ones(3), 5))
+    target = np.array([0, 1, 2, 1, 0])
+    loss_fn = nn.NLLLoss(**options)
+    want_loss, want_grad = ref.nll_loss(log_probs, target, **options)
+    assert_close(loss_fn(log_probs, target), want_loss, TOL, "loss")
+    assert_close(loss_fn.backward(), want_grad, TOL, "dinput")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_matches_reference(reduction, assert_close):
+    rng = np.random.default_rng(5)
+    x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    upstream = rng.standard_normal((4, 3)) if reduction == "none" else 0.7
+    loss_fn = nn.MSELoss(reduction=reduction)
+    want_loss, want_grad = ref.mse_loss(x, t, reduction, grad_out=upstream)
+    assert_close(loss_fn(x, t), want_loss, TOL, "loss")
+    assert_close(loss_fn.backward(upstream), want_grad, TOL, "dx")
+
+
+@pytest.mark.parametrize("projection", [False, True])
+def test_residual_block_matches_reference(projection, assert_close):
+    """Residual(Linear, shortcut) against the loops: y = F(x) + s(x); g reaches both
+    branches unchanged; dL/dx is the sum of the branches' input gradients."""
+    rng = np.random.default_rng(6)
+    body = nn.Linear(4, 4).to(np.float64)
+    shortcut = nn.Linear(4, 4, bias=False).to(np.float64) if projection else None
+    block = nn.Residual(body, shortcut)
+    x, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    body_y = ref.linear_forward(x, body.weight.data, body.bias.data)
+    skip_y = ref.linear_forward(x, shortcut.weight.data) if projection else x
+    assert_close(block(x), ref.residual_forward(body_y, skip_y), TOL, "forward")
+    body_dx, body_dw, _ = ref.linear_backward(x, body.weight.data, g)
+    skip_dx = ref.linear_backward(x, shortcut.weight.data, g)[0] if projection else g
+    block.zero_grad()
+    assert_close(block.backward(g), ref.residual_backward(g, body_dx, skip_dx), TOL, "dx")
+    assert_close(body.weight.grad, body_dw, TOL, "dW of the body")
+
+
+def test_concat_matches_reference(assert_close):
+    rng = np.random.default_rng(7)
+    conv = nn.Conv2d(1, 2, 3, padding=1).to(np.float64)
+    net = nn.Concat(nn.Flatten(), nn.Sequential(conv, nn.Flatten()))
+    x = rng.standard_normal((2, 1, 4, 4))
+    conv_y = ref.conv2d_forward(x, conv.weight.data, conv.bias.data, 1, 1)
+    y = net(x)
+    assert_close(y, ref.concat_forward([x, conv_y]), TOL, "forward")
+    g = rng.standard_normal(y.shape)
+    g_flat, g_conv = ref.concat_backward(g, [x.shape, conv_y.shape])
+    want_dx = g_flat + ref.conv2d_backward(x, conv.weight.data, g_conv, 1, 1)[0]
+    assert_close(net.backward(g), want_dx, TOL, "dx")

@@ -114,7 +114,8 @@ def test_glassnet_and_torch_walk_the_same_path(name, optimizer):
 
 def test_a_far_start_is_not_taken_for_divergence():
     # the limit grows with the start: SGD on the ravine shrinks x by 1 - lr a step
-    walk = paths.surface_path(surfaces.get_surface("ravine"), "sgd", steps=10, start=(2e6, 0))
+    ravine = surfaces.get_surface("ravine")
+    walk = paths.surface_path(ravine, "sgd", lr=0.07, steps=10, start=(2e6, 0))
     assert not walk.diverged and len(walk.points) == 11
     assert walk.points[-1, 0] == pytest.approx(2e6 * 0.93**10)
 
@@ -152,9 +153,17 @@ def test_surface_path_refuses_bad_arguments(kwargs, message):
 
 def test_parse_optimizers():
     assert paths.parse_optimizers("sgd=0.001, Momentum ,adam=5e-2") == [
-        ("sgd", 0.001),
-        ("momentum", None),
-        ("adam", 0.05),
+        ("sgd", 0.001, {}),
+        ("momentum", None, {}),
+        ("adam", 0.05, {}),
+    ]
+    # settings by the optimizer's argument names (the issue: momentum=0.01:0.5 was refused)
+    assert paths.parse_optimizers(
+        "momentum=0.01:momentum=0.5, nesterov:momentum=0.8:nesterov=true, adam:betas=0.8/0.99"
+    ) == [
+        ("momentum", 0.01, {"momentum": 0.5}),
+        ("nesterov", None, {"momentum": 0.8, "nesterov": True}),
+        ("adam", None, {"betas": (0.8, 0.99)}),
     ]
     for text, message in [
         ("sgd,lbfgs", "unknown optimizer 'lbfgs'"),
@@ -163,6 +172,11 @@ def test_parse_optimizers():
         ("adam=nan", "learning rate of adam must be positive"),
         ("adam,adam=0.1", "named twice"),
         (" , ", "no optimizer named"),
+        ("momentum=0.01:0.5", "settings after ':' are name=value"),
+        ("adam:momentum=0.5", "adam has no setting 'momentum'; it takes amsgrad, betas"),
+        ("adam:betas=0.9", "betas must be two numbers such as 0.9/0.999"),
+        ("sgd:nesterov=maybe", "nesterov must be true or false"),
+        ("sgd:momentum=-1", "momentum must be finite and >= 0"),
     ]:
         with pytest.raises(ValueError, match=message):
             paths.parse_optimizers(text)
@@ -468,6 +482,56 @@ def test_the_loss_plane_bar_is_made_at_the_first_update_with_the_total():
     assert len(made) == 1 and made[0].total == 49 and made[0].n == 6 and made[0].closed
 
 
+def test_the_sgd_family_shares_a_rate_and_momentum_wins_the_ravine():
+    """paths ravine picked lr 0.07 for SGD and 0.003 for momentum, so plain SGD won."""
+    for s in surfaces.SURFACES.values():
+        assert s.lrs["sgd"] == s.lrs["momentum"] == s.lrs["nesterov"], s.name
+    ravine = surfaces.get_surface("ravine")
+    end = {n: paths.surface_path(ravine, n).losses[-1] for n in ("sgd", "momentum", "nesterov")}
+    assert end["momentum"] < end["sgd"] / 10 and end["nesterov"] < end["sgd"] / 10
+
+
+def test_labels_name_every_hyperparameter():
+    def label(name, **options):
+        return paths.Trajectory(name, "glassnet", 0.03, None, None, options=options).label
+
+    assert label("sgd") == "sgd (lr 0.03)"
+    assert label("momentum") == "momentum (lr 0.03, momentum 0.9)"
+    assert label("momentum", momentum=0.5) == "momentum (lr 0.03, momentum 0.5)"
+    assert label("nesterov") == "nesterov (lr 0.03, momentum 0.9, nesterov)"
+    assert label("adam", betas=(0.8, 0.99)) == "adam (lr 0.03, betas 0.8/0.99)"
+    assert label("adamw") == "adamw (lr 0.03, betas 0.9/0.999, weight_decay 0.01)"
+    assert label("rmsprop") == "rmsprop (lr 0.03, alpha 0.99)"
+    walk = paths.surface_path(
+        surfaces.get_surface("ravine"), "momentum", steps=3, options={"momentum": 0.5}
+    )
+    assert walk.label == "momentum (lr 0.03, momentum 0.5)"
+
+
+def test_coinciding_paths_stay_visible(tmp_path, monkeypatch):
+    """Adam and AdamW (no decay to speak of here) walk the same path: each gets its own
+    markers and width, the later one on top."""
+    pytest.importorskip("matplotlib")
+    import glassnet.viz.paths as vp
+
+    figures = []
+    real_save = vp._save
+    monkeypatch.setattr(vp, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    s = surfaces.get_surface("ravine")
+    walks = [
+        paths.surface_path(s, "adam", steps=30),
+        paths.surface_path(s, "adamw", steps=30, options={"weight_decay": 0.0}),
+    ]
+    np.testing.assert_allclose(walks[0].points, walks[1].points)
+    vp.plot_surface_paths(s, walks, tmp_path / "same.png")
+    ax = figures[0].axes[0]
+    drawn = [line for line in ax.lines if line.get_label().startswith(("adam ", "adamw "))]
+    assert len(drawn) == 2
+    assert drawn[0].get_marker() != drawn[1].get_marker()
+    assert drawn[0].get_linewidth() > drawn[1].get_linewidth()
+    assert drawn[1].get_zorder() > drawn[0].get_zorder()
+
+
 def test_a_walk_that_diverges_on_its_first_step_is_drawn_and_named(tmp_path, monkeypatch):
     """Its only point is the start, whose white circle used to hide the cross."""
     pytest.importorskip("matplotlib")
@@ -488,4 +552,54 @@ def test_a_walk_that_diverges_on_its_first_step_is_drawn_and_named(tmp_path, mon
     texts = [t.get_text() for t in ax.texts]
     assert any("diverged on its first step" in t for t in texts)
     single = [line for line in ax_loss.lines if len(line.get_xdata()) == 1]
-    assert len(single) == 1 and single[0].get_marker() == "o"
+    assert len(single) == 1 and single[0].get_marker() not in (None, "None", "")
+
+
+def test_cli_paths_writes_into_a_run_folder_and_takes_settings(tmp_path, capsys, monkeypatch):
+    """It wrote its PNG and a 657 KB CSV into the current folder; momentum=0.01:0.5 was
+    refused, and the legend never showed the momentum."""
+    pytest.importorskip("matplotlib")
+    import glassnet.viz.paths as vp
+
+    labels = []
+    real = vp.plot_surface_paths
+
+    def spy(surface, trajectories, path, title=None):
+        labels.extend(t.label for t in trajectories)
+        return real(surface, trajectories, path, title)
+
+    monkeypatch.setattr(vp, "plot_surface_paths", spy)
+    monkeypatch.chdir(tmp_path)
+    code, text, err = run(
+        capsys, "paths", "ravine", "--engines", "glassnet", "--steps", "5",
+        "--optimizers", "sgd,momentum:momentum=0.5,nesterov=0.01",
+    )  # fmt: skip
+    assert code == 0, err
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.endswith("-paths-ravine")
+    assert sorted(p.name for p in folder.iterdir()) == ["paths-ravine.csv", "paths-ravine.png"]
+    assert labels == [
+        "sgd (lr 0.03)",
+        "momentum (lr 0.03, momentum 0.5)",
+        "nesterov (lr 0.01, momentum 0.9, nesterov)",
+    ]
+
+
+def test_a_figure_of_different_learning_rates_says_so(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import glassnet.viz.paths as vp
+
+    figures = []
+    real_save = vp._save
+    monkeypatch.setattr(vp, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    s = surfaces.get_surface("ravine")
+    same = [paths.surface_path(s, n, steps=5) for n in ("sgd", "momentum")]
+    mixed = [*same, paths.surface_path(s, "adam", steps=5)]
+    for walks in (same, mixed):
+        vp.plot_surface_paths(s, walks, tmp_path / "f.png")
+    said = [
+        "learning rates differ" in (f._supxlabel.get_text() if f._supxlabel else "")
+        for f in figures
+    ]
+    assert said == [False, True]

@@ -178,7 +178,9 @@ def test_sklearn_alpha_is_pytorch_weight_decay_on_the_weights():
 
 
 @pytest.mark.filterwarnings(  # the checks' own: what they skip, and NaN/inf test data cast
-    "ignore::sklearn.exceptions.SkipTestWarning", "ignore:invalid value encountered in cast"
+    "ignore::sklearn.exceptions.SkipTestWarning",
+    "ignore:invalid value encountered in cast",
+    "ignore:batch size 32 is larger than:UserWarning",  # the checks' data of 10 to 30 samples
 )
 def test_glassnet_classifier_passes_scikit_learns_estimator_checks():
     """Tabular data of any width (input_shape=None), n_features_in_, NotFittedError,

@@ -1,4 +1,4 @@
-"""glassnet's own threads (glassnet.threads): the thread count setting, parallel_map's
+"""glassnet's own threads (glassnet.kernels.threads): the thread count setting, parallel_map's
 contract (order, errors, nesting, BLAS's count restored), and the layers that use it
 giving the same numbers, bit for bit, with one thread or two."""
 
@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import nn, threads
-from glassnet.nn import conv as conv_module
+from glassnet import nn
+from glassnet.kernels import conv as conv_module
+from glassnet.kernels import threads
+
+pytestmark = pytest.mark.kernels("fast")  # these test the tuned forms themselves
 
 needs_blas = pytest.mark.skipif(
     not threads.blas_threads_controllable(),
@@ -253,7 +256,7 @@ def test_conv_by_kernel_rows_on_threads_gives_the_same_bits_as_one_thread(monkey
     """The kernel-rows form (a 5-wide kernel) in blocks on threads: the same bits."""
     monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)
     monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 6000)  # blocks of ~1 sample
-    assert nn.Conv2d(4, 6, 5, padding=2)._by_kernel_rows()
+    assert conv_module._by_kernel_rows(nn.Conv2d(4, 6, 5, padding=2))
     _assert_same_bits(*_conv_bits_on_one_and_two_threads((4, 6), 5, dict(padding=2), seed=4))
 
 

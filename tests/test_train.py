@@ -162,6 +162,7 @@ class LrPerBatch(Callback):
 
 def quiet_fit(model, dataset, **kwargs):
     kwargs.setdefault("progress", False)
+    kwargs.setdefault("batch_size", 64)  # these tests count batches of 64
     return fit(model, dataset, **kwargs)
 
 
@@ -531,6 +532,58 @@ def test_a_huge_learning_rate_diverges_with_a_clear_error(digits):
     model = models.get("digits-cnn-pool-skip", seed=0)
     with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch \d+.*learning rate"):
         quiet_fit(model, digits, epochs=2, optimizer="sgd", lr=1e4)
+
+
+def test_a_loss_that_explodes_stops_the_run_without_numpy_warnings(digits):
+    """Adam at lr 1e9 kept finite weights (its second moment overflowed to inf and froze
+    the steps) and reported 40% accuracy at loss 2.6e9: an exploded loss is divergence,
+    said once, without NumPy's RuntimeWarning lines."""
+    import warnings
+
+    model = models.get("digits-cnn-pool-skip", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning on the way fails the test
+        with pytest.raises(TrainingDivergedError, match=r"the loss rose to .* at epoch 1, batch"):
+            quiet_fit(model, digits, epochs=2, optimizer="adam", lr=1e9)
+
+
+def test_a_float_overflow_inside_a_step_is_divergence(digits):
+    class Huge(nn.Module):  # a layer whose backward overflows float32
+        def forward(self, x):
+            return x
+
+        def backward(self, g):
+            return g * np.float32(1e38) * np.float32(1e38)
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), Huge())
+    said = r"left float32's range \(overflow encountered\) at epoch 1, batch 1"
+    with pytest.raises(TrainingDivergedError, match=said):
+        quiet_fit(model, digits, epochs=1)
+
+
+def test_the_divergence_reference_survives_a_resume(digits, tmp_path):
+    model = models.get("digits-baseline", seed=0)
+    quiet_fit(model, digits, epochs=1, checkpoint_dir=tmp_path)
+    first = load_checkpoint(tmp_path / "last.safetensors")["first_loss"]
+    assert 1.5 < first < 3.5  # about ln(10), the untrained loss
+    trainer, loader = make_trainer(digits, [], model=models.get("digits-baseline", seed=0))
+    trainer.load_checkpoint(tmp_path / "last.safetensors")
+    assert trainer.first_loss == first
+
+
+def test_one_default_batch_size_for_fit_train_and_compare():
+    import inspect
+
+    from glassnet.study import CompareConfig, TrainConfig
+
+    fit_default = inspect.signature(fit).parameters["batch_size"].default
+    assert fit_default == TrainConfig().batch_size == CompareConfig().batch_size == 32
+
+
+def test_a_batch_larger_than_the_training_set_is_warned(digits):
+    model = models.get("digits-baseline", seed=0)
+    with pytest.warns(UserWarning, match=r"batch size 5000 is larger than the 1438 training"):
+        quiet_fit(model, digits, epochs=1, batch_size=5000)
 
 
 # ----------------------------------------------------------------------- callbacks
@@ -1049,3 +1102,19 @@ def test_resume_with_another_optimizer_is_refused(digits_val, tmp_path):
             models.get("digits-baseline"), digits_val, epochs=2, optimizer="sgd", lr=0.5,
             checkpoint_dir=tmp_path, resume=True, progress=False,
         )  # fmt: skip
+
+
+def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(digits, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    started = []
+
+    class Started(Callback):
+        def on_train_begin(self, trainer):
+            started.append(True)
+
+    for folder, said in ((a_file, "is a file, not a folder"), (a_file / "ck", "is a file")):
+        with pytest.raises(NotADirectoryError, match=said):
+            quiet_fit(models.get("digits-baseline", seed=0), digits, epochs=1,
+                      checkpoint_dir=folder, callbacks=[Started()])  # fmt: skip
+    assert started == [] and a_file.read_text() == "mine"

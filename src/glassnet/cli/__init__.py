@@ -8,6 +8,7 @@
     glassnet datasets                     what is available and where
     glassnet report runs/<run>            rebuild report.html from a run folder
     glassnet paths rosenbrock             optimizer paths on a loss contour (also a model's)
+    glassnet sweep --study hidden-size    hyperparameters chosen on a validation split
     glassnet transfer runs/<run>/model.safetensors --dataset fashion-mnist
                                           a pretrained model on a new dataset, three ways
     glassnet export runs/<run>/model.safetensors --onnx model.onnx
@@ -23,9 +24,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
-from .. import __version__
-from . import paths, runs, tools, transfer
+from .. import __version__, kernels
+from . import paths, runs, sweep, tools, transfer
 from .common import UserError
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_datasets(sub)
     tools.add_report(sub)
     paths.add_paths(sub)
+    sweep.add_sweep(sub)
     transfer.add_transfer(sub)
     transfer.add_export(sub)
     return parser
@@ -62,9 +65,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    with warnings.catch_warnings():  # as it was, once the command returns
+        warnings.showwarning = _Warnings(args.command)
+        return _run(args)
+
+
+class _Warnings:
+    """Each warning once, as one line naming the command ('glassnet train: warning:
+    ...'), instead of Python's source path and line, repeated per model and engine."""
+
+    def __init__(self, command: str):
+        self.command, self.said = command, set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text not in self.said:
+            self.said.add(text)
+            print(f"glassnet {self.command}: warning: {text}", file=sys.stderr)
+
+
+def _run(args) -> int:
     if os.environ.get("GLASSNET_DEBUG"):
         return int(args.handler(args) or 0)
     try:
+        kernels.get_mode()  # a bad GLASSNET_KERNELS: one message before any work
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("\nglassnet: interrupted", file=sys.stderr)

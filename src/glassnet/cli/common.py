@@ -114,6 +114,16 @@ def duration(text: str) -> float:
     return value
 
 
+def knob_table(text: str) -> dict:
+    """'hidden=64,activation=relu' -> {'hidden': 64, 'activation': 'relu'} (argparse type)."""
+    from ..study.sweep_space import parse_knobs
+
+    try:
+        return parse_knobs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def read_config(path) -> dict:
     """A run's config.json, or a TOML/JSON file of the same keys (dashes or underscores)."""
     path = Path(path)
@@ -163,7 +173,7 @@ def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
 
 def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dict) -> None:
     """The training recipe flags shared by compare and train; ``defaults``: the
-    command's config defaults (batch 32 for compare, 64 for train), shown in the help."""
+    command's config defaults, shown in the help."""
 
     def default(key: str) -> str:
         value = defaults[key]
@@ -192,6 +202,12 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
         f"best epoch is then shown) ({default('val_size')})",
     )
     g.add_argument("--augment", action="store_true", help="random crop + flip (CIFAR-10)")
+    g.add_argument(
+        "--normalization",
+        choices=["none", "unit", "standard"],
+        help="input pixels: raw values, [0, 1], or standardised per channel with the "
+        f"training images' mean and std ({default('normalization')})",
+    )
     r = p.add_argument_group("recipe")
     r.add_argument("--epochs", type=positive_int, help=default("epochs"))
     r.add_argument("--batch-size", type=positive_int, help=default("batch_size"))
@@ -213,6 +229,13 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
     )
     r.add_argument("--label-smoothing", type=float, help=default("label_smoothing"))
     r.add_argument("--seed", type=int, help=default("seed"))
+    p.add_argument(
+        "--model-args",
+        type=knob_table,
+        metavar="KNOBS",
+        help="the zoo model's knobs, e.g. hidden=64,activation=relu or widths=8/16/32 "
+        "(glassnet summary MODEL --set ... shows the effect)",
+    )
     p.add_argument(
         "--config",
         help="a TOML/JSON file of these settings (e.g. a run's "

@@ -63,25 +63,32 @@ def add_paths(sub) -> None:
         "  glassnet paths baseline --dataset digits --epochs 3   # a network's loss plane\n"
         "  glassnet paths cnn --optimizers sgd=0.1,adam=0.003 --out plane.png\n"
         f"\nsurfaces: {', '.join(SURFACES)}; models: any zoo name without BatchNorm.\n"
-        "Writes the figure (--out, default paths-<target>.png) and the paths' points\n"
-        "beside it as CSV; prints each optimizer's end and, with the torch engine, how far\n"
-        "PyTorch's path of the same optimizer came from glassnet's.",
+        "Writes the figure (--out, default runs/<timestamp>-paths-<target>/paths-<target>.png)\n"
+        "and the paths' points beside it as CSV; prints each optimizer's end and, with the\n"
+        "torch engine, how far PyTorch's path of the same optimizer came from glassnet's.",
     )
     p.add_argument("target", help="a surface name or a zoo model name")
     p.add_argument(
         "--optimizers",
-        help="comma-separated names, each with an optional learning rate: sgd=0.001,adam "
-        "(names: sgd, momentum, nesterov, adam, adamw, rmsprop; default "
+        help="comma-separated names, each with an optional learning rate and, after ':', "
+        "settings by the optimizer's argument names: sgd=0.03,momentum=0.03:momentum=0.5,"
+        "adam:betas=0.8/0.99 (names: sgd, momentum, nesterov, adam, adamw, rmsprop; default "
         f"{SURFACE_OPTIMIZERS} for a surface, {MODEL_OPTIMIZERS} for a model). Without "
-        "=lr: the surface's own rate, or for a model "
-        + ", ".join(f"{k} {v:g}" for k, v in MODEL_LRS.items()),
+        "=lr: the surface's rate, one for sgd, momentum and nesterov (so that momentum is "
+        "all that differs) and one per adaptive optimizer; for a model "
+        + ", ".join(f"{k} {v:g}" for k, v in MODEL_LRS.items())
+        + ". The legend names every optimizer's hyperparameters.",
     )
     p.add_argument(
         "--engines",
         default="glassnet,torch",
         help="glassnet and/or torch (default both: PyTorch's path drawn dashed on glassnet's)",
     )
-    p.add_argument("--out", help="figure path (.png); the CSV of the points goes beside it")
+    p.add_argument(
+        "--out",
+        help="figure path (.png; default runs/<timestamp>-paths-<target>/paths-<target>.png); "
+        "the CSV of the points goes beside it",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     surface = p.add_argument_group("on a surface")
     surface.add_argument("--steps", type=positive_int, help="steps (default: the surface's)")
@@ -217,6 +224,20 @@ def _progress_bar(args) -> _Bar | None:
     return _Bar(tqdm)
 
 
+def _default_out(target: str) -> Path:
+    """runs/<timestamp>-paths-<target>/paths-<target>.png, as the other commands keep
+    their files in a run folder (it was the current folder: a PNG and a CSV of 657 KB)."""
+    import datetime
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path("runs") / f"{stamp}-paths-{target}"
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder / f"paths-{target}.png"
+
+
 def cmd_paths(args) -> int:
     from ..study import landscape, paths, surfaces
 
@@ -225,7 +246,7 @@ def cmd_paths(args) -> int:
     is_surface = target in surfaces.SURFACES
     default_spec = SURFACE_OPTIMIZERS if is_surface else MODEL_OPTIMIZERS
     specs = paths.parse_optimizers(getattr(args, "optimizers", None) or default_spec)
-    out = Path(getattr(args, "out", None) or f"paths-{target}.png")
+    out = Path(getattr(args, "out", None) or _default_out(target))
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must name a .png file, got {str(out)!r}")
     for path in (out, out.with_suffix(".csv")):  # before the work, not after it
@@ -250,9 +271,15 @@ def cmd_paths(args) -> int:
         start = getattr(args, "start", None)
         trajectories = [
             paths.surface_path(
-                surface, name, lr, steps=getattr(args, "steps", None), start=start, engine=engine
-            )
-            for name, lr in specs
+                surface,
+                name,
+                lr,
+                steps=getattr(args, "steps", None),
+                start=start,
+                engine=engine,
+                options=options,
+            )  # fmt: skip
+            for name, lr, options in specs
             for engine in engines
         ]
         figure = plot_surface_paths(surface, trajectories, out)

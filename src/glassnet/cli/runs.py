@@ -59,6 +59,19 @@ def add_compare(sub) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted compare run: the runs that finished are kept",
     )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="train this many (model, engine) runs at a time in worker processes, one "
+        "thread each (default: 1; their seconds then measure a shared machine)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="train the runs as Ray tasks on an existing cluster (or 'auto'); needs "
+        "'glassnet[ray]'",
+    )
     add_recipe_flags(p, "runs/<timestamp>-<dataset>", CompareConfig().to_dict())
     p.set_defaults(handler=cmd_compare)
 
@@ -88,14 +101,25 @@ def cmd_compare(args) -> int:
         require_module(
             "sklearn", "the sklearn engine needs scikit-learn: pip install 'glassnet[sklearn]'"
         )
-    out, results = run_compare(
-        config,
-        out=out,
-        progress=_progress(args),
-        log=print,
-        validated=True,
-        resume=bool(resume),
-    )
+    from ..io import run_folder_lock
+    from ..study.backends import RayUnavailableError
+    from ..study.compare import default_out
+
+    out = Path(out) if out else default_out(config.dataset)  # named here, to be locked
+    with run_folder_lock(out):  # one writer: a second compare into it is refused
+        try:
+            out, results = run_compare(
+                config,
+                out=out,
+                progress=_progress(args),
+                log=print,
+                validated=True,
+                resume=bool(resume),
+                jobs=getattr(args, "jobs", 1),
+                ray_address=getattr(args, "ray_address", None),
+            )
+        except RayUnavailableError as exc:
+            raise UserError(str(exc)) from None
     print()
     print(results_table(results))
     print()
@@ -157,6 +181,7 @@ def add_train(sub) -> None:
 
 
 def cmd_train(args) -> int:
+    from ..io import run_folder_lock
     from ..study import TrainConfig
     from ..study.train_run import ReportInterrupted, run_train, train_out
 
@@ -176,14 +201,16 @@ def cmd_train(args) -> int:
     out = train_out(config, out)  # named here, so that Ctrl-C can say where the run is
     try:
         # validated once: above for a new run, by run_train for a resumed one (validating
-        # builds the model and the optimizer, so it is not repeated)
-        out, metrics = run_train(
-            config,
-            out=out,
-            resume=bool(resume),
-            progress=_progress(args),
-            validated=not resume,
-        )
+        # builds the model and the optimizer, so it is not repeated); one writer at a
+        # time: a second train (or resume) into the folder is refused
+        with run_folder_lock(out):
+            out, metrics = run_train(
+                config,
+                out=out,
+                resume=bool(resume),
+                progress=_progress(args),
+                validated=not resume,
+            )
     except OSError as exc:  # a full disk, a folder made read-only: say what is safe
         if (exc.strerror or "").startswith("cannot write ") and (out / "last.safetensors").exists():
             raise UserError(
@@ -280,6 +307,7 @@ def cmd_evaluate(args) -> int:
         val_size=getattr(args, "val_size", split_settings.get("val_size", 0)),
         train_size=split_settings.get("train_size"),
         seed=split_settings.get("seed", 0),
+        normalize=settings.get("normalization", "standard"),  # as the model was trained
     )
     if tuple(dataset.input_shape) != tuple(model.zoo_spec["input_shape"]):
         raise UserError(

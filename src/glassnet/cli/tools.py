@@ -7,41 +7,60 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_command, non_negative_int, parse_shape, positive_int
+from .common import (
+    UserError,
+    add_command,
+    knob_table,
+    non_negative_int,
+    parse_shape,
+    positive_int,
+)
 
 __all__ = ["add_gradcheck", "add_summary", "add_datasets", "add_report", "parse_layer"]
 
 
 def parse_layer(text: str):
-    """'Conv2d(3, 8, 3, stride=2, padding=1)' -> the glassnet.nn layer; only literal
-    arguments are accepted (the text is parsed, never evaluated)."""
-    from .. import nn
-
+    """'Conv2d(3, 8, 3, stride=2, padding=1)' -> the glassnet.nn layer; containers take
+    layers as arguments ('Sequential(Linear(4, 3), ReLU())', 'Residual(Linear(4, 4))').
+    Only literal arguments are accepted (the text is parsed, never evaluated)."""
     try:
         node = ast.parse(text.strip(), mode="eval").body
     except SyntaxError:
         raise UserError(
             f"cannot parse layer {text!r}; write it like Conv2d(3, 8, 3, stride=2)"
         ) from None
+    return _build_layer(node, text)
+
+
+def _build_layer(node, text: str):
+    from .. import nn
+
     if isinstance(node, ast.Name):
         node = ast.Call(func=node, args=[], keywords=[])
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise UserError(f"{text!r} is not a layer call like Linear(4, 3)")
     cls = getattr(nn, node.func.id, None)
-    abstract = (nn.Module, nn.Sequential, nn.ModuleList)  # no backward of their own
+    abstract = (nn.Module, nn.ModuleList)  # no forward or backward of their own
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or cls in abstract:
         raise UserError(f"glassnet.nn has no layer {node.func.id!r}")
     if issubclass(cls, nn.loss._Loss):
         raise UserError(f"{node.func.id} is a loss, not a layer; gradcheck checks layers")
+
+    def value(arg):
+        name = arg.func if isinstance(arg, ast.Call) else arg
+        if isinstance(name, ast.Name) and isinstance(getattr(nn, name.id, None), type):
+            return _build_layer(arg, text)  # a layer inside a container
+        return ast.literal_eval(arg)  # anything else: a ValueError unless a literal
+
     try:
-        args = [ast.literal_eval(a) for a in node.args]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        args = [value(a) for a in node.args]
+        kwargs = {k.arg: value(k.value) for k in node.keywords}
     except ValueError:
-        raise UserError(f"layer arguments must be literals in {text!r}") from None
+        raise UserError(f"layer arguments must be literals or layers in {text!r}") from None
     try:
         return cls(*args, **kwargs)
     except TypeError as exc:  # a missing or unknown argument
-        raise UserError(f"{text}: {exc}") from None
+        raise UserError(f"{ast.unparse(node)}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- gradcheck
@@ -107,6 +126,7 @@ def add_summary(sub) -> None:
         "Print a zoo model's layers, output shapes and parameter counts.",
         "  glassnet summary lenet5\n"
         "  glassnet summary cnn-pool --input-shape 3,32,32\n"
+        "  glassnet summary baseline --set hidden=64,activation=relu\n"
         "  glassnet summary --list\n",
     )
     p.add_argument("model", nargs="?", help="a zoo model name")
@@ -115,6 +135,14 @@ def add_summary(sub) -> None:
         "--num-classes", type=positive_int, help="classes of the last layer (default: 10)"
     )
     p.add_argument("--list", action="store_true", default=False, help="list the zoo models")
+    p.add_argument(
+        "--set",
+        dest="knobs",
+        type=knob_table,
+        metavar="KNOBS",
+        help="the model's knobs, e.g. hidden=64,activation=relu (its knobs and defaults are "
+        "listed under the table)",
+    )
     p.set_defaults(handler=cmd_summary)
 
 
@@ -131,9 +159,17 @@ def cmd_summary(args) -> int:
         args.model,
         input_shape=getattr(args, "input_shape", None),
         num_classes=getattr(args, "num_classes", None),
+        **getattr(args, "knobs", {}),
     )
     print(f"{model.zoo_spec['model']}\n")
     print(summary(model, model.zoo_spec["input_shape"]))
+    defaults = models.knobs(args.model)
+    knobs = {**defaults, **model.zoo_spec["options"]}
+    text = ", ".join(f"{k}={v!r}" for k, v in knobs.items()) or "none"
+    changed = [k for k in knobs if knobs[k] != defaults.get(k)]
+    note = ", ".join(f"{k}={defaults[k]!r}" for k in changed if k in defaults)
+    note = f"defaults: {note}; " if note else ""
+    print(f"\nknobs: {text} ({note}change with --set)")
     return 0
 
 
@@ -198,9 +234,11 @@ def add_report(sub) -> None:
     p = add_command(
         sub,
         "report",
-        "Rebuild report.html and the PNG plots of a compare or train run folder.",
+        "Rebuild report.html and the PNG plots of a compare or train run folder (or the "
+        "report of a sweep).",
         "  glassnet report runs/20261122-101500-digits\n"
-        "  glassnet report runs/20261122-103000-digits-lenet5      # a train run\n",
+        "  glassnet report runs/20261122-103000-digits-lenet5      # a train run\n"
+        "  glassnet report runs/20261122-104500-digits-sweep       # a sweep\n",
     )
     p.add_argument("run_dir")
     p.set_defaults(handler=cmd_report)
@@ -212,6 +250,17 @@ def cmd_report(args) -> int:
     from ..study.compare import write_report
 
     folder = Path(args.run_dir)
+    if (folder / "trials").is_dir() and (folder / "config.json").is_file():  # a sweep
+        from ..io import read_json
+        from ..report.sweep import build_sweep_report
+
+        if not (folder / "results.json").exists():
+            raise UserError(
+                f"{folder} holds a sweep that was interrupted before its results were written "
+                f"(no results.json): continue it with 'glassnet sweep --resume {folder}'"
+            )
+        print(f"report: {build_sweep_report(folder, read_json(folder / 'results.json'))}")
+        return 0
     dataset = None
     if (folder / "results.json").exists() and not _stale_train_results(folder):
         results = load_results(folder)  # a damaged file: a ValueError naming it

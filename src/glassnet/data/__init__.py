@@ -13,7 +13,16 @@
 
 from __future__ import annotations
 
-from .datasets import Dataset, DatasetInfo, available, canonical_name, load, verify
+from .datasets import (
+    NORMALIZATIONS,
+    Dataset,
+    DatasetInfo,
+    available,
+    canonical_name,
+    load,
+    normalization_name,
+    verify,
+)
 from .download import ENV_VAR, DatasetNotFoundError, DownloadError, data_root
 from .folder import ImageFolder
 from .loader import DataLoader
@@ -33,6 +42,8 @@ __all__ = [
     "available",
     "verify",
     "canonical_name",
+    "NORMALIZATIONS",
+    "normalization_name",
     "data_root",
     "ENV_VAR",
     "DatasetNotFoundError",

@@ -20,9 +20,11 @@ What ``load`` does, step by step:
    you change ``train_size``). Stratified means every class keeps its share, to
    within one image. Kept images stay in file order; shuffling is the loader's job.
 4. Pixels are scaled to [0, 1] (divided by 16 for digits, 255 otherwise). With
-   ``normalize=True`` each channel is then shifted and scaled by the mean and std
-   of the final *training* images only (never val or test: that would leak), the
-   same numbers applied to every split.
+   ``normalize="standard"`` (the default, also ``True``) each channel is then shifted
+   and scaled by the mean and std of the final *training* images only (never val or
+   test: that would leak), the same numbers applied to every split.
+   ``normalize="unit"`` (also ``False``) stops at [0, 1]; ``normalize="none"`` keeps
+   the raw pixel values (0-255, digits 0-16) as float32.
 """
 
 from __future__ import annotations
@@ -50,7 +52,16 @@ from .download import (
 )
 from .folder import is_folder_spec, parse_folder_spec
 
-__all__ = ["Dataset", "DatasetInfo", "load", "available", "verify", "canonical_name"]
+__all__ = [
+    "Dataset",
+    "DatasetInfo",
+    "load",
+    "available",
+    "verify",
+    "canonical_name",
+    "NORMALIZATIONS",
+    "normalization_name",
+]
 
 _DIGITS = [str(i) for i in range(10)]
 CLASSES = {
@@ -341,6 +352,23 @@ def _read_raw(name: str, data_dir, download: bool):
 
 # ------------------------------------------------------------------------- load
 
+# load's input normalisations: raw pixel values, [0, 1], per-channel standardisation
+NORMALIZATIONS = ("none", "unit", "standard")
+
+
+def normalization_name(normalize) -> str:
+    """``"none"`` | ``"unit"`` | ``"standard"`` for load's ``normalize`` (True and False,
+    the older spelling, are "standard" and "unit"); ValueError for anything else."""
+    if isinstance(normalize, (bool, np.bool_)):
+        return "standard" if normalize else "unit"
+    key = normalize.strip().lower() if isinstance(normalize, str) else normalize
+    if key not in NORMALIZATIONS:
+        raise ValueError(
+            f"unknown normalization {normalize!r}; choose from {', '.join(NORMALIZATIONS)} "
+            "(standard: the training images' per-channel mean and std, the default)"
+        )
+    return key
+
 
 def load(
     name: str,
@@ -349,7 +377,7 @@ def load(
     val_size: float | int = 0,
     train_size: float | int | None = None,
     seed: int = 0,
-    normalize: bool = True,
+    normalize: bool | str = "standard",
 ) -> Dataset:
     """Load ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` or your own
     images, ``"folder:PATH"`` (see :mod:`glassnet.data.folder`), as a :class:`Dataset`.
@@ -361,10 +389,12 @@ def load(
     train_size: fraction in (0, 1] or count of the remaining training images kept
                 (stratified subsample); None keeps all.
     seed:       draws the validation set and the subsample (not digits' test split).
-    normalize:  per-channel standardisation with the final training images' mean/std;
-                False leaves pixels in [0, 1].
+    normalize:  "standard" (default, or True): per-channel standardisation with the final
+                training images' mean/std; "unit" (or False): pixels in [0, 1]; "none":
+                the raw pixel values (0-255, digits 0-16).
     """
     name = canonical_name(name)
+    normalize = normalization_name(normalize)
     if not is_whole(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     classes, scale, notes = CLASSES.get(name), SCALE.get(name, 255), []
@@ -400,11 +430,14 @@ def load(
 
     raw = {"train": x_train, "val": x_val, "test": x_test}
     scaled = {k: v.astype(np.float32) for k, v in raw.items()}
-    for x in scaled.values():
-        x /= np.float32(scale)  # exact division: 255 -> 1.0
     channels = x_train.shape[1]
     mean, std = np.zeros(channels), np.ones(channels)
-    if normalize:
+    if normalize == "none":  # raw values: x = pixel / (1 / scale), in [0, 1] pixel units
+        std = np.full(channels, 1 / scale)
+    else:
+        for x in scaled.values():
+            x /= np.float32(scale)  # exact division: 255 -> 1.0
+    if normalize == "standard":
         mean, std = _channel_stats(scaled["train"])
         for x in scaled.values():
             x -= mean.astype(np.float32).reshape(1, -1, 1, 1)

@@ -136,10 +136,26 @@ class DownloadError(OSError):
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data root: ``data_dir``, else ``$GLASSNET_DATA``, else ``~/.cache/glassnet``."""
+    """The data root: ``data_dir``, else ``$GLASSNET_DATA``, else ``~/.cache/glassnet``.
+    A root that is a file is refused here, naming it (it was reported as "dataset files
+    not found in <file>/mnist")."""
+    given = data_dir is not None
     if data_dir is None:
         data_dir = os.environ.get(ENV_VAR) or DEFAULT_ROOT
-    return Path(data_dir).expanduser()
+    root = Path(data_dir).expanduser()
+    if root.exists() and not root.is_dir():
+        where = (
+            "data_dir, --data-dir"
+            if given
+            else f"${ENV_VAR}"
+            if os.environ.get(ENV_VAR)
+            else "the root"
+        )
+        raise NotADirectoryError(
+            f"the data folder {root} ({where}) is a file; name the folder that holds the "
+            "datasets (mnist/, cifar10/, ...)"
+        )
+    return root
 
 
 def md5sum(path: str | os.PathLike) -> str:

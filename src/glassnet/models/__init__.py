@@ -1,9 +1,21 @@
-"""glassnet.models: the model zoo (``get``, ``list``, ``info``)."""
+"""glassnet.models: the model zoo (``get``, ``list``, ``info``) and ``load`` of a saved one."""
 
+from .saved import load
 from .weights import pretrained
-from .zoo import STUDY_MODELS, ModelSpec, get, info, list_models, register, resolve
+from .zoo import STUDY_MODELS, ModelSpec, get, info, knobs, list_models, register, resolve
 
 list = list_models  # noqa: A001  (models.list(), as the zoo's users expect)
 
-__all__ = ["get", "list", "list_models", "info", "register", "resolve", "ModelSpec", "STUDY_MODELS"]
-__all__ += ["pretrained"]
+__all__ = [
+    "get",
+    "load",
+    "list",
+    "list_models",
+    "info",
+    "knobs",
+    "register",
+    "resolve",
+    "ModelSpec",
+    "STUDY_MODELS",
+    "pretrained",
+]

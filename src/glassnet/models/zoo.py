@@ -29,10 +29,17 @@ Larger references:
                  classifier; BatchNorm after every conv. The stage transitions use
                  projection shortcuts (1x1 conv + BN, the paper's option B) so every
                  shortcut is an ordinary layer that PyTorch has too.
+
+Models take their classic knobs as keyword arguments, with the values above as their
+defaults (``knobs(name)`` lists them): ``hidden`` and ``activation`` (sigmoid, relu,
+leaky_relu, tanh) of ``baseline`` and ``mnist-mlp`` (``hidden`` may list several
+layers), ``filters`` and ``hidden`` of the CNNs, ``channels`` and ``hidden`` of LeNet-5
+(two each), ``widths`` of the ResNets' three stages.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +49,7 @@ import numpy as np
 from .. import nn
 from .._numbers import is_whole
 
-__all__ = ["get", "list_models", "info", "ModelSpec", "register"]
+__all__ = ["get", "list_models", "info", "knobs", "ModelSpec", "register", "ACTIVATIONS"]
 
 
 @dataclass(frozen=True)
@@ -69,22 +76,58 @@ def _features(input_shape) -> int:
     return int(np.prod(input_shape))
 
 
-def baseline(input_shape, num_classes, hidden: int = 30):
+# the activations a model's ``activation`` knob names (PyTorch's modules, default arguments)
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh}
+
+
+def _activation(name) -> nn.Module:
+    key = str(name).strip().lower().replace("-", "_") if isinstance(name, str) else name
+    if key not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[key]()
+
+
+def _width(value, what: str) -> int:
+    """A layer width knob: a whole number >= 1 (a clear error otherwise)."""
+    if not is_whole(value) or value < 1:
+        raise ValueError(f"{what} must be a whole number, at least 1, got {value!r}")
+    return int(value)
+
+
+def _widths(value, what: str) -> tuple[int, ...]:
+    """One width or a sequence of them (several hidden layers)."""
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    if not values:
+        raise ValueError(f"{what} needs at least one width, got {value!r}")
+    return tuple(_width(v, what) for v in values)
+
+
+def _hidden_layers(features: int, hidden, activation, num_classes: int) -> list[nn.Module]:
+    """Linear -> activation for each hidden width, then the output Linear."""
+    layers, width = [], features
+    for h in _widths(hidden, "hidden"):
+        layers += [nn.Linear(width, h), _activation(activation)]
+        width = h
+    return [*layers, nn.Linear(width, num_classes)]
+
+
+def baseline(input_shape, num_classes, hidden: int = 30, activation: str = "sigmoid"):
+    """``hidden``: the hidden layer's width (a list: several layers); ``activation``:
+    sigmoid (the classic), relu, leaky_relu or tanh."""
     return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(_features(input_shape), hidden),
-        nn.Sigmoid(),
-        nn.Linear(hidden, num_classes),
+        nn.Flatten(), *_hidden_layers(_features(input_shape), hidden, activation, num_classes)
     )
 
 
 def _conv_features(channels: int, filters: int, pool: bool) -> list[nn.Module]:
     """The study's feature extractor: 3x3 conv (padding 1), ReLU, optional 2x2 max pool."""
+    filters = _width(filters, "filters")
     layers = [nn.Conv2d(channels, filters, 3, padding=1), nn.ReLU()]
     return layers + [nn.MaxPool2d(2)] if pool else layers
 
 
 def _classifier(features: int, hidden: int, num_classes: int) -> list[nn.Module]:
+    hidden = _width(hidden, "hidden")
     return [nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)]
 
 
@@ -116,36 +159,44 @@ def cnn_pool_skip(input_shape, num_classes, filters: int = 18, hidden: int = 64)
 
 
 # ------------------------------------------------------------------ references
-def mlp(input_shape, num_classes, hidden: int = 128):
+def mlp(input_shape, num_classes, hidden=128, activation: str = "relu"):
+    """``hidden``: one width or a list (one hidden layer each); ``activation`` as baseline's."""
     return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(_features(input_shape), hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, num_classes),
+        nn.Flatten(), *_hidden_layers(_features(input_shape), hidden, activation, num_classes)
     )
 
 
-def lenet5(input_shape, num_classes):
+def lenet5(input_shape, num_classes, channels=(6, 16), hidden=(120, 84)):
+    """``channels``: the two convolutions' filters; ``hidden``: the two hidden layers'."""
     c, h, w = input_shape
     pad = 2 if (h, w) == (28, 28) else 0  # 28x28 MNIST is padded to LeNet's 32x32
     # conv 5 (with pad), pool 2, conv 5, pool 2: each side on its own (inputs may be oblong)
     sh, sw = (((side + 2 * pad - 4) // 2 - 4) // 2 for side in (h, w))
     if min(sh, sw) <= 0:
         raise ValueError(f"lenet5 needs inputs of at least 12x12 pixels, got {input_shape}")
+    c1, c2 = _pair(channels, "channels")
+    h1, h2 = _pair(hidden, "hidden")
     return nn.Sequential(
-        nn.Conv2d(c, 6, 5, padding=pad),
+        nn.Conv2d(c, c1, 5, padding=pad),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
+        nn.Conv2d(c1, c2, 5),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(16 * sh * sw, 120),
+        nn.Linear(c2 * sh * sw, h1),
         nn.ReLU(),
-        nn.Linear(120, 84),
+        nn.Linear(h1, h2),
         nn.ReLU(),
-        nn.Linear(84, num_classes),
+        nn.Linear(h2, num_classes),
     )
+
+
+def _pair(value, what: str) -> tuple[int, int]:
+    widths = _widths(value, what)
+    if len(widths) != 2:
+        raise ValueError(f"{what} takes two widths, e.g. {what}=6/16, got {value!r}")
+    return widths
 
 
 def basic_block(in_channels: int, out_channels: int, stride: int) -> nn.Module:
@@ -170,6 +221,9 @@ def cifar_resnet(input_shape, num_classes, depth: int = 20, widths=(16, 32, 64))
     if (depth - 2) % 6:
         raise ValueError(f"CIFAR ResNet depth must be 6n+2 (8, 14, 20, 32, ...), got {depth}")
     blocks = (depth - 2) // 6
+    widths = _widths(widths, "widths")
+    if len(widths) != 3:
+        raise ValueError(f"widths takes the three stages' filters, e.g. 16/32/64, got {widths!r}")
     c = input_shape[0]
     layers = [
         nn.Conv2d(c, widths[0], 3, padding=1, bias=False),
@@ -277,8 +331,10 @@ def resolve(name: str, dataset: str | None = None) -> str:
         if prefix is not None:
             return f"{prefix}-{key}"
         return key  # builders adapt to the dataset's input shape
+    nearest = difflib.get_close_matches(key, [*list_models(), *STUDY_MODELS], n=1, cutoff=0.6)
+    hint = f" (did you mean {nearest[0]!r}?)" if nearest else ""
     raise ValueError(
-        f"unknown model {name!r}; available: {', '.join(list_models())}, and the study's "
+        f"unknown model {name!r}{hint}; available: {', '.join(list_models())}, and the study's "
         f"short names {', '.join(STUDY_MODELS)} (digits-... or cifar10-... by dataset)"
     )
 
@@ -289,6 +345,18 @@ def _builder_for(name: str) -> tuple[Callable, tuple, int, dict]:
         return spec.builder, spec.input_shape, spec.num_classes, dict(spec.defaults)
     builder = {short: b for short, b, _ in _STUDY}[name]
     return builder, _DIGITS, 10, {}
+
+
+def knobs(name: str) -> dict:
+    """The options ``get(name, **options)`` accepts, with this model's defaults:
+    ``knobs("baseline")`` -> ``{"hidden": 30, "activation": "sigmoid"}``."""
+    builder, _, _, defaults = _builder_for(resolve(name))
+    found = {
+        p.name: p.default
+        for p in inspect.signature(builder).parameters.values()
+        if p.name not in ("input_shape", "num_classes")
+    }
+    return {**found, **defaults}
 
 
 def get(

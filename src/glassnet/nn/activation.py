@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..threads import batch_slices, parallel_map
+from .. import kernels
 from ._checks import as_input, check_grad
 from .functional import log_softmax, sigmoid, softmax
 from .module import Module
@@ -26,12 +26,10 @@ _ANY = tuple(range(1, 9))
 
 
 class ReLU(Module):
-    """y = max(x, 0). ``inplace=True`` overwrites the input array to save memory.
+    """y = max(x, 0);  dL/dx = g * (x > 0).  ``inplace=True`` overwrites the input array.
 
-    Computed as ``np.maximum(x, zeros)`` into an array zeroed first rather than against
-    the scalar 0: NumPy's maximum with a broadcast scalar takes a slower loop (measured
-    1.6-1.9x slower on LeNet-5's and ResNet's activations, allocation included). Large
-    batches are done in slices on glassnet's threads (:mod:`glassnet.threads`).
+    The mask is y != 0, which is x > 0 and also lets the gradient through where x is
+    NaN (maximum keeps the NaN), as PyTorch does (it blocks only x <= 0).
     """
 
     def __init__(self, inplace: bool = False):
@@ -41,33 +39,18 @@ class ReLU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, _ANY, "(*)")
         inplace = self.inplace and x.flags.writeable
-        positive = np.empty(x.shape, dtype=bool)
-        y = x if inplace else np.empty_like(x)
-
-        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            if inplace:
-                np.maximum(x[s], 0, out=y[s])
-            else:
-                y[s] = 0
-                np.maximum(x[s], y[s], out=y[s])
-            # where the gradient flows: y != 0 is x > 0 or x NaN (maximum keeps the NaN);
-            # torch passes it there too (it blocks only x <= 0)
-            np.not_equal(y[s], 0, out=positive[s])
-
-        parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
-        self._save_for_backward(positive)
+        if kernels.active():  # on threads: glassnet/kernels/activation.py
+            return kernels.activation.relu_forward(self, x, inplace)
+        y = np.maximum(x, 0, out=x if inplace else None)
+        self._save_for_backward(y != 0)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         (positive,) = self._saved()
         g = check_grad(self, grad_out, positive.shape)
-        dx = np.empty(g.shape, dtype=np.result_type(g, positive))
-
-        def part(s: slice) -> None:
-            np.multiply(g[s], positive[s], out=dx[s])
-
-        parallel_map(part, batch_slices(len(g), 2 * g.nbytes))
-        return dx
+        if kernels.active():  # on threads: glassnet/kernels/activation.py
+            return kernels.activation.relu_backward(g, positive)
+        return g * positive
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

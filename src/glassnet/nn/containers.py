@@ -64,6 +64,11 @@ class Sequential(Module):
                 f"index {index} is out of range for a Sequential of {len(items)}"
             ) from None
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        """``model[-1] = nn.Linear(84, 10)``: replace the module at ``index`` (a new
+        head, as in PyTorch); it keeps the old one's name and place."""
+        _replace(self, "Sequential", index, module)
+
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
@@ -107,6 +112,24 @@ class ModuleList(Module):
 
     def __getitem__(self, index: int) -> Module:
         return list(self._modules.values())[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        _replace(self, "ModuleList", index, module)
+
+
+def _replace(container: Module, kind: str, index, module) -> None:
+    """Put ``module`` at position ``index`` of ``container``, under the same name (so the
+    state_dict keys stay those of the old module's place)."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{kind} indices are integers, got {index!r}")
+    if not isinstance(module, Module):
+        raise TypeError(f"{kind} expects Module objects, got {type(module).__name__}")
+    names = list(container._modules)
+    if not -len(names) <= index < len(names):
+        raise IndexError(f"index {index} is out of range for a {kind} of {len(names)}")
+    name = names[index]
+    container._modules[name] = module  # in place: Module.__setattr__ would move it last
+    object.__setattr__(container, name, module)
 
 
 class Residual(Module):

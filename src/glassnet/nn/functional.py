@@ -1,26 +1,16 @@
 """Stateless building blocks shared by the layers (the ``torch.nn.functional`` of glassnet).
 
-The sliding-window machinery used by convolution and pooling lives here:
-
-* :func:`window_view` turns a padded NCHW array into a *view* of shape
-  ``(N, C, Ho, Wo, kh, kw)`` in which ``v[n, c, i, j]`` is the receptive field of
-  output pixel ``(i, j)``. No data is copied: it only sets strides.
-* :func:`offset_slice` is the other way to see the same thing: for one kernel offset
-  ``(a, b)`` the pixels that every output position reads form a strided slice
-  ``xp[:, :, a*dh : ... : sh, b*dw : ... : sw]`` of shape ``(N, C, Ho, Wo)``. Loops
-  over the ``kh*kw`` offsets (never over pixels or samples) are how backward passes
-  scatter gradients back: ``dxp[offset_slice] += ...`` is ~7x faster than
-  ``np.add.at`` (measured in DESIGN.md).
+The sliding-window machinery of convolution and pooling (``window_view``,
+``offset_slice``), zero padding (``pad2d``) and the per-channel sums come from
+:mod:`glassnet._arrays`, which the tuned kernels share.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from ..threads import batch_slices, parallel_map
+from .. import kernels
+from .._arrays import channel_dot, channel_sum, offset_slice, pad2d, window_view
 
 __all__ = [
     "pair",
@@ -67,80 +57,11 @@ def conv_output_size(
     return out
 
 
-def pad2d(x: np.ndarray, top: int, bottom: int, left: int, right: int, value=0.0) -> np.ndarray:
-    """Pad the last two axes of an NCHW array (a fresh array, ``x`` unchanged)."""
-    if top == bottom == left == right == 0:
-        return x
-    n, c, h, w = x.shape
-    shape = (n, c, h + top + bottom, w + left + right)
-    # zeros come from calloc (pages zeroed lazily by the OS): cheaper than a fill
-    out = np.zeros(shape, dtype=x.dtype) if value == 0 else np.full(shape, value, dtype=x.dtype)
-
-    def copy(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-        out[s, :, top : top + h, left : left + w] = x[s]
-
-    parallel_map(copy, batch_slices(n, 2 * x.nbytes))
-    return out
-
-
 def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a + b`` for two arrays of the same shape, slices of the batch on glassnet's
-    threads (a skip link's sum, forward and backward)."""
-    out = np.empty(a.shape, dtype=np.result_type(a, b))
-    if a.ndim == 0:
-        return np.add(a, b, out=out)
-    parallel_map(lambda s: np.add(a[s], b[s], out=out[s]), batch_slices(len(a), 3 * out.nbytes))
-    return out
-
-
-def window_view(
-    xp: np.ndarray,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-    out_hw: tuple[int, int],
-) -> np.ndarray:
-    """Read-only view ``(N, C, Ho, Wo, kh, kw)`` of the receptive fields of a padded input."""
-    n, c = xp.shape[:2]
-    s_n, s_c, s_h, s_w = xp.strides
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    return as_strided(
-        xp,
-        shape=(n, c, ho, wo, kh, kw),
-        strides=(s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
-        writeable=False,
-    )
-
-
-def offset_slice(
-    a: int, b: int, stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int]
-) -> tuple[slice, slice, slice, slice]:
-    """Index of the (N, C, Ho, Wo) pixels that kernel offset (a, b) reads in a padded input."""
-    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out_hw
-    top, left = a * dh, b * dw
-    return (
-        slice(None),
-        slice(None),
-        slice(top, top + sh * (ho - 1) + 1, sh),
-        slice(left, left + sw * (wo - 1) + 1, sw),
-    )
-
-
-def _ncl(a: np.ndarray) -> np.ndarray:
-    """(N, C, ...) seen as (N, C, L); L spelled out, as -1 is ambiguous when N is 0."""
-    return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
-
-
-def channel_sum(a: np.ndarray) -> np.ndarray:
-    """Sum over every axis but 1 (the channel) of (N, C, ...): einsum on an (N, C, L)
-    view is ~3x faster than ``a.sum(axis=(0, 2, 3))``."""
-    return np.einsum("ncl->c", _ncl(a))
-
-
-def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b) over every axis but the channel, without the a * b temporary."""
-    a3 = _ncl(a)
-    return np.einsum("ncl,ncl->c", a3, b.reshape(a3.shape))
+    """``a + b`` for two arrays of the same shape (a skip link's sum, forward and backward)."""
+    if kernels.active():
+        return kernels.ops.add(a, b)  # on slices of the batch: glassnet/kernels/ops.py
+    return np.add(a, b)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

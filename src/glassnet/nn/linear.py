@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from . import init
 from ._checks import as_input, check_grad
 from .module import Module
@@ -53,9 +54,8 @@ class Linear(Module):
         g = check_grad(self, grad_out, (*x_shape[:-1], self.out_features))
         g = g.reshape(-1, self.out_features).astype(x2.dtype, copy=False)
         if self.weight.requires_grad:
-            if g.shape[0] == 1:  # one sample (per-sample SGD): an outer product, the same
-                # numbers; BLAS's 2-thread GEMM with K = 1 took 3x longer (28 vs 9 us)
-                self.weight.grad += g.T * x2
+            if kernels.active():  # one sample's outer product: glassnet/kernels/linear.py
+                self.weight.grad += kernels.linear.weight_grad(g, x2)
             else:
                 self.weight.grad += g.T @ x2
         if self.bias is not None and self.bias.requires_grad:

@@ -22,22 +22,15 @@ Backward in training mode, with g = dL/dy and sums over the M values of a channe
 
 (the two subtracted means are the paths through mu and var). In evaluation mode
 dL/dx = g * weight / sqrt(running_var + eps).
-
-Speed: each pass over the activations runs on slices of the batch on glassnet's
-threads (:mod:`glassnet.threads`); the per-channel sums are added up from the slices'
-parts in slice order, and the slices depend on the batch's size only, so the numbers
-do not depend on the thread count. Measured with ReLU and the skip links' sums done the
-same way: ResNet-20's step 5-6% shorter with 2 threads than with these passes in one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..threads import batch_slices, parallel_map, sum_in_order
+from .. import kernels
 from ._checks import as_input, check_grad
-from .functional import channel_dot, channel_sum
-from .module import Module
+from .module import Module, is_grad_enabled
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
@@ -89,11 +82,14 @@ class _BatchNorm(Module):
         """Broadcast shape of a per-channel vector: (1, C) or (1, C, 1[, 1])."""
         return (1, self.num_features) + (1,) * (ndim - 2)
 
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        """Every axis but the channel's: the M values a statistic sums over."""
+        return (0, *range(2, ndim))
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, self._ndims, self._layout, 1, self.num_features)
         if self.running_mean is not None and x.dtype != self.running_mean.dtype:
             x = x.astype(self.running_mean.dtype)  # affine=False: the buffers set the dtype
-        shape = self._shape(x.ndim)
         m = x.size // self.num_features
         use_batch = self.training or not self.track_running_stats
         if use_batch and m <= 1:
@@ -101,36 +97,22 @@ class _BatchNorm(Module):
                 f"{type(self).__name__} needs more than 1 value per channel in training "
                 f"mode, got input of shape {x.shape}"
             )
-        # Every pass below runs over slices of the batch on glassnet's threads; the
-        # per-channel sums are added up from per-slice parts (see glassnet.threads).
-        slices = batch_slices(len(x), 2 * x.nbytes)
-        xc = np.empty_like(x)
+        if kernels.active():  # on threads: glassnet/kernels/normalization.py
+            return kernels.normalization.forward(self, x, use_batch, m, is_grad_enabled())
+        shape, axes = self._shape(x.ndim), self._axes(x.ndim)
         if use_batch:
-            mean = sum_in_order(parallel_map(lambda s: channel_sum(x[s]), slices)) / m
-
-            def centre(s: slice) -> np.ndarray:  # xc = x - mean, and sum(xc^2) of the slice
-                np.subtract(x[s], mean.reshape(shape), out=xc[s])
-                return channel_dot(xc[s], xc[s])
-
-            var = sum_in_order(parallel_map(centre, slices)) / m
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(shape)
+            var = (xc * xc).mean(axis=axes)
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, m)
         else:
-            mean, var = self.running_mean, self.running_var
-            parallel_map(lambda s: np.subtract(x[s], mean.reshape(shape), out=xc[s]), slices)
-        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        # y = weight * xc * inv_std + bias with the two per-channel factors multiplied
-        # first: one pass over the activations fewer than normalising xc on its own.
-        # Backward gets xc and inv_std, not xhat (xhat = xc * inv_std).
-        scale = (self.weight.data * inv_std if self.affine else inv_std).reshape(shape)
-        y = np.empty_like(x)
-
-        def normalise(s: slice) -> None:
-            np.multiply(xc[s], scale, out=y[s])
-            if self.affine:
-                y[s] += self.bias.data.reshape(shape)
-
-        parallel_map(normalise, slices)
+            xc = x - self.running_mean.reshape(shape)
+            var = self.running_var
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)  # 1 / sqrt(var + eps)
+        y = xc * inv_std.reshape(shape)  # xhat
+        if self.affine:
+            y = self.weight.data.reshape(shape) * y + self.bias.data.reshape(shape)
         self._save_for_backward(xc, inv_std, use_batch)
         return y
 
@@ -149,38 +131,21 @@ class _BatchNorm(Module):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         xc, inv_std, use_batch = self._saved()  # xhat = xc * inv_std
         g = check_grad(self, grad_out, xc.shape).astype(xc.dtype, copy=False)
-        shape = self._shape(xc.ndim)
-        slices = batch_slices(len(g), 2 * g.nbytes)
-        parts = parallel_map(lambda s: (channel_sum(g[s]), channel_dot(g[s], xc[s])), slices)
-        sum_g = sum_in_order([p[0] for p in parts])
-        sum_gx = sum_in_order([p[1] for p in parts]) * inv_std  # sum(g * xhat)
-        if self.affine:
-            if self.bias.requires_grad:
-                self.bias.grad += sum_g
-            if self.weight.requires_grad:
-                self.weight.grad += sum_gx
-            scale = self.weight.data * inv_std
-        else:
-            scale = inv_std
-        scale = scale.reshape(shape)
-        dx = np.empty_like(g)
-        if not use_batch:
-            parallel_map(lambda s: np.multiply(g[s], scale, out=dx[s]), slices)
-            return dx
+        if kernels.active():  # on threads: glassnet/kernels/normalization.py
+            return kernels.normalization.backward(self, g, xc, inv_std, use_batch)
+        shape, axes = self._shape(xc.ndim), self._axes(xc.ndim)
+        xhat = xc * inv_std.reshape(shape)
+        sum_g, sum_gx = g.sum(axis=axes), (g * xhat).sum(axis=axes)
+        if self.affine and self.bias.requires_grad:
+            self.bias.grad += sum_g
+        if self.affine and self.weight.requires_grad:
+            self.weight.grad += sum_gx
+        scale = (self.weight.data * inv_std if self.affine else inv_std).reshape(shape)
+        if not use_batch:  # a fixed affine map
+            return g * scale
         m = xc.size // self.num_features
-        k_x = (inv_std * sum_gx / m).reshape(shape)
-        k_1 = (sum_g / m).reshape(shape)
-
-        def input_grad(s: slice) -> None:
-            # scale * (g - mean(g) - xhat * mean(g * xhat)), in place on one buffer
-            d = dx[s]
-            np.multiply(xc[s], k_x, out=d)
-            np.subtract(g[s], d, out=d)
-            d -= k_1
-            d *= scale
-
-        parallel_map(input_grad, slices)
-        return dx
+        mean_g, mean_gx = (sum_g / m).reshape(shape), (sum_gx / m).reshape(shape)
+        return scale * (g - mean_g - xhat * mean_gx)
 
     def extra_repr(self) -> str:
         return (

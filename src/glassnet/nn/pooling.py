@@ -1,31 +1,21 @@
 """Pooling: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (PyTorch's arguments and semantics).
 
-Both fixed-window poolings walk the kh*kw kernel offsets; at offset (a, b) every output
-pixel reads the strided slice ``xp[:, :, a*dh::sh, b*dw::sw]`` (``functional.offset_slice``)
-of the padded input. That is a handful of whole-array operations however large the
-image, and padding, stride and dilation all work the same way (numpy-ml's pooling
-crashed with padding; DLFS ignored it).
-
-MaxPool2d forward keeps, per output pixel, which offset won (the *first* maximum, as
-PyTorch). Backward routes each output gradient to that one input pixel::
-
-    dL/dx[window position of the argmax] += dL/dy
-
-AvgPool2d: y = (sum of the window) / divisor, so backward spreads ``dL/dy / divisor``
-evenly over every input pixel of the window.
-
-Samples are independent, so a large batch (SLICES_MIN_BYTES, as for ReLU) is pooled in
-slices on glassnet's threads (:mod:`glassnet.threads`), forward and backward; the
-numbers do not depend on the thread count.
+MaxPool2d and AvgPool2d see the padded input through its windows
+(``functional.window_view``: (N, C, Ho, Wo, kh, kw), a view, nothing copied) and
+reduce each window. Backward walks the kh*kw kernel offsets: at offset (a, b) every
+output pixel's window holds the strided slice ``xp[:, :, a*dh::sh, b*dw::sw]``
+(``functional.offset_slice``) of the padded input, so each offset's share of the
+gradient is one strided ``+=`` over the whole batch. Padding, stride and dilation all
+work the same way (numpy-ml's pooling crashed with padding; DLFS ignored it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..threads import batch_slices, parallel_map
+from .. import kernels
 from ._checks import as_input, check_grad
-from .functional import conv_output_size, offset_slice, pad2d, pair
+from .functional import conv_output_size, offset_slice, pad2d, pair, window_view
 from .module import Module, is_grad_enabled
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
@@ -84,12 +74,6 @@ class _Pool2d(Module):
             for a, b in self._offsets()
         ]
 
-    def _disjoint(self) -> bool:
-        """True when windows do not overlap (stride >= window span on both axes)."""
-        return all(
-            s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel_size)
-        )
-
     def extra_repr(self) -> str:
         def show(t):
             return t[0] if t[0] == t[1] else t
@@ -129,107 +113,45 @@ class MaxPool2d(_Pool2d):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, (4,), "(N, C, H, W)")
         out_hw, pads = self._geometry(x)
+        if kernels.active():  # on threads, winners in uint8: glassnet/kernels/pooling.py
+            return kernels.pooling.maxpool_forward(self, x, out_hw, pads, is_grad_enabled())
         xp = pad2d(x, *pads, value=-np.inf)
-        y = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
-        keep = is_grad_enabled()
-        offsets = self._offsets()
-        winners = np.empty(y.shape, dtype=_winner_dtype(len(offsets))) if keep else None
-
-        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            xs, ys = xp[s], y[s]
-            windows = [
-                xs[offset_slice(a, b, self.stride, self.dilation, out_hw)] for a, b in offsets
-            ]
-            np.copyto(ys, windows[0])
-            for w in windows[1:]:
-                np.maximum(ys, w, out=ys)
-            if keep:
-                _winners(windows, ys, out=winners[s])
-                if ys.size and not np.isfinite(ys.min()):  # NaN or -inf: rare, see below
-                    inside = self._inside(x.shape[2:], pads, out_hw)
-                    _nonfinite_winners(windows, inside, ys, out=winners[s])
-
-        parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
-        if keep:
+        windows = window_view(xp, self.kernel_size, self.stride, self.dilation, out_hw)
+        kh, kw = self.kernel_size
+        windows = windows.reshape(*windows.shape[:4], kh * kw)  # (N, C, Ho, Wo, kh*kw), a copy
+        y = windows.max(axis=-1)
+        if is_grad_enabled():
+            winners = self._first_maxima(windows, y, x.shape[2:], pads)
             self._save_for_backward(winners, xp.shape, x.shape, pads)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         winners, padded_shape, x_shape, pads = self._saved()
         g = check_grad(self, grad_out, winners.shape)
-        dxp = np.empty(padded_shape, dtype=np.result_type(g.dtype, np.float32))
-        disjoint = self._disjoint()
-        offsets = self._offsets()
-
-        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            dxs, gs, ws = dxp[s], g[s], winners[s]
-            dxs[...] = 0
-            won = np.empty(ws.shape, dtype=bool)
-            for k, (a, b) in enumerate(offsets):
-                _first_max_is(ws, k, out=won)
-                target = dxs[offset_slice(a, b, self.stride, self.dilation, ws.shape[2:])]
-                if disjoint:  # each input pixel is in one window: write, don't accumulate
-                    np.multiply(gs, won, out=target)
-                else:
-                    target += gs * won
-
-        parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
+        if kernels.active():  # on threads: glassnet/kernels/pooling.py
+            return kernels.pooling.maxpool_backward(self, g, winners, padded_shape, x_shape, pads)
+        dxp = np.zeros(padded_shape, dtype=np.result_type(g.dtype, np.float32))
+        for k, (a, b) in enumerate(self._offsets()):  # offset k's winners get their g
+            dxp[offset_slice(a, b, self.stride, self.dilation, g.shape[2:])] += g * (winners == k)
         top, _, left, _ = pads
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 
-
-def _nonfinite_winners(windows, inside, y, out) -> None:
-    """Correct ``out`` (from :func:`_winners`) where a window's maximum is NaN or -inf,
-    to PyTorch's choice; a pass over the windows, run only when such windows exist.
-
-    PyTorch scans a window's pixels inside the image in order, starting from the first
-    one, and moves to a pixel when ``value > max or isnan(value)``. So a NaN window's
-    gradient goes to its *last* NaN (``_winners`` picks the last offset, as NaN differs
-    from everything), and a window of -inf's keeps the first pixel inside the image,
-    while ``_winners`` picks the first offset, which may be padding (also -inf).
-    """
-    nan = np.isnan(y)
-    if nan.any():
-        for k, w in enumerate(windows):
-            out[nan & np.isnan(w)] = k
-    ninf = y == -np.inf
-    if ninf.any():
-        for k in reversed(range(len(windows))):  # the first inside offset is written last
-            out[ninf & inside[k]] = k
-
-
-def _winner_dtype(offsets: int) -> type:
-    return np.uint8 if offsets <= 256 else np.int32
-
-
-def _winners(windows: list[np.ndarray], y: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Index of the kernel offset that holds each window's first maximum (PyTorch's tie
-    rule), for the backward pass, written into ``out`` (uint8 up to 256 offsets, else
-    int32: ``_winner_dtype``).
-
-    The index of the first maximum is the number of offsets before it, that is the
-    number of leading offsets whose value differs from the maximum::
-
-        first = sum over k of [w_0 != y and ... and w_k != y]
-
-    Three passes per offset over a small array. Measured on LeNet-5's first pooling:
-    190 us, against 280 us for a bit field of the equal offsets and 650-930 us for
-    masked writes (``np.where``/``np.copyto``); an argmax would first need a copied
-    (N, C, Ho, Wo, kh*kw) array.
-    """
-    out[...] = 0
-    still = np.ones(y.shape, dtype=bool)  # no maximum among the offsets so far
-    differ = np.empty(y.shape, dtype=bool)
-    for w in windows[:-1]:  # the last offset is never counted past
-        np.not_equal(w, y, out=differ)
-        still &= differ
-        out += still
-    return out
-
-
-def _first_max_is(winners: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
-    """out = (offset k is the first maximum of its window)."""
-    return np.equal(winners, k, out=out)
+    def _first_maxima(self, windows, y, hw, pads) -> np.ndarray:
+        """Per window, the kernel offset (0 ... kh*kw-1) that receives the gradient: the
+        first maximum; in a window with NaN, its last NaN; in a window of nothing but
+        -inf, its first pixel inside the image (PyTorch's choices)."""
+        winners = windows.argmax(axis=-1)  # the first maximum (or the first NaN)
+        nan = np.isnan(y)
+        if nan.any():
+            last_nan = np.isnan(windows[nan][:, ::-1]).argmax(axis=-1)
+            winners[nan] = windows.shape[-1] - 1 - last_nan
+        minus_inf = y == -np.inf
+        if minus_inf.any():
+            out_hw = y.shape[2:]
+            inside = np.stack(self._inside(hw, pads, out_hw), axis=-1)  # (1, 1, Ho, Wo, K)
+            first_inside = np.broadcast_to(inside.argmax(axis=-1), y.shape)
+            winners[minus_inf] = first_inside[minus_inf]
+        return winners
 
 
 class AvgPool2d(_Pool2d):
@@ -283,47 +205,27 @@ class AvgPool2d(_Pool2d):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, (4,), "(N, C, H, W)")
         out_hw, pads = self._geometry(x)
-        xp = pad2d(x, *pads)
-        y = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         divisor = self._divisor(x.shape[2:], out_hw, pads)
-        div = np.asarray(divisor, dtype=x.dtype)
-        offsets = self._offsets()
-
-        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            xs, ys = xp[s], y[s]
-            for k, (a, b) in enumerate(offsets):
-                window = xs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
-                if k == 0:
-                    np.copyto(ys, window)
-                else:
-                    ys += window
-            ys /= div
-
-        parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
+        if kernels.active():  # on threads: glassnet/kernels/pooling.py
+            return kernels.pooling.avgpool_forward(self, x, out_hw, pads, divisor)
+        xp = pad2d(x, *pads)
+        windows = window_view(xp, self.kernel_size, self.stride, self.dilation, out_hw)
+        y = (windows.sum(axis=(4, 5)) / divisor).astype(x.dtype, copy=False)
         self._save_for_backward(divisor, xp.shape, x.shape, pads, out_hw)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         divisor, padded_shape, x_shape, pads, out_hw = self._saved()
         g = check_grad(self, grad_out, (*x_shape[:2], *out_hw))
+        if kernels.active():  # on threads: glassnet/kernels/pooling.py
+            return kernels.pooling.avgpool_backward(
+                self, g, divisor, padded_shape, x_shape, pads, out_hw
+            )
         dtype = np.result_type(g.dtype, np.float32)
-        div = np.asarray(divisor, dtype=dtype)
-        dxp = np.empty(padded_shape, dtype=dtype)
-        disjoint = self._disjoint()  # windows that do not overlap write, others add
-        offsets = self._offsets()
-
-        def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
-            dxs = dxp[s]
-            dxs[...] = 0
-            share = g[s] / div
-            for a, b in offsets:
-                target = dxs[offset_slice(a, b, self.stride, self.dilation, out_hw)]
-                if disjoint:
-                    target[...] = share
-                else:
-                    target += share
-
-        parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
+        share = (g / divisor).astype(dtype, copy=False)  # every pixel of a window gets this
+        dxp = np.zeros(padded_shape, dtype=dtype)
+        for a, b in self._offsets():
+            dxp[offset_slice(a, b, self.stride, self.dilation, out_hw)] += share
         top, _, left, _ = pads
         return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 

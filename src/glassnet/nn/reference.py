@@ -2,15 +2,18 @@
 
 This is the code a student writes first, straight from the definitions. It is slow
 (Python loops over samples, channels and pixels) and that is the point: it is easy
-to check by eye, the tests hold the fast layers equal to it, and the speed lesson
+to check by eye, the tests hold the layers (both paths) equal to it, and the speed lesson
 (``glassnet bench``) measures how much vectorising buys.
 
 All functions take plain arrays (NCHW) and return new arrays; padding is zeros for
 convolution and average pooling, -inf for max pooling. Ties in max pooling go to the
-first maximum in row-major window order, as in PyTorch.
+first maximum in row-major window order, as in PyTorch. The losses return the loss and
+its gradient with respect to the input together.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -25,6 +28,29 @@ __all__ = [
     "avgpool2d_backward",
     "adaptive_avgpool2d_forward",
     "adaptive_avgpool2d_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "relu_forward",
+    "relu_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "softmax_forward",
+    "softmax_backward",
+    "log_softmax_forward",
+    "log_softmax_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "residual_forward",
+    "residual_backward",
+    "concat_forward",
+    "concat_backward",
 ]
 
 
@@ -274,3 +300,341 @@ def _adaptive_avgpool2d(x, grad_out, output_size):
                                 dx[s, ch, r, q] += grad_out[s, ch, i, j] / size
                     y[s, ch, i, j] = total / size
     return y if grad_out is None else dx
+
+
+# ----------------------------------------------------------------------------- BatchNorm
+def _channel_values(x):
+    """(N, C, ...) seen as (N, C, L): value l of sample n in channel c is x3[n, c, l]."""
+    return x.reshape(x.shape[0], x.shape[1], -1) if x.size else x.reshape(*x.shape[:2], 0)
+
+
+def batchnorm_forward(x, weight=None, bias=None, eps=1e-5, mean=None, var=None):
+    """Per channel c, over its M = N*L values (L pixels, or 1):
+    y = weight[c] * (x - mu[c]) / sqrt(var[c] + eps) + bias[c].
+
+    Training mode (``mean``/``var`` None): mu and var are the batch's mean and biased
+    variance, summed one value at a time. Evaluation mode: the given running ones.
+    Returns (y, mu, var)."""
+    x3 = _channel_values(x)
+    n, c, pixels = x3.shape
+    if mean is None:
+        mean, var = np.zeros(c), np.zeros(c)
+        for ch in range(c):
+            total = 0.0
+            for s in range(n):
+                for l in range(pixels):
+                    total += x3[s, ch, l]
+            mean[ch] = total / (n * pixels)
+            total = 0.0
+            for s in range(n):
+                for l in range(pixels):
+                    total += (x3[s, ch, l] - mean[ch]) ** 2
+            var[ch] = total / (n * pixels)
+    y = np.zeros(x3.shape, dtype=x.dtype)
+    for ch in range(c):
+        scale = 1.0 / math.sqrt(var[ch] + eps)
+        w = 1.0 if weight is None else weight[ch]
+        b = 0.0 if bias is None else bias[ch]
+        for s in range(n):
+            for l in range(pixels):
+                y[s, ch, l] = w * (x3[s, ch, l] - mean[ch]) * scale + b
+    return y.reshape(x.shape), np.asarray(mean), np.asarray(var)
+
+
+def batchnorm_backward(x, grad_out, weight=None, eps=1e-5, mean=None, var=None):
+    """Returns (dx, dweight, dbias). Per channel, with xhat_i = (x_i - mu) / sqrt(var +
+    eps) and dxhat_i = g_i * weight: dbias = sum g_i, dweight = sum g_i * xhat_i, and
+
+        training:    dx_i = (M * dxhat_i - sum_k dxhat_k - xhat_i * sum_k dxhat_k * xhat_k)
+                            / (M * sqrt(var + eps))    (mu and var depend on every x_k)
+        evaluation:  dx_i = dxhat_i / sqrt(var + eps)  (``mean``/``var`` given: fixed)
+    """
+    training = mean is None
+    if training:
+        _, mean, var = batchnorm_forward(x, eps=eps)
+    x3, g3 = _channel_values(x), _channel_values(grad_out)
+    n, c, pixels = x3.shape
+    m = n * pixels
+    dx = np.zeros(x3.shape, dtype=x.dtype)
+    dweight, dbias = np.zeros(c), np.zeros(c)
+    for ch in range(c):
+        inv_std = 1.0 / math.sqrt(var[ch] + eps)
+        w = 1.0 if weight is None else weight[ch]
+        sum_dxhat = sum_dxhat_xhat = 0.0
+        for s in range(n):
+            for l in range(pixels):
+                xhat = (x3[s, ch, l] - mean[ch]) * inv_std
+                dbias[ch] += g3[s, ch, l]
+                dweight[ch] += g3[s, ch, l] * xhat
+                sum_dxhat += g3[s, ch, l] * w
+                sum_dxhat_xhat += g3[s, ch, l] * w * xhat
+        for s in range(n):
+            for l in range(pixels):
+                dxhat = g3[s, ch, l] * w
+                if not training:
+                    dx[s, ch, l] = dxhat * inv_std
+                    continue
+                xhat = (x3[s, ch, l] - mean[ch]) * inv_std
+                dx[s, ch, l] = (m * dxhat - sum_dxhat - xhat * sum_dxhat_xhat) * inv_std / m
+    return dx.reshape(x.shape), dweight, dbias
+
+
+# ----------------------------------------------------------------------------- activations
+def _elementwise(x, f):
+    y = np.zeros(x.shape, dtype=np.result_type(x, np.float32))
+    for index in np.ndindex(*x.shape):
+        y[index] = f(float(x[index]))
+    return y
+
+
+def relu_forward(x):
+    """y = x if x > 0 else 0, one value at a time."""
+    return _elementwise(x, lambda v: v if v > 0 else 0.0)
+
+
+def relu_backward(x, grad_out):
+    """dL/dx = g where x > 0, else 0."""
+    return _elementwise(x, lambda v: 1.0 if v > 0 else 0.0) * grad_out
+
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    return _elementwise(x, lambda v: v if v > 0 else negative_slope * v)
+
+
+def leaky_relu_backward(x, grad_out, negative_slope=0.01):
+    return _elementwise(x, lambda v: 1.0 if v > 0 else negative_slope) * grad_out
+
+
+def _sigmoid(v):
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)  # the same value, without overflowing exp(-v) for very negative v
+    return e / (1.0 + e)
+
+
+def sigmoid_forward(x):
+    """y = 1 / (1 + exp(-x))."""
+    return _elementwise(x, _sigmoid)
+
+
+def sigmoid_backward(x, grad_out):
+    """dL/dx = g * y * (1 - y)."""
+    return _elementwise(x, lambda v: _sigmoid(v) * (1.0 - _sigmoid(v))) * grad_out
+
+
+def tanh_forward(x):
+    return _elementwise(x, math.tanh)
+
+
+def tanh_backward(x, grad_out):
+    """dL/dx = g * (1 - tanh(x)^2)."""
+    return _elementwise(x, lambda v: 1.0 - math.tanh(v) ** 2) * grad_out
+
+
+def _rows_along(x, dim):
+    """Every 1-D line of x along ``dim``: a list of index tuples, one list per line."""
+    shape = list(x.shape)
+    length = shape[dim]
+    shape[dim] = 1
+    lines = []
+    for start in np.ndindex(*shape):
+        lines.append([start[:dim] + (k,) + start[dim + 1 :] for k in range(length)])
+    return lines
+
+
+def softmax_forward(x, dim):
+    """y_k = exp(x_k - max) / sum_j exp(x_j - max) along ``dim``."""
+    y = np.zeros(x.shape, dtype=x.dtype)
+    for line in _rows_along(x, dim):
+        top = max(x[i] for i in line)
+        total = sum(math.exp(x[i] - top) for i in line)
+        for i in line:
+            y[i] = math.exp(x[i] - top) / total
+    return y
+
+
+def softmax_backward(x, grad_out, dim):
+    """dL/dx_k = sum_j g_j * dy_j/dx_k,  dy_j/dx_k = y_j * ([j = k] - y_k)."""
+    y = softmax_forward(x, dim)
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    for line in _rows_along(x, dim):
+        for k in line:
+            dx[k] = sum(grad_out[j] * y[j] * ((j == k) - y[k]) for j in line)
+    return dx
+
+
+def log_softmax_forward(x, dim):
+    """y_k = x_k - max - log sum_j exp(x_j - max) along ``dim``."""
+    y = np.zeros(x.shape, dtype=x.dtype)
+    for line in _rows_along(x, dim):
+        top = max(x[i] for i in line)
+        log_total = math.log(sum(math.exp(x[i] - top) for i in line))
+        for i in line:
+            y[i] = x[i] - top - log_total
+    return y
+
+
+def log_softmax_backward(x, grad_out, dim):
+    """dL/dx_k = sum_j g_j * ([j = k] - softmax(x)_k)."""
+    p = softmax_forward(x, dim)
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    for line in _rows_along(x, dim):
+        for k in line:
+            dx[k] = sum(grad_out[j] * ((j == k) - p[k]) for j in line)
+    return dx
+
+
+# ----------------------------------------------------------------------------- Dropout
+def dropout_forward(x, keep, p):
+    """y = x / (1 - p) where ``keep`` (a boolean mask: the units kept) is True, else 0."""
+    y = np.zeros(x.shape, dtype=x.dtype)
+    for index in np.ndindex(*x.shape):
+        y[index] = x[index] / (1 - p) if keep[index] else 0.0
+    return y
+
+
+def dropout_backward(grad_out, keep, p):
+    """dL/dx = g / (1 - p) where the unit was kept, else 0."""
+    return dropout_forward(grad_out, keep, p)
+
+
+# ----------------------------------------------------------------------------- losses
+def _reduce(per_sample, grads, normalizer, reduction, grad_out):
+    """The loss and dL/dinput from per-sample losses and their gradients (one row each)."""
+    n = len(per_sample)
+    if reduction == "none":
+        upstream = np.ones(n) if grad_out is None else np.asarray(grad_out, dtype=np.float64)
+        dx = np.zeros_like(grads)
+        for i in range(n):
+            dx[i] = grads[i] * upstream[i]
+        return np.asarray(per_sample), dx
+    scale = 1.0 if grad_out is None else float(grad_out)
+    total = sum(per_sample)
+    if reduction == "mean":
+        total = total / normalizer if normalizer > 0 else float("nan")
+        scale = scale / normalizer if normalizer > 0 else 0.0
+    return float(total), grads * scale
+
+
+def cross_entropy(
+    logits,
+    target,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    grad_out=None,
+):
+    """Returns (loss, dL/dlogits). Sample i: p = softmax(z_i), target distribution q
+    (class index y: q_c = (1 - eps) * w[y] * [c = y] + eps * w[c] / C; probabilities t:
+    q_c = ((1 - eps) * t_c + eps / C) * w[c]), loss_i = -sum_c q_c log p_c and
+    dloss_i/dz_c = p_c * sum_j q_j - q_c. 'mean' divides by sum_i w[y_i] (N for
+    probability targets); an ignored sample counts nothing."""
+    n, c = logits.shape
+    w = np.ones(c) if weight is None else np.asarray(weight, dtype=np.float64)
+    eps = label_smoothing
+    target = np.asarray(target)
+    per_sample, grads, normalizer = [], np.zeros((n, c)), 0.0
+    for i in range(n):
+        if target.ndim == 2:
+            q = [((1 - eps) * target[i, k] + eps / c) * w[k] for k in range(c)]
+            normalizer += 1
+        elif target[i] == ignore_index:
+            per_sample.append(0.0)
+            continue
+        else:
+            y = int(target[i])
+            q = [eps * w[k] / c + ((1 - eps) * w[y] if k == y else 0.0) for k in range(c)]
+            normalizer += w[y]
+        top = max(logits[i])
+        log_total = math.log(sum(math.exp(logits[i, k] - top) for k in range(c)))
+        logp = [logits[i, k] - top - log_total for k in range(c)]
+        per_sample.append(-sum(q[k] * logp[k] for k in range(c) if q[k] != 0))
+        for k in range(c):
+            grads[i, k] = math.exp(logp[k]) * sum(q) - q[k]
+    loss, dx = _reduce(per_sample, grads, normalizer, reduction, grad_out)
+    return loss, dx.astype(logits.dtype)
+
+
+def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean", grad_out=None):
+    """Returns (loss, dL/dinput): loss_i = -w[y_i] * x[i, y_i]; its gradient is -w[y_i]
+    at (i, y_i), 0 elsewhere; 'mean' divides by sum_i w[y_i]."""
+    n, c = log_probs.shape
+    w = np.ones(c) if weight is None else np.asarray(weight, dtype=np.float64)
+    per_sample, grads, normalizer = [], np.zeros((n, c)), 0.0
+    for i in range(n):
+        y = int(target[i])
+        if y == ignore_index:
+            per_sample.append(0.0)
+            continue
+        per_sample.append(-w[y] * log_probs[i, y])
+        grads[i, y] = -w[y]
+        normalizer += w[y]
+    loss, dx = _reduce(per_sample, grads, normalizer, reduction, grad_out)
+    return loss, dx.astype(log_probs.dtype)
+
+
+def mse_loss(x, target, reduction="mean", grad_out=None):
+    """Returns (loss, dL/dx): the squared differences (x - t)^2, summed ('sum'),
+    averaged over all values ('mean') or kept ('none'); d/dx (x - t)^2 = 2 (x - t)."""
+    squares = np.zeros(x.shape)
+    grads = np.zeros(x.shape)
+    for index in np.ndindex(*x.shape):
+        d = float(x[index]) - float(target[index])
+        squares[index] = d * d
+        grads[index] = 2 * d
+    if reduction == "none":
+        upstream = np.ones(x.shape) if grad_out is None else grad_out
+        return squares.astype(x.dtype), (grads * upstream).astype(x.dtype)
+    scale = 1.0 if grad_out is None else float(grad_out)
+    total = 0.0
+    for index in np.ndindex(*x.shape):
+        total += squares[index]
+    if reduction == "mean":
+        total, scale = total / x.size, scale / x.size
+    return total, (grads * scale).astype(x.dtype)
+
+
+# ----------------------------------------------------------------------------- skip links
+def residual_forward(body_out, shortcut_out):
+    """A residual block's output: y = F(x) + s(x), one value at a time (F: the body's
+    output, s: the shortcut's, x itself for an identity shortcut)."""
+    y = np.zeros(body_out.shape, dtype=body_out.dtype)
+    for index in np.ndindex(*y.shape):
+        y[index] = body_out[index] + shortcut_out[index]
+    return y
+
+
+def residual_backward(grad_out, body_input_grad, shortcut_input_grad):
+    """The sum sends g unchanged into both branches (dy/dF = dy/ds = 1). Given each
+    branch's dL/dx for that g, the block's dL/dx is their sum: the input feeds both."""
+    return residual_forward(body_input_grad, shortcut_input_grad)
+
+
+def concat_forward(outputs):
+    """Each branch's output flattened to (N, size_b), laid side by side: (N, sum size_b)."""
+    n = outputs[0].shape[0]
+    sizes = [math.prod(o.shape[1:]) for o in outputs]
+    y = np.zeros((n, sum(sizes)), dtype=np.result_type(*outputs))
+    for s in range(n):
+        column = 0
+        for o, size in zip(outputs, sizes):
+            flat = o[s].reshape(-1)
+            for k in range(size):
+                y[s, column] = flat[k]
+                column += 1
+    return y
+
+
+def concat_backward(grad_out, shapes):
+    """The gradient of each branch's output: its columns of g, in its own shape."""
+    grads, column = [], 0
+    for shape in shapes:
+        size = math.prod(shape[1:])
+        g = np.zeros((shape[0], size), dtype=grad_out.dtype)
+        for s in range(shape[0]):
+            for k in range(size):
+                g[s, k] = grad_out[s, column + k]
+        grads.append(g.reshape(shape))
+        column += size
+    return grads

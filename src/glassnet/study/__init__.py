@@ -1,4 +1,5 @@
-"""Study tools: ``compare`` (one model, three engines), ``train`` runs, and their engines.
+"""Study tools: ``compare`` (one model, three engines), ``train`` runs, and their engines;
+``sweep`` (hyperparameters chosen on a validation split, in worker processes or on Ray).
 
 Optimizer paths live in submodules: :mod:`~glassnet.study.surfaces` (2-D test functions),
 :mod:`~glassnet.study.paths` (optimizers walking them, glassnet or torch) and
@@ -8,6 +9,9 @@ Optimizer paths live in submodules: :mod:`~glassnet.study.surfaces` (2-D test fu
 from .compare import load_results, machine_info, results_table, run_compare
 from .config import DEFAULT_MODELS, CompareConfig, Recipe, TrainConfig
 from .engines import ENGINES, RunResult, RunSpec, run_engine
+
+# glassnet.study.sweep(...) is the function (the module stays importable by its full name)
+from .sweep import STUDIES, SweepConfig, run_sweep, sweep
 
 __all__ = [
     "CompareConfig",
@@ -22,4 +26,8 @@ __all__ = [
     "RunSpec",
     "RunResult",
     "run_engine",
+    "sweep",
+    "run_sweep",
+    "SweepConfig",
+    "STUDIES",
 ]

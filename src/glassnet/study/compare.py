@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import importlib.metadata
 import io
 import json
-import os
-import platform
 import re
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .. import __version__, allocator, data, models
+from .. import __version__, data, models
 from .. import random as gn_random
-from ..io import atomic_write, read_json, save_arrays, write_json
+from ..io import atomic_write, machine_info, read_json, save_arrays, write_json
+from ..kernels import allocator
+from ..train.fit import warn_if_batch_exceeds
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
 from .records import TIMING_NOTE, best_epoch_note
@@ -44,30 +41,6 @@ __all__ = [
     "load_results",
     "check_new_run_folder",
 ]
-
-
-def machine_info() -> dict:
-    info = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "glassnet": __version__,
-    }
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    for key, dist in (("torch", "torch"), ("sklearn", "scikit-learn")):
-        try:  # the installed version, without importing torch (1.4 s) for a glassnet run
-            info[key] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return info
 
 
 def default_out(dataset: str, suffix: str = "") -> Path:
@@ -113,6 +86,11 @@ def check_new_run_folder(out) -> None:
         resume = ""
         if (out / "last.safetensors").exists():
             resume = f"continue it with 'glassnet train --resume {out}', or "
+        elif (out / "config.json").is_file() and set(found) <= {"best.safetensors", "history.csv"}:
+            resume = (  # a train run stopped before its first checkpoint (a full disk)
+                f"it stopped before its first checkpoint: start it again with 'glassnet "
+                f"train --resume {out}', or "
+            )
         elif (out / FINISHED_DIR).is_dir() and not (out / "results.json").exists():
             resume = f"continue it with 'glassnet compare --resume {out}', or "
         raise FileExistsError(
@@ -134,6 +112,8 @@ def run_compare(
     report: bool = True,
     validated: bool = False,
     resume: bool = False,
+    jobs: int = 1,
+    ray_address: str | None = None,
 ) -> tuple[Path, dict]:
     """Run the study, write the run folder (``out`` or runs/<timestamp>-<dataset>) with its
     plots and report.html (``report=False`` skips those), return ``(folder, results)``.
@@ -143,9 +123,17 @@ def run_compare(
     Each (model, engine) run's record is saved as it finishes. ``resume=True`` continues
     an interrupted study in ``out`` (whose config.json must be ``config``): the runs that
     finished are kept, the others trained; every run starts from its own seed, so the
-    results are those of an uninterrupted study."""
+    results are those of an uninterrupted study.
+
+    ``jobs=N`` trains N (model, engine) runs at a time in worker processes, and
+    ``ray_address`` runs them on a Ray cluster (:mod:`glassnet.study.backends`): the same
+    records, but their seconds then measure runs that shared the machine."""
     if not validated:
         config.validate()
+    if ray_address:
+        from .backends import check_ray_address
+
+        check_ray_address(ray_address)  # before the folder: an unreachable one leaves none
     if resume:
         out = _resumable_folder(out, config, report)
         if (out / "results.json").exists():  # stopped while writing its report: finish it
@@ -157,13 +145,17 @@ def run_compare(
         check_new_run_folder(out)  # a new study would mix with the old one
         out = Path(out) if out else default_out(config.dataset)
     dataset = config.load_dataset()  # before the folder: a refused dataset leaves none
+    warn_if_batch_exceeds(config.batch_size, len(dataset.y_train), config.epochs)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())  # what `--config` reads back
     log(f"{dataset!r}")
     allocator.keep_freed_memory_unless_disabled()  # every engine alike, before the first
     (out / "weights").mkdir(exist_ok=True)
     try:
-        runs = _run_every_engine(config, dataset, out, progress, log, resume)
+        if jobs > 1 or ray_address:
+            runs = _run_on_backend(config, dataset, out, log, resume, jobs, ray_address)
+        else:
+            runs = _run_every_engine(config, dataset, out, progress, log, resume)
     except KeyboardInterrupt:
         finished = sorted(p.stem for p in (out / FINISHED_DIR).glob("*.json"))
         log(
@@ -186,7 +178,7 @@ def run_compare(
             "n_test": int(len(dataset.y_test)),
             "test_labels": dataset.y_test.tolist(),
         },
-        "notes": _notes(config, runs, dataset),
+        "notes": _notes(config, runs, dataset) + _backend_notes(jobs, ray_address),
         "runs": runs,
     }
     write_json(out / "results.json", results)
@@ -223,7 +215,8 @@ def _resumable_folder(out, config: CompareConfig, report: bool = True) -> Path:
             f"{out} holds a finished compare run (results.json): nothing to resume; rebuild "
             f"its report with 'glassnet report {out}'"
         )
-    if read_json(out / "config.json") != json.loads(json.dumps(config.to_dict())):
+    saved = CompareConfig.from_dict(read_json(out / "config.json")).to_dict()  # defaults filled
+    if json.loads(json.dumps(saved)) != json.loads(json.dumps(config.to_dict())):
         raise ValueError(
             f"the recipe differs from {out / 'config.json'}: a resumed run keeps its own"
         )
@@ -243,7 +236,10 @@ def _run_every_engine(
         zoo_name = models.resolve(name, dataset.name)
         gn_random.manual_seed(config.seed)
         init = models.get(
-            zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes
+            zoo_name,
+            input_shape=dataset.input_shape,
+            num_classes=dataset.num_classes,
+            **config.model_args,
         )
         spec = RunSpec.from_recipe(
             config,
@@ -252,6 +248,7 @@ def _run_every_engine(
             dataset=dataset,
             init_state=init.state_dict(),
             progress=progress,
+            model_args=dict(config.model_args),
         )
         for engine in config.engines:
             saved = finished / f"{name}-{engine}.json"
@@ -263,22 +260,128 @@ def _run_every_engine(
             result = run_engine(engine, spec)
             record = result.summary(dataset.y_test, dataset.num_classes)
             record["zoo_name"] = zoo_name
-            if result.weights is not None:
-                path = out / "weights" / f"{name}-{engine}.safetensors"
-                # the zoo spec, as train saves it: `glassnet evaluate` rebuilds the model
-                save_arrays(path, result.weights, {**init.zoo_spec, "engine": engine})
-                record["weights_file"] = str(path.relative_to(out))
-            write_json(saved, record)  # after its weights: a record means both are there
+            _save_run(out, name, engine, record, result.weights, init.zoo_spec)
             runs.append(record)
-            if record["status"] == "ok":
-                log(
-                    f"  {name:<14} {engine:<9} final test accuracy "
-                    f"{record['final_test_accuracy']:.4f}"
-                    f"  ({time.perf_counter() - started:.1f} s with evaluation)"
-                )
-            else:
-                log(f"  {name:<14} {engine:<9} skipped: {record['reason']}")
+            _log_run(log, record, time.perf_counter() - started)
     return runs
+
+
+def _save_run(out: Path, name: str, engine: str, record: dict, weights, zoo_spec) -> None:
+    """A finished run: its weights, then its record in ``out/finished``."""
+    if weights is not None:
+        path = out / "weights" / f"{name}-{engine}.safetensors"
+        # the zoo spec, as train saves it: `glassnet evaluate` rebuilds the model
+        save_arrays(path, weights, {**zoo_spec, "engine": engine})
+        record["weights_file"] = str(path.relative_to(out))
+    # after its weights: a record means both are there
+    write_json(out / FINISHED_DIR / f"{name}-{engine}.json", record)
+
+
+def _log_run(log, record: dict, seconds: float) -> None:
+    name, engine = record["model"], record["engine"]
+    if record["status"] == "ok":
+        log(
+            f"  {name:<14} {engine:<9} final test accuracy "
+            f"{record['final_test_accuracy']:.4f}"
+            f"  ({seconds:.1f} s with evaluation)"
+        )
+    else:
+        log(f"  {name:<14} {engine:<9} skipped: {record['reason']}")
+
+
+# ------------------------------------------------- runs in worker processes or on Ray
+_TASK_DATA: dict = {}  # a worker's dataset, kept for its next run of the same study
+
+
+def compare_task(task: dict) -> dict:
+    """One (model, engine) run of a compare study, as a backend's runner: the dataset
+    loaded and the model built from the study's seed exactly as in this process."""
+    from . import backends
+    from .config import CompareConfig
+
+    config = CompareConfig.from_dict(task["config"])
+    if task.get("data_dir") and config.data_dir is None:
+        config.data_dir = task["data_dir"]
+    key = json.dumps(config.to_dict(), sort_keys=True)
+    if key not in _TASK_DATA:
+        _TASK_DATA.clear()
+        _TASK_DATA[key] = config.load_dataset()
+    dataset = _TASK_DATA[key]
+    if task["engine"] == "torch" and backends.in_worker():
+        import torch
+
+        torch.set_num_threads(1)  # one thread per worker, torch's too (a worker's own process)
+    name, engine = task["model"], task["engine"]
+    zoo_name = models.resolve(name, dataset.name)
+    gn_random.manual_seed(config.seed)
+    init = models.get(
+        zoo_name,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        **config.model_args,
+    )
+    spec = RunSpec.from_recipe(
+        config,
+        model=name,
+        zoo_name=zoo_name,
+        dataset=dataset,
+        init_state=init.state_dict(),
+        model_args=dict(config.model_args),
+    )
+    started = time.perf_counter()
+    result = run_engine(engine, spec)
+    record = result.summary(dataset.y_test, dataset.num_classes)
+    record["zoo_name"] = zoo_name
+    return {
+        "record": record,
+        "weights": result.weights,
+        "zoo_spec": init.zoo_spec,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _run_on_backend(config, dataset, out: Path, log, resume: bool, jobs, ray_address) -> list:
+    """The runs of :func:`_run_every_engine`, handed to worker processes or Ray."""
+    from .backends import run_tasks
+
+    finished = out / FINISHED_DIR
+    finished.mkdir(exist_ok=True)
+    pairs = [(name, engine) for name in config.models for engine in config.engines]
+    done: dict[tuple, dict] = {}
+    for name, engine in pairs:
+        saved = finished / f"{name}-{engine}.json"
+        if resume and saved.is_file():
+            done[(name, engine)] = read_json(saved)
+            log(f"  {name:<14} {engine:<9} finished before the interruption: kept")
+    data_dir = config.data_dir
+    if ray_address and data_dir is None and dataset.name != "digits":
+        data_dir = str(data.data_root())  # the workers find the files where this process does
+    tasks = [
+        {"config": config.to_dict(), "model": name, "engine": engine, "data_dir": data_dir}
+        for name, engine in pairs
+        if (name, engine) not in done
+    ]
+    where = f"on the Ray cluster at {ray_address}" if ray_address else f"in {jobs} workers"
+    log(f"  {len(tasks)} run(s) {where}")
+
+    def on_result(i: int, got: dict) -> None:
+        task, record = tasks[i], got["record"]
+        _save_run(out, task["model"], task["engine"], record, got["weights"], got["zoo_spec"])
+        done[(task["model"], task["engine"])] = record
+        _log_run(log, record, got["seconds"])
+
+    run_tasks(tasks, compare_task, on_result, jobs=jobs, ray_address=ray_address)
+    return [done[pair] for pair in pairs]
+
+
+def _backend_notes(jobs: int, ray_address: str | None) -> list[str]:
+    if not (jobs > 1 or ray_address):
+        return []
+    where = f"on the Ray cluster at {ray_address}" if ray_address else f"{jobs} at a time"
+    return [
+        f"The runs were trained {where}, one thread each: their seconds measure runs that "
+        "shared the machine (and a multi-threaded run may round its last bits differently)."
+    ]
 
 
 def write_report(out: Path, results: dict, dataset=None, log=print) -> Path:

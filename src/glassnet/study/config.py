@@ -54,6 +54,8 @@ class Recipe:
 
     dataset: str = "digits"
     epochs: int = 10
+    # one default for compare, train and fit (it was 32 for compare, 64 for the others):
+    # Keras's, and on small data (digits' 1,438 training images) 45 steps an epoch
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -69,6 +71,8 @@ class Recipe:
     # nothing is ever chosen on the test set (0: no split, and no best epoch)
     val_size: float | int = 0.1
     data_dir: str | None = None
+    normalization: str = "standard"  # none | unit | standard (see glassnet.data.load)
+    model_args: dict = field(default_factory=dict)  # zoo knobs, e.g. {"hidden": 64}
 
     def ignored_settings(self) -> list[str]:
         """Settings this recipe would ignore: momentum or nesterov with an optimizer
@@ -99,6 +103,9 @@ class Recipe:
         _check_type(self, "train_size", (numbers.Real, type(None)), "a count or a fraction")
         _check_type(self, "val_size", (numbers.Real,), "a count or a fraction")
         _check_type(self, "data_dir", (str, type(None)), "a folder")
+        _check_type(self, "normalization", (str,), "none, unit or standard")
+        data.normalization_name(self.normalization)  # a ValueError naming the choices
+        check_model_args(self.model_args)
         data.canonical_name(self.dataset)  # a ValueError naming the dataset
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
@@ -142,6 +149,7 @@ class Recipe:
             val_size=self.val_size,
             train_size=self.train_size,
             seed=self.seed,
+            normalize=self.normalization,
         )
 
     @classmethod
@@ -174,7 +182,7 @@ class CompareConfig(Recipe):
         if not self.models:
             raise ValueError("no models given")
         for name in self.models:
-            _check_model_fits(name, self.dataset)
+            _check_model_fits(name, self.dataset, self.model_args)
         bad = [e for e in self.engines if e not in ENGINES]
         if bad or not self.engines:
             raise ValueError(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
@@ -187,7 +195,6 @@ class TrainConfig(Recipe):
 
     model: str = "digits-cnn-pool-skip"
     engine: str = "glassnet"
-    batch_size: int = 64
     early_stopping: int | None = None
     log_interval: int = 10
     time_budget: float | None = None  # seconds of training; epochs is then an upper bound
@@ -202,7 +209,7 @@ class TrainConfig(Recipe):
         _check_type(self, "engine", (str,), "an engine name")
         _check_type(self, "early_stopping", (numbers.Integral, type(None)), "a patience in epochs")
         _check_type(self, "log_interval", (numbers.Integral,), "an integer")
-        _check_model_fits(self.model, self.dataset)
+        _check_model_fits(self.model, self.dataset, self.model_args)
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(
                 f"early stopping's patience must be at least 1 epoch, got {self.early_stopping}"
@@ -219,17 +226,29 @@ class TrainConfig(Recipe):
         return self
 
 
-def _check_model_fits(name: str, dataset: str) -> None:
-    """Build the model for the dataset's image shape now, so that a model that cannot
-    take those images fails before anything is trained or written."""
+def check_model_args(model_args) -> None:
+    """``model_args`` is a table of zoo knobs: names to numbers, names or lists."""
+    if not isinstance(model_args, dict) or not all(isinstance(k, str) for k in model_args):
+        raise ValueError(
+            f'model_args must be a table of knobs, e.g. {{"hidden": 64}}, got {model_args!r}'
+        )
+
+
+def _check_model_fits(name: str, dataset: str, model_args: dict | None = None) -> None:
+    """Build the model (with its knobs) for the dataset's image shape now, so that a model
+    that cannot take those images, or a knob it lacks, fails before anything is trained
+    or written."""
     key = models.resolve(name, dataset)  # a ValueError naming the model
     if data.canonical_name(dataset) not in INPUT_SHAPES:
         return  # a folder of images: its shape is known once read (the model is built then)
     shape = INPUT_SHAPES[data.canonical_name(dataset)]
     state = gn_random.get_rng_state()  # building draws weights: leave the generator as it was
     try:
-        models.get(key, input_shape=shape)
-    except ValueError as exc:
+        models.get(key, input_shape=shape, **(model_args or {}))
+    except (ValueError, TypeError) as exc:
+        if model_args:  # a knob the model lacks, a width that is no number, ...
+            knobs = ", ".join(f"{k}={v!r}" for k, v in model_args.items())
+            raise ValueError(f"model {name!r} with {knobs}: {exc}") from None
         raise ValueError(
             f"model {name!r} cannot take {dataset} images of shape {shape}: {exc}"
         ) from None

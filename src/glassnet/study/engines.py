@@ -22,7 +22,6 @@ two engines take turns epoch by epoch, so both see the same state of a shared ma
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -33,11 +32,12 @@ import numpy as np
 
 from .. import models, nn
 from ..data import DataLoader, default_train_transform
+from ..nn.module import is_grad_enabled
 from ..train import evaluate, fit, make_optimizer, make_scheduler
 from ..train.callbacks import Callback, EarlyStopping, ProgressBar, TimeBudget
-from ..train.fit import EARLY_STOPPING_NEEDS_VAL, time_budget_scheduler
+from ..train.fit import EARLY_STOPPING_NEEDS_VAL, _splits, time_budget_scheduler
 from ..train.metrics import confusion_matrix, misclassified, per_class_errors
-from ..train.trainer import TrainingDivergedError
+from ..train.trainer import Trainer, TrainingDivergedError, predict
 from .records import best_epoch, epoch_timing
 
 __all__ = ["RunSpec", "RunResult", "ENGINES", "run_engine", "first_layer_weights"]
@@ -85,6 +85,7 @@ class RunSpec:
     # seconds of training each (glassnet.train.TimeBudget): epochs is then an upper bound
     # and 'onecycle' follows the share of the budget spent (not in compare's recipe)
     time_budget: float | None = None
+    model_args: dict = field(default_factory=dict)  # the zoo knobs (hidden=64, ...)
     # epoch_end(epoch, logs): called after each epoch and its evaluation (not timed)
     epoch_end: Callable[[int, dict], None] | None = field(default=None, repr=False)
 
@@ -99,7 +100,12 @@ class RunSpec:
 
     def build_glassnet(self) -> nn.Module:
         d = self.dataset
-        model = models.get(self.zoo_name, input_shape=d.input_shape, num_classes=d.num_classes)
+        model = models.get(
+            self.zoo_name,
+            input_shape=d.input_shape,
+            num_classes=d.num_classes,
+            **self.model_args,
+        )
         model.load_state_dict(self.init_state)
         return model
 
@@ -208,18 +214,91 @@ def run_glassnet(spec: RunSpec) -> RunResult:
 
 
 # ---------------------------------------------------------------------- PyTorch
+class _TorchModel:
+    """A torch.nn.Module seen as the glassnet Module that ``Trainer`` drives: numpy in,
+    numpy logits out (a view of torch's output, whose graph it keeps for the loss), so
+    that the torch engine runs the very loop glassnet's engine runs (logs, time budget,
+    early stopping, divergence checks, evaluation). The loss and its backward stay
+    PyTorch's (:class:`_TorchLoss`); the optimizer and scheduler are torch's own."""
+
+    _input_grad = False  # torch computes no dL/d(batch) for an input without grad
+
+    def __init__(self, module):
+        self.module, self.output = module, None
+
+    @property
+    def training(self) -> bool:
+        return self.module.training
+
+    @training.setter
+    def training(self, mode: bool) -> None:  # predict() restores the mode this way
+        self.module.train(mode)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        xt = torch.from_numpy(np.ascontiguousarray(x))
+        with torch.set_grad_enabled(is_grad_enabled()):
+            self.output = self.module(xt)
+        return self.output.detach().numpy()
+
+    def backward(self, grad_out) -> None:  # _TorchLoss.backward already ran torch's
+        return None
+
+    def train(self, mode: bool = True):
+        self.module.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def modules(self):
+        return [self]
+
+    def set_input_grad(self, enabled: bool = True):
+        return self
+
+    def named_parameters(self):
+        for name, p in self.module.named_parameters():
+            yield name, SimpleNamespace(data=p.detach().numpy())
+
+
+class _TorchLoss:
+    """A torch loss seen as a glassnet loss: ``loss_fn(logits, y)`` is a float computed
+    by torch on the model's last output (training) or on the given logits (evaluation);
+    ``backward()`` runs torch's backward through the model."""
+
+    def __init__(self, fn, model: _TorchModel):
+        self.fn, self.model, self.loss = fn, model, None
+
+    def __call__(self, logits: np.ndarray, y) -> float:
+        import torch
+
+        yt = torch.from_numpy(np.asarray(y))
+        if is_grad_enabled() and self.model.training:
+            self.loss = self.fn(self.model.output, yt)
+            return float(self.loss.item())
+        with torch.no_grad():
+            return float(self.fn(torch.from_numpy(logits), yt))
+
+    def backward(self, grad_out=None) -> None:
+        self.loss.backward()
+        self.loss = None
+
+
 def run_torch(spec: RunSpec) -> RunResult:
     import torch
 
     from ..interop.torch import to_torch
 
-    model = to_torch(spec.build_glassnet())
+    module = to_torch(spec.build_glassnet())
+    model = _TorchModel(module)
     torch.manual_seed(spec.seed)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
-    eval_loss_fn = torch.nn.CrossEntropyLoss()  # val/test losses without smoothing, as fit
+    loss_fn = _TorchLoss(torch.nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing), model)
+    eval_loss_fn = _TorchLoss(torch.nn.CrossEntropyLoss(), model)  # val/test: no smoothing
     opt = make_optimizer(
         spec.optimizer,
-        model.parameters(),
+        module.parameters(),
         spec.lr,
         spec.momentum,
         spec.weight_decay,
@@ -227,124 +306,50 @@ def run_torch(spec: RunSpec) -> RunResult:
         library=torch.optim,
     )
     loader = spec.loader()
-    budget = None  # glassnet's TimeBudget, moving torch's OneCycleLR when there is one
+    hooks: list[Callback] = [_EpochEnd(_epoch_end(spec, "torch"))]
     if spec.time_budget is None:
         sched = make_scheduler(
             spec.scheduler, opt, spec.epochs, len(loader), spec.lr, library=torch.optim.lr_scheduler
         )
-    else:
+    else:  # glassnet's TimeBudget, moving torch's OneCycleLR when there is one
         sched, follows_time = time_budget_scheduler(
             spec.scheduler, opt, spec.lr, library=torch.optim.lr_scheduler
         )
-        budget = TimeBudget(spec.time_budget, scheduler=follows_time)
+        hooks.append(TimeBudget(spec.time_budget, scheduler=follows_time))
+    _, _, val, test = _splits(spec.dataset)
+    if spec.early_stopping:
+        if val is None:
+            raise ValueError(EARLY_STOPPING_NEEDS_VAL)
+        hooks.append(EarlyStopping("val_loss", patience=spec.early_stopping))
     per_batch = isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
-    x_test = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_test))
-    y_test = torch.from_numpy(spec.dataset.y_test)
-    has_val = spec.dataset.y_val is not None and len(spec.dataset.y_val) > 0
-    if has_val:  # recorded, and watched by ReduceLROnPlateau, as glassnet's Trainer does
-        x_val = torch.from_numpy(np.ascontiguousarray(spec.dataset.x_val))
-        y_val = torch.from_numpy(spec.dataset.y_val)
-    if spec.early_stopping and not has_val:
-        raise ValueError(EARLY_STOPPING_NEEDS_VAL)
-    # glassnet's own rules (patience on val_loss, the time budget), driven by hand: they
-    # read train_seconds and set stop_training, as on glassnet's Trainer
-    stopper = EarlyStopping("val_loss", patience=spec.early_stopping or 1)
-    stop = SimpleNamespace(stop_training=False, train_seconds=0.0)
-    history, iterations, step = [], [], 0
-    bar = _epoch_end(spec, "torch")
-    spent = 0.0  # training seconds of the finished epochs
-    for epoch in range(1, spec.epochs + 1):
-        model.train()
-        loss_sum, correct, seen = 0.0, 0, 0
-        started, seconds = time.perf_counter(), 0.0
-        for batch, (xb, yb) in enumerate(loader, 1):
-            xt, yt = torch.from_numpy(np.ascontiguousarray(xb)), torch.from_numpy(yb)
-            logits = model(xt)
-            loss = loss_fn(logits, yt)
-            value = float(loss.item())
-            if not math.isfinite(value):  # as glassnet's Trainer: stop before the step
-                raise TrainingDivergedError(
-                    f"PyTorch: the loss became {value} at epoch {epoch}, batch {batch} (step "
-                    f"{step + 1}); the weights were not updated. Try a smaller learning rate"
-                )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if per_batch:
-                sched.step()
-            step += 1
-            n = len(yb)
-            loss_sum += value * n
-            hits = int((logits.argmax(1) == yt).sum())
-            correct += hits
-            seen += n
-            if step % spec.log_interval == 0:  # the same log as glassnet's Trainer
-                iterations.append(
-                    {
-                        "step": step,
-                        "epoch": epoch,
-                        "examples_seen": (epoch - 1) * len(spec.dataset.y_train) + seen,
-                        "loss": value,
-                        "accuracy": hits / n,
-                    }
-                )
-            seconds = time.perf_counter() - started  # up to the last batch, as the Trainer
-            if budget is not None:
-                stop.train_seconds = spent + seconds
-                budget.on_batch_end(stop, step, {})
-                if stop.stop_training:
-                    break
-        spent += seconds
-        logs = {
-            "epoch": epoch,
-            "train_loss": loss_sum / seen,
-            "train_accuracy": correct / seen,
-            "lr": float(opt.param_groups[0]["lr"]),
-            "seconds": seconds,
-        }
-        if has_val:
-            val_loss, val_logits = _torch_eval(model, x_val, y_val, eval_loss_fn)
-            logs["val_loss"] = val_loss
-            # accuracies in float64, as glassnet computes them
-            logs["val_accuracy"] = float((val_logits.argmax(1) == y_val).double().mean())
-        test_loss, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
-        logs["test_loss"] = test_loss
-        logs["test_accuracy"] = float((logits.argmax(1) == y_test).double().mean())
-        if sched is not None and not per_batch:
-            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step(logs.get("val_loss", logs["train_loss"]))
-            else:
-                sched.step()
-        history.append(logs)
-        bar(epoch, history[-1])
-        if spec.early_stopping:
-            stopper.on_epoch_end(stop, epoch, logs)
-        if stop.stop_training:
-            break
-    _, logits = _torch_eval(model, x_test, y_test, eval_loss_fn)
-    weights = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+    trainer = Trainer(
+        model,
+        opt,
+        loss_fn,
+        sched,
+        scheduler_interval="batch" if per_batch else "epoch",
+        callbacks=hooks,
+        log_interval=spec.log_interval,
+        progress=False,
+        eval_loss_fn=eval_loss_fn,
+    )
+    try:
+        history = trainer.fit(loader, spec.epochs, val_data=val, test_data=test)
+    except TrainingDivergedError as e:
+        raise TrainingDivergedError(f"PyTorch: {e}") from None
+    weights = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
     key = next((k for k, v in weights.items() if k.endswith("weight") and v.ndim in (2, 4)), None)
     return RunResult(
         spec.model,
         "torch",
-        params=sum(p.numel() for p in model.parameters()),
-        history=history,
-        iterations=iterations,
-        predictions=logits.argmax(1).numpy(),
+        params=sum(p.numel() for p in module.parameters()),
+        history=history.epochs,
+        iterations=history.iterations,
+        predictions=predict(model, spec.dataset.x_test).argmax(1),
         first_layer=None if key is None else weights[key],
         first_layer_key=key,
         weights=weights,
     )
-
-
-def _torch_eval(model, x, y, loss_fn, batch_size: int = 512):
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-        loss = float(loss_fn(logits, y))
-    return loss, logits
 
 
 # ---------------------------------------------------------------------- scikit-learn

@@ -124,6 +124,7 @@ def train_path(
     engine: str = "glassnet",
     every: int = 1,
     on_step=None,
+    options: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train a copy of ``model`` with ``optimizer``; return ``(steps, weights)``: the
     step numbers 0, every, 2 every, ... (and the last step) and the flat weights after
@@ -144,7 +145,7 @@ def train_path(
 
         names = [n for n, _ in model.named_parameters()]
         tmodel = to_torch(model).train()
-        opt = make_optimizer(optimizer, tmodel.parameters(), lr, "torch")
+        opt = make_optimizer(optimizer, tmodel.parameters(), lr, "torch", options)
         torch_loss = torch.nn.CrossEntropyLoss()
 
         def step(xb, yb) -> None:
@@ -157,7 +158,7 @@ def train_path(
 
     else:
         net = copy.deepcopy(model).train()
-        opt = make_optimizer(optimizer, net.parameters(), lr, engine)
+        opt = make_optimizer(optimizer, net.parameters(), lr, engine, options)
         loss_fn = nn.CrossEntropyLoss()
 
         def step(xb, yb) -> None:
@@ -207,7 +208,8 @@ def loss_plane(
     progress=None,
 ) -> LossPlane:
     """Train ``model`` (a zoo name) on ``dataset`` from one initialisation with each of
-    ``optimizers`` (``(name, lr)`` pairs; lr None: :data:`MODEL_LRS`), and evaluate the
+    ``optimizers`` (``(name, lr)`` pairs or ``(name, lr, settings)`` triples of
+    :func:`~glassnet.study.paths.parse_optimizers`; lr None: :data:`MODEL_LRS`), and evaluate the
     loss on the plane of the paths (module docstring).
 
     grid:        points per axis, over the paths' extent plus ``margin`` of it each side.
@@ -262,7 +264,9 @@ def loss_plane(
             progress(n, units)
 
     walks = {}  # (optimizer, engine) -> (lr, step numbers, flat weights)
-    for name, lr in optimizers:
+    options = {}  # optimizer -> its settings besides the lr (parse_optimizers' third)
+    for name, lr, *rest in optimizers:
+        options[name] = dict(rest[0]) if rest else {}
         lr = MODEL_LRS.get(name, 0.01) if lr is None else lr
         largest = float(np.finfo(dtype).max)  # torch cannot even hold a larger one
         if not 0 < lr <= largest:
@@ -270,7 +274,7 @@ def loss_plane(
         for engine in engines:
             walks[(name, engine)] = (lr,) + train_path(
                 net, name, lr, x_train, data.y_train, epochs, batch_size, seed, engine, every,
-                on_step=tick,
+                on_step=tick, options=options[name],
             )  # fmt: skip
 
     weight_gaps = {
@@ -298,7 +302,15 @@ def loss_plane(
             set_flat_parameters(probe, point)
             losses.append(_loss(probe, x_eval, y_eval, loss_fn))
         trajectories.append(
-            Trajectory(name, engine, float(lr), coords, np.array(losses), steps=steps)
+            Trajectory(
+                name,
+                engine,
+                float(lr),
+                coords,
+                np.array(losses),
+                steps=steps,
+                options=options[name],
+            )  # fmt: skip
         )
 
     shadows = np.concatenate([t.points for t in trajectories])

@@ -14,13 +14,16 @@ the surface's gradient at once.
 
 Optimizer names: ``sgd`` (plain), ``momentum`` (SGD, momentum 0.9), ``nesterov`` (SGD,
 Nesterov momentum 0.9), ``adam``, ``adamw``, ``rmsprop`` (PyTorch's defaults
-otherwise). A spec string ``"sgd=0.001,adam"`` picks optimizers and, optionally, their
-learning rates (:func:`parse_optimizers`).
+otherwise). A spec string ``"sgd=0.001,momentum=0.001:momentum=0.5,adam"`` picks
+optimizers and, optionally, their learning rates and other settings, by the names of
+the optimizer's arguments (:func:`parse_optimizers`). Each path's label names all its
+hyperparameters (:attr:`Trajectory.label`): a comparison says what it compared.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +35,7 @@ __all__ = [
     "Trajectory",
     "parse_optimizers",
     "make_optimizer",
+    "hyperparameters",
     "surface_path",
     "DIVERGED_BEYOND",
 ]
@@ -45,6 +49,64 @@ OPTIMIZERS: dict[str, tuple[str, dict]] = {
     "adamw": ("AdamW", {}),
     "rmsprop": ("RMSprop", {}),
 }
+
+# the settings a spec may give after the learning rate, and how each is read
+_SETTING_TYPES = {
+    "momentum": float,
+    "dampening": float,
+    "nesterov": bool,
+    "weight_decay": float,
+    "betas": tuple,
+    "eps": float,
+    "alpha": float,
+    "amsgrad": bool,
+    "centered": bool,
+}
+# shown in a label even at their defaults: what sets how the optimizer moves
+_ALWAYS_SHOWN = {
+    "SGD": ("momentum",),
+    "Adam": ("betas",),
+    "AdamW": ("betas", "weight_decay"),
+    "RMSprop": ("alpha",),
+}
+
+
+def _settings_of(class_name: str) -> dict:
+    """The optimizer class's settings and their defaults (glassnet.optim's, PyTorch's)."""
+    from .. import optim
+
+    signature = inspect.signature(getattr(optim, class_name).__init__)
+    return {
+        k: p.default
+        for k, p in signature.parameters.items()
+        if k in _SETTING_TYPES and p.default is not inspect.Parameter.empty
+    }
+
+
+def hyperparameters(name: str, options: dict | None = None) -> dict:
+    """The settings that tell optimizer ``name`` with ``options`` apart, besides its
+    learning rate: those that differ from the class's defaults, and its main ones
+    (momentum, betas, alpha) always; e.g. ``{"momentum": 0.9}`` for "momentum"."""
+    class_name, preset = OPTIMIZERS[name]
+    settings = {**preset, **(options or {})}
+    defaults = _settings_of(class_name)
+    shown = {}
+    for key, default in defaults.items():
+        value = settings.get(key, default)
+        if key in _ALWAYS_SHOWN.get(class_name, ()) and not (key == "momentum" and not value):
+            shown[key] = value
+        elif value != default:
+            shown[key] = value
+    return shown
+
+
+def _format(value) -> str:
+    if isinstance(value, bool):
+        return "" if value else "off"
+    if isinstance(value, tuple):
+        return "/".join(f"{v:g}" for v in value)
+    return f"{value:g}"
+
 
 # a walk whose coordinates grow past max(DIVERGED_BEYOND, 1000 x the start's largest), or
 # leave the finite numbers, is stopped and called diverged
@@ -65,21 +127,32 @@ class Trajectory:
     losses: np.ndarray
     diverged: bool = False
     steps: np.ndarray | None = None
+    options: dict = field(default_factory=dict)  # settings given besides the lr
 
     @property
     def label(self) -> str:
-        return f"{self.optimizer} (lr {self.lr:g})"
+        """'momentum (lr 0.03, momentum 0.9)': the name and every hyperparameter."""
+        shown = (
+            hyperparameters(self.optimizer, self.options) if self.optimizer in OPTIMIZERS else {}
+        )
+        parts = [f"lr {self.lr:g}"] + [f"{k} {_format(v)}".strip() for k, v in shown.items()]
+        return f"{self.optimizer} ({', '.join(parts)})"
 
 
-def parse_optimizers(text: str) -> list[tuple[str, float | None]]:
-    """``"sgd=0.001, momentum, adam=0.05"`` -> ``[("sgd", 0.001), ("momentum", None),
-    ("adam", 0.05)]``; None means the surface's (or caller's) default rate."""
+def parse_optimizers(text: str) -> list[tuple[str, float | None, dict]]:
+    """``"sgd=0.001, momentum=0.001:momentum=0.5, adam:betas=0.8/0.99"`` ->
+    ``[("sgd", 0.001, {}), ("momentum", 0.001, {"momentum": 0.5}), ("adam", None,
+    {"betas": (0.8, 0.99)})]``: each optimizer, its learning rate (None: the surface's
+    or caller's default) and, after ``:``, settings by the names of the optimizer
+    class's arguments (momentum, dampening, nesterov, weight_decay, betas, eps, alpha,
+    amsgrad, centered; ``betas`` as two numbers joined by ``/``)."""
     specs = []
     for part in str(text).split(","):
         part = part.strip()
         if not part:
             continue
-        name, _, lr_text = part.partition("=")
+        head, *settings = part.split(":")
+        name, _, lr_text = head.partition("=")
         name = name.strip().lower()
         if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {name!r}; valid names are {', '.join(OPTIMIZERS)}")
@@ -93,17 +166,56 @@ def parse_optimizers(text: str) -> list[tuple[str, float | None]]:
                 ) from None
             if not np.isfinite(lr) or lr <= 0:
                 raise ValueError(f"learning rate of {name} must be positive, got {lr_text.strip()}")
-        if any(name == seen for seen, _ in specs):
+        if any(name == seen for seen, *_ in specs):
             raise ValueError(f"optimizer {name!r} is named twice")
-        specs.append((name, lr))
+        specs.append((name, lr, _parse_settings(name, settings)))
     if not specs:
         raise ValueError("no optimizer named; give e.g. 'sgd,momentum,adam'")
     return specs
 
 
-def make_optimizer(name: str, params, lr: float, engine: str = "glassnet"):
+def _parse_settings(name: str, texts: list[str]) -> dict:
+    """``["momentum=0.5"]`` -> ``{"momentum": 0.5}``, checked against the optimizer."""
+    accepted = _settings_of(OPTIMIZERS[name][0])
+    options = {}
+    for text in texts:
+        key, eq, value = (t.strip() for t in text.partition("="))
+        if not eq or not key:
+            raise ValueError(
+                f"{name}: settings after ':' are name=value, got {text.strip()!r} (e.g. "
+                f"momentum=0.01:momentum=0.5 for lr 0.01 and momentum 0.5)"
+            )
+        if key not in accepted:
+            raise ValueError(
+                f"{name} has no setting {key!r}; it takes {', '.join(sorted(accepted))}"
+            )
+        kind = _SETTING_TYPES[key]
+        try:
+            if kind is bool:
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                parsed = value.lower() in ("true", "1")
+            elif kind is tuple:
+                parsed = tuple(float(v) for v in value.split("/"))
+                if len(parsed) != 2:
+                    raise ValueError
+            else:
+                parsed = float(value)
+        except ValueError:
+            what = {bool: "true or false", tuple: "two numbers such as 0.9/0.999"}
+            raise ValueError(
+                f"{name}: {key} must be {what.get(kind, 'a number')}, got {value!r}"
+            ) from None
+        numbers = parsed if isinstance(parsed, tuple) else (parsed,)
+        if not all(np.isfinite(v) and v >= 0 for v in numbers):
+            raise ValueError(f"{name}: {key} must be finite and >= 0, got {value!r}")
+        options[key] = parsed
+    return options
+
+
+def make_optimizer(name: str, params, lr: float, engine: str = "glassnet", options=None):
     """The optimizer ``name`` of :data:`OPTIMIZERS` over ``params``, from glassnet.optim
-    or (``engine="torch"``) torch.optim."""
+    or (``engine="torch"``) torch.optim; ``options`` override its settings."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid names are {', '.join(OPTIMIZERS)}")
     class_name, kwargs = OPTIMIZERS[name]
@@ -113,7 +225,7 @@ def make_optimizer(name: str, params, lr: float, engine: str = "glassnet"):
         from torch import optim
     else:
         raise ValueError(f"engine must be 'glassnet' or 'torch', got {engine!r}")
-    return getattr(optim, class_name)(params, lr=lr, **kwargs)
+    return getattr(optim, class_name)(params, lr=lr, **{**kwargs, **(options or {})})
 
 
 def _default_lr(surface: Surface, name: str) -> float:
@@ -127,13 +239,15 @@ def surface_path(
     steps: int | None = None,
     start: tuple[float, float] | None = None,
     engine: str = "glassnet",
+    options: dict | None = None,
 ) -> Trajectory:
     """Walk ``steps`` optimizer steps on ``surface`` from ``start`` (defaults: the
     surface's, as is ``lr``'s) and return the :class:`Trajectory`, start point included.
 
     glassnet: each step zeroes the gradient, adds the surface's hand-written gradient
     and steps (the accumulate-then-step contract of a model). torch: autograd of
-    ``surface.value`` on a float64 tensor, then ``torch.optim``'s step.
+    ``surface.value`` on a float64 tensor, then ``torch.optim``'s step. ``options``:
+    the optimizer's settings besides the learning rate (:func:`parse_optimizers`).
     """
     steps = surface.steps if steps is None else steps
     if not is_whole(steps) or steps < 0:
@@ -148,7 +262,7 @@ def surface_path(
         import torch
 
         theta = torch.tensor(point, dtype=torch.float64, requires_grad=True)
-        opt = make_optimizer(optimizer, [theta], lr, "torch")
+        opt = make_optimizer(optimizer, [theta], lr, "torch", options)
 
         def step() -> np.ndarray:
             opt.zero_grad()
@@ -160,7 +274,7 @@ def surface_path(
         from ..nn.parameter import Parameter
 
         theta = Parameter(point)
-        opt = make_optimizer(optimizer, [theta], lr, engine)
+        opt = make_optimizer(optimizer, [theta], lr, engine, options)
 
         def step() -> np.ndarray:
             opt.zero_grad()
@@ -180,4 +294,4 @@ def surface_path(
             points.append(new)
         points = np.array(points)
         losses = np.asarray(surface.value(points[:, 0], points[:, 1]), dtype=np.float64)
-    return Trajectory(optimizer, engine, lr, points, losses, diverged)
+    return Trajectory(optimizer, engine, lr, points, losses, diverged, options=dict(options or {}))

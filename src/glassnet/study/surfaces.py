@@ -52,7 +52,10 @@ class Surface:
     contour levels geometrically (for surfaces with minimum 0 whose walls are steep);
     ``lrs`` holds the default learning rate per optimizer name and ``steps`` the
     default walk length: chosen so that the optimizers' differences show, not so that
-    each reaches the minimum.
+    each reaches the minimum. Plain SGD, momentum and Nesterov share one rate, so that
+    what differs between them is the momentum alone (momentum had been given a 20 times
+    smaller rate on the ravine, and lost to plain SGD); Adam, AdamW and RMSprop, whose
+    rate is a step length rather than a scale of the gradient, have their own.
     """
 
     name: str
@@ -158,8 +161,8 @@ SURFACES: dict[str, Surface] = {
             minima=((3.0, 0.5),),
             lrs={
                 "sgd": 3e-3,
-                "momentum": 3e-4,
-                "nesterov": 3e-4,
+                "momentum": 3e-3,
+                "nesterov": 3e-3,
                 "adam": 0.03,
                 "adamw": 0.03,
                 "rmsprop": 0.01,
@@ -217,9 +220,9 @@ SURFACES: dict[str, Surface] = {
             window=(-5.0, 5.0, -2.0, 2.0),
             minima=((0.0, 0.0),),
             lrs={
-                "sgd": 0.07,
-                "momentum": 3e-3,
-                "nesterov": 3e-3,
+                "sgd": 0.03,
+                "momentum": 0.03,
+                "nesterov": 0.03,
                 "adam": 0.1,
                 "adamw": 0.1,
                 "rmsprop": 0.1,

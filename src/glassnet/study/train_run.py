@@ -17,16 +17,14 @@ from before reports (it evaluates ``model.safetensors`` again).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import time
 from pathlib import Path
 
 from .. import __version__, models
 from .. import random as gn_random
-from ..io import load_arrays, read_json, save, write_json
+from ..io import read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.callbacks import Callback
-from ..train.checkpoint import CHECKPOINT_KEY
 from ..train.history import History
 from .compare import check_new_run_folder, default_out, machine_info, write_report
 from .config import TrainConfig
@@ -37,48 +35,9 @@ __all__ = ["run_train", "train_out", "load_model", "train_results", "ReportInter
 
 
 def load_model(path):
-    """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights."""
-    arrays, meta = load_arrays(path)
-    if CHECKPOINT_KEY in meta:  # train's last.safetensors: the whole training state
-        folder = Path(path).parent
-        raise ValueError(
-            f"{path} is a training checkpoint (for --resume), not a model: evaluate "
-            f"{folder / 'model.safetensors'} (the final weights) or "
-            f"{folder / 'best.safetensors'} (the best epoch's)"
-        )
-    if "model" not in meta:
-        raise ValueError(
-            f"{path} does not say which architecture it holds (no 'model' metadata); "
-            "build the model yourself and use model.load_state_dict(glassnet.load_state(path))"
-        )
-    options = json.loads(meta.get("options", "{}"))
-    shape = json.loads(meta["input_shape"]) if "input_shape" in meta else None
-    classes = json.loads(meta["num_classes"]) if "num_classes" in meta else None
-    model = models.get(meta["model"], input_shape=shape, num_classes=classes, **options)
-    if "coefs_0" in arrays:  # compare's scikit-learn weights: the MLP's Linear layers
-        arrays = _sklearn_to_state(model, arrays)
-    model.load_state_dict(arrays)
-    return model
-
-
-def _sklearn_to_state(model, arrays) -> dict:
-    """MLPClassifier's coefs_i / intercepts_i (saved in PyTorch's (out, in) layout) as
-    the state_dict of the same MLP's Linear layers, in order."""
-    from .. import nn
-
-    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    state = {}
-    for i, name in enumerate(linears):
-        if f"coefs_{i}" not in arrays or f"intercepts_{i}" not in arrays:
-            raise ValueError(
-                f"the scikit-learn weights hold no coefs_{i}/intercepts_{i} for Linear layer "
-                f"{name!r}: they are not this model's"
-            )
-        state[f"{name}.weight"] = arrays[f"coefs_{i}"]
-        state[f"{name}.bias"] = arrays[f"intercepts_{i}"]
-    if f"coefs_{len(linears)}" in arrays:
-        raise ValueError(f"the scikit-learn weights have more layers than {len(linears)}")
-    return state
+    """Rebuild a zoo model from a ``model.safetensors`` saved by a run, with its weights
+    (:func:`glassnet.load`)."""
+    return models.load(path)
 
 
 def train_out(config: TrainConfig, out=None) -> Path:
@@ -106,7 +65,13 @@ def run_train(
     resume leaves the run's config.json as it was."""
     if not validated:
         config.validate()
-    if resume:
+    if resume and out is not None and restartable(out):
+        # stopped before its first checkpoint (a full disk, a kill): trained again from
+        # the start, as --resume of it can only mean
+        log(f"{out} holds no checkpoint (the run stopped before its first): starting it again")
+        resume = False
+        _check_same_recipe(read_run_config(out), config)
+    elif resume:
         if out is None or not (Path(out) / "last.safetensors").exists():
             raise FileNotFoundError(f"nothing to resume: no last.safetensors in {out}")
         if config.engine != "glassnet":
@@ -119,7 +84,12 @@ def run_train(
     dataset = config.load_dataset()
     zoo_name = models.resolve(config.model, dataset.name)
     gn_random.manual_seed(config.seed)
-    model = models.get(zoo_name, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+    model = models.get(
+        zoo_name,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        **config.model_args,
+    )
     log(f"{dataset!r}\n{zoo_name}: {model.num_parameters():,} parameters, engine {config.engine}")
     started = time.perf_counter()
     spec = RunSpec.from_recipe(
@@ -132,6 +102,7 @@ def run_train(
         early_stopping=config.early_stopping,
         log_interval=config.log_interval,
         time_budget=config.time_budget,
+        model_args=dict(config.model_args),
     )
     start_run = _StartRun(out, config)
     if config.engine == "glassnet":
@@ -187,6 +158,20 @@ def run_train(
             f"not written: write it with 'glassnet report {out}'"
         ) from None
     return out, metrics
+
+
+def restartable(out) -> bool:
+    """Whether ``out`` holds a train run that stopped before its first checkpoint (its
+    config.json, maybe best.safetensors and history.csv, but neither last.safetensors
+    nor the final model.safetensors): ``--resume`` starts it again."""
+    out = Path(out)
+    return (
+        (out / "config.json").is_file()
+        and not (out / "last.safetensors").exists()
+        and not (out / "model.safetensors").exists()
+        and not (out / "results.json").exists()  # a compare run's folder
+        and not (out / "weights").exists()
+    )
 
 
 class ReportInterrupted(KeyboardInterrupt):

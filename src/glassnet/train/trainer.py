@@ -15,8 +15,11 @@ and makes runs *resumable*: a checkpoint holds model, optimizer, scheduler, data
 order, RNG states, history and callback state, so 4 epochs straight and 2 + resume 2
 give bit-identical weights. Ctrl-C finishes the current batch, saves a checkpoint
 (when the run has a checkpoint directory) and raises KeyboardInterrupt. A NaN or
-infinite loss stops training with :class:`TrainingDivergedError` naming the epoch
-and batch, before the bad step touches the weights or the last good checkpoint.
+infinite loss, or one that has grown DIVERGENCE_FACTOR times past the run's first
+(:func:`loss_exploded`), stops training with :class:`TrainingDivergedError` naming the
+epoch and batch, before the bad step touches the weights or the last good checkpoint;
+a float overflow inside a step (NumPy's ``RuntimeWarning: overflow``) stops it too,
+with the same kind of message instead of NumPy's warning.
 """
 
 from __future__ import annotations
@@ -29,20 +32,55 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import allocator, nn
+from .. import nn
 from .. import random as gn_random
 from .._numbers import is_whole
+from ..kernels import allocator
 from ..optim import lr_scheduler as sched
 from .callbacks import Callback, ProgressBar, progress_enabled
 from .checkpoint import load_checkpoint, save_checkpoint
 from .history import History
 from .metrics import confusion_matrix, misclassified, per_class_errors
 
-__all__ = ["Trainer", "TrainingDivergedError", "evaluate", "predict"]
+__all__ = [
+    "Trainer",
+    "TrainingDivergedError",
+    "evaluate",
+    "predict",
+    "loss_exploded",
+    "DIVERGENCE_FACTOR",
+]
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became NaN or infinite; the message names the epoch and batch."""
+    """The loss became NaN, infinite or exploded; the message names the epoch and batch."""
+
+
+# A loss this many times the run's first (or 1, if that was smaller) has exploded: a
+# learning curve that rises 10,000-fold never comes back to a useful model (a run at lr
+# 1e9 reported 40% accuracy at loss 2.6e9, as if it had trained)
+DIVERGENCE_FACTOR = 1e4
+
+
+def loss_exploded(loss: float, reference: float | None, factor: float | None = DIVERGENCE_FACTOR):
+    """Whether ``loss`` is NaN or infinite, or above ``factor`` times ``reference`` (the
+    run's first loss; 1 if that was smaller, so a loss near 0 sets no hair trigger).
+    ``factor=None`` checks finiteness only."""
+    if not math.isfinite(loss):
+        return True
+    if factor is None or reference is None or not math.isfinite(reference):
+        return False
+    return loss > factor * max(abs(reference), 1.0)
+
+
+def divergence_message(loss: float, reference: float | None, where: str) -> str:
+    """'the loss became nan at ...' or 'the loss rose to 2.6e+09 at ..., 10000 times ...'"""
+    if not math.isfinite(loss):
+        return f"the loss became {loss} at {where}"
+    return (
+        f"the loss rose to {loss:.3g} at {where}, over {DIVERGENCE_FACTOR:.0f} times the "
+        f"first batch's {reference:.3g}"
+    )
 
 
 class Trainer:
@@ -50,7 +88,8 @@ class Trainer:
 
     ``scheduler_interval``: ``"batch"``, ``"epoch"`` or ``"auto"`` (batch for OneCycleLR).
     ``ReduceLROnPlateau`` is stepped with the validation loss (the training loss when
-    there is no validation split).
+    there is no validation split). ``divergence_factor``: stop when the loss exceeds this
+    many times the run's first batch's loss (None: only at a NaN or infinite loss).
     """
 
     def __init__(
@@ -65,6 +104,7 @@ class Trainer:
         progress=True,
         model_metadata: dict | None = None,
         eval_loss_fn=None,
+        divergence_factor: float | None = DIVERGENCE_FACTOR,
     ):
         if scheduler_interval not in ("auto", "batch", "epoch"):
             raise ValueError(
@@ -79,7 +119,7 @@ class Trainer:
         self.scheduler = scheduler
         if scheduler_interval == "auto":
             scheduler_interval = "batch" if isinstance(scheduler, sched.OneCycleLR) else "epoch"
-        if scheduler_interval == "batch" and isinstance(scheduler, sched.ReduceLROnPlateau):
+        if scheduler_interval == "batch" and _steps_on_a_metric(scheduler):
             raise ValueError(
                 "ReduceLROnPlateau steps once per epoch, on the validation (or training) "
                 "loss: use scheduler_interval='epoch' or 'auto'"
@@ -89,6 +129,8 @@ class Trainer:
         if progress_enabled(progress):
             self.callbacks.append(ProgressBar())
         self.log_interval = max(1, int(log_interval))
+        self.divergence_factor = divergence_factor
+        self.first_loss: float | None = None  # the run's first batch's (saved on resume)
         self.model_metadata = dict(model_metadata or getattr(model, "zoo_spec", None) or {})
         self.history = History()
         self.epoch = 0  # completed epochs
@@ -196,7 +238,7 @@ class Trainer:
                 logs[f"{prefix}_loss"] = result["loss"]
                 logs[f"{prefix}_accuracy"] = result["accuracy"]
         if self.scheduler is not None and self.scheduler_interval == "epoch":
-            if isinstance(self.scheduler, sched.ReduceLROnPlateau):
+            if _steps_on_a_metric(self.scheduler):
                 self.scheduler.step(logs.get("val_loss", logs["train_loss"]))
             else:
                 self.scheduler.step()
@@ -207,17 +249,33 @@ class Trainer:
             cb.on_epoch_end(self, epoch, logs)
 
     def _train_step(self, xb, yb, epoch: int, started: float) -> None:
-        logits = self.model(xb)
-        loss = self.loss_fn(logits, yb)
         batch = self._acc.batches + 1
-        if not math.isfinite(loss):
+        where = f"epoch {epoch}, batch {batch} (step {self.step + 1})"
+        overflow = _Overflow()
+        # a float overflow (or the NaN of inf - inf) is divergence on its way: said as such
+        # below, not as NumPy's RuntimeWarning with a source path (layers that overflow by
+        # design, as the sigmoid's exp, silence it themselves)
+        with np.errstate(over="call", invalid="call", call=overflow):
+            logits = self.model(xb)
+            loss = self.loss_fn(logits, yb)
+        if self.first_loss is None and math.isfinite(loss):
+            self.first_loss = float(loss)
+        if loss_exploded(loss, self.first_loss, self.divergence_factor):
             raise TrainingDivergedError(
-                f"the loss became {loss} at epoch {epoch}, batch {batch} (step {self.step + 1}); "
-                "the weights were not updated. Try a smaller learning rate" + self._last_good_note()
+                divergence_message(loss, self.first_loss, where)
+                + "; the weights were not updated. Try a smaller learning rate"
+                + self._last_good_note()
             )
-        self.optimizer.zero_grad()
-        self.model.backward(self.loss_fn.backward())
-        self.optimizer.step()
+        with np.errstate(over="call", invalid="call", call=overflow):
+            self.optimizer.zero_grad()
+            self.model.backward(self.loss_fn.backward())
+            self.optimizer.step()
+        if overflow.what:
+            raise TrainingDivergedError(
+                f"the step left float{8 * np.dtype(np.asarray(logits).dtype).itemsize}'s range "
+                f"({overflow.what}) at {where} (loss {loss:.3g}): the weights may hold inf or "
+                "NaN. Try a smaller learning rate" + self._last_good_note()
+            )
         if self.scheduler is not None and self.scheduler_interval == "batch":
             self.scheduler.step()
         self.step += 1
@@ -257,6 +315,7 @@ class Trainer:
             # by class name, so a resumed run may add or drop callbacks
             "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks],
             "model_metadata": self.model_metadata,
+            "first_loss": self.first_loss,
         }
 
     def save_checkpoint(self, path) -> Path:
@@ -284,6 +343,8 @@ class Trainer:
         self.history = History.from_dict(state["history"])
         self._acc = _Accumulator(**state["accumulator"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        # absent from older checkpoints: the next batch's loss is then the reference
+        self.first_loss = state.get("first_loss")
         saved: dict[str, list] = {}
         for name, cb_state in state["callbacks"]:
             saved.setdefault(name, []).append(cb_state)
@@ -299,6 +360,14 @@ class Trainer:
 _PLAN_KEYS = ("total_steps", "T_max", "step_size")
 
 
+def _steps_on_a_metric(scheduler) -> bool:
+    """ReduceLROnPlateau, glassnet's or PyTorch's (the same name and ``step(metric)``;
+    ``glassnet compare`` drives torch models with this Trainer)."""
+    return isinstance(scheduler, sched.ReduceLROnPlateau) or (
+        type(scheduler).__name__ == "ReduceLROnPlateau"
+    )
+
+
 def _check_same_plan(current: dict, saved: dict) -> None:
     for key in _PLAN_KEYS:
         if key in current and key in saved and current[key] != saved[key]:
@@ -307,6 +376,18 @@ def _check_same_plan(current: dict, saved: dict) -> None:
                 f"this run's with {key}={current[key]}: resume with the epochs (and batch size) "
                 "the run was started with; a schedule tied to the run's length cannot be extended"
             )
+
+
+class _Overflow:
+    """NumPy's error callback (``np.errstate(over="call", call=...)``): keeps the first
+    kind ("overflow encountered", "invalid value encountered") instead of printing a
+    warning."""
+
+    def __init__(self):
+        self.what = ""
+
+    def __call__(self, kind: str, flag: int) -> None:
+        self.what = self.what or f"{kind} encountered"
 
 
 class _Accumulator:

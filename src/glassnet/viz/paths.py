@@ -46,6 +46,9 @@ def contour_levels(Z: np.ndarray, log: bool = True, n: int = 30) -> np.ndarray:
     return low + np.geomspace(first, span, n)
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def _color(name: str, i: int) -> str:
     return OPTIMIZER_COLORS.get(name, f"C{(6 + i) % 10}")
 
@@ -97,7 +100,18 @@ def plot_paths(
         label = t.label + (", diverged" if t.diverged else "")
         if t.engine == "torch":
             label += ", PyTorch"
-        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=3, alpha=0.45, label=label)
+        # paths that coincide (momentum and Nesterov on a gentle slope, Adam and AdamW)
+        # stay told apart: each later one narrower, on top, with its own hollow markers
+        i = names.index(t.optimizer)
+        style = {
+            "marker": _MARKERS[i % len(_MARKERS)],
+            "markevery": max(1, len(pts) // 12),
+            "markersize": 5,
+            "markerfacecolor": "none",
+        }
+        width = max(1.0, 3.5 - 0.6 * i)
+        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=width, alpha=0.55, label=label,
+                zorder=2 + i, **style)  # fmt: skip
         if t.diverged:  # above the start's marker: a walk that blew up on its first step
             # has only its start to show
             ax.plot(pts[-1, 0], pts[-1, 1], "x", color=color, markersize=9, mew=2.5, zorder=6)
@@ -113,9 +127,9 @@ def plot_paths(
                 )
         else:
             ax.plot(pts[-1, 0], pts[-1, 1], "o", color=color, markersize=6)
-        # one loss (a walk with no finite step) is a point, not a line: give it a marker
-        marker = "o" if len(losses) == 1 else None
-        ax_loss.plot(steps, losses, color=color, lw=1.5, alpha=0.8, label=label, marker=marker)
+        style["markevery"] = max(1, len(losses) // 12)  # a single loss: one marker too
+        ax_loss.plot(steps, losses, color=color, lw=max(1.0, 2.2 - 0.3 * i), alpha=0.8,
+                     label=label, **style)  # fmt: skip
     starts = {(float(t.points[0][0]), float(t.points[0][1])) for t in trajectories}
     for sx, sy in starts:
         ax.plot(sx, sy, "o", color="black", markersize=6, markerfacecolor="white", zorder=5)
@@ -137,6 +151,11 @@ def plot_paths(
     ax_loss.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
+    if len({float(t.lr) for t in trajectories}) > 1:  # a comparison says what it compared
+        caption = (caption + " " if caption else "") + (
+            "The learning rates differ: each optimizer runs at its own, given in the legend "
+            "with its other settings."
+        )
     if caption:
         fig.supxlabel("\n".join(textwrap.wrap(caption, 150)), fontsize=8)
     return _save(fig, path)
