@@ -84,14 +84,15 @@ class _KeepBest(Callback):
 
 def _train(model, train, val, cfg: TransferConfig, optimizer) -> tuple[float, int]:
     """Train with best-epoch selection on ``val``; the best weights are loaded back."""
-    batches = math.ceil(len(train[0]) / cfg.batch_size)
+    batch_size = min(cfg.batch_size, len(train[0]))  # a tiny set: full batches, on purpose
+    batches = math.ceil(len(train[0]) / batch_size)
     epochs = max(1, math.ceil(cfg.steps / batches))
     keep = _KeepBest(model)
     fit(
         model,
         (*train, *val),
         epochs=epochs,
-        batch_size=cfg.batch_size,
+        batch_size=batch_size,
         optimizer=optimizer,
         lr=cfg.lr,
         seed=cfg.seed,
