@@ -250,7 +250,6 @@ class Trainer:
 
     def _train_step(self, xb, yb, epoch: int, started: float) -> None:
         batch = self._acc.batches + 1
-        where = f"epoch {epoch}, batch {batch} (step {self.step + 1})"
         overflow = _Overflow()
         # a float overflow (or the NaN of inf - inf) is divergence on its way: said as such
         # below, not as NumPy's RuntimeWarning with a source path (layers that overflow by
@@ -258,23 +257,22 @@ class Trainer:
         with np.errstate(over="call", invalid="call", call=overflow):
             logits = self.model(xb)
             loss = self.loss_fn(logits, yb)
-        if self.first_loss is None and math.isfinite(loss):
-            self.first_loss = float(loss)
-        if loss_exploded(loss, self.first_loss, self.divergence_factor):
-            raise TrainingDivergedError(
-                divergence_message(loss, self.first_loss, where)
-                + "; the weights were not updated. Try a smaller learning rate"
-                + self._last_good_note()
-            )
-        with np.errstate(over="call", invalid="call", call=overflow):
+            if self.first_loss is None and math.isfinite(loss):
+                self.first_loss = float(loss)
+            if loss_exploded(loss, self.first_loss, self.divergence_factor):
+                raise TrainingDivergedError(
+                    divergence_message(loss, self.first_loss, self._where(epoch, batch))
+                    + "; the weights were not updated. Try a smaller learning rate"
+                    + self._last_good_note()
+                )
             self.optimizer.zero_grad()
             self.model.backward(self.loss_fn.backward())
             self.optimizer.step()
         if overflow.what:
             raise TrainingDivergedError(
                 f"the step left float{8 * np.dtype(np.asarray(logits).dtype).itemsize}'s range "
-                f"({overflow.what}) at {where} (loss {loss:.3g}): the weights may hold inf or "
-                "NaN. Try a smaller learning rate" + self._last_good_note()
+                f"({overflow.what}) at {self._where(epoch, batch)} (loss {loss:.3g}): the "
+                "weights may hold inf or NaN. Try a smaller learning rate" + self._last_good_note()
             )
         if self.scheduler is not None and self.scheduler_interval == "batch":
             self.scheduler.step()
@@ -293,6 +291,9 @@ class Trainer:
             )
         for cb in self.callbacks:
             cb.on_batch_end(self, self.step, logs)
+
+    def _where(self, epoch: int, batch: int) -> str:
+        return f"epoch {epoch}, batch {batch} (step {self.step + 1})"
 
     def _last_good_note(self) -> str:
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
