@@ -170,10 +170,23 @@ def child_main(argv: list[str]) -> None:
     engine, model_name, batch, mode, warmup, steps = argv
     fn = _torch_child if engine == "torch" else _glassnet_child
     times = fn(model_name, int(batch), mode, int(warmup), int(steps))
+    print(json.dumps({"median_s": statistics.median(times), "peak_mib": _peak_mib()}))
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec;
+    getrusage's ru_maxrss does not (it keeps the forking parent's), so it is the
+    fallback only where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"median_s": statistics.median(times), "peak_mib": peak_mib}))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ----------------------------------------------------------------------------- parent
