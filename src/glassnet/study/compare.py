@@ -31,7 +31,7 @@ from ..kernels import allocator
 from ..train.fit import warn_if_batch_exceeds
 from .config import CompareConfig
 from .engines import RunSpec, run_engine
-from .records import TIMING_NOTE, best_epoch_note
+from .records import TIMING_NOTE, best_epoch_note, dataset_record
 
 __all__ = [
     "run_compare",
@@ -41,6 +41,30 @@ __all__ = [
     "load_results",
     "check_new_run_folder",
 ]
+
+
+def _run_spec(config, name: str, dataset, progress: bool = False) -> tuple[str, RunSpec, dict]:
+    """The zoo name, the RunSpec and the zoo spec (what ``glassnet.load`` rebuilds) of
+    model ``name``: its initial weights drawn from the run's seed, so every engine, and
+    a resumed or parallel run, starts from them."""
+    zoo_name = models.resolve(name, dataset.name)
+    gn_random.manual_seed(config.seed)
+    init = models.get(
+        zoo_name,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        **config.model_args,
+    )
+    spec = RunSpec.from_recipe(
+        config,
+        model=name,
+        zoo_name=zoo_name,
+        dataset=dataset,
+        init_state=init.state_dict(),
+        progress=progress,
+        model_args=dict(config.model_args),
+    )
+    return zoo_name, spec, init.zoo_spec
 
 
 def default_out(dataset: str, suffix: str = "") -> Path:
@@ -169,15 +193,7 @@ def run_compare(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "config": config.to_dict(),
-        "dataset": {
-            "name": dataset.name,
-            "classes": list(dataset.classes),
-            "input_shape": list(dataset.input_shape),
-            "n_train": int(len(dataset.y_train)),
-            "n_val": int(len(dataset.y_val)) if dataset.y_val is not None else 0,
-            "n_test": int(len(dataset.y_test)),
-            "test_labels": dataset.y_test.tolist(),
-        },
+        "dataset": dataset_record(dataset),
         "notes": _notes(config, runs, dataset) + _backend_notes(jobs, ray_address),
         "runs": runs,
     }
@@ -233,23 +249,7 @@ def _run_every_engine(
     finished = out / FINISHED_DIR
     finished.mkdir(exist_ok=True)
     for name in config.models:
-        zoo_name = models.resolve(name, dataset.name)
-        gn_random.manual_seed(config.seed)
-        init = models.get(
-            zoo_name,
-            input_shape=dataset.input_shape,
-            num_classes=dataset.num_classes,
-            **config.model_args,
-        )
-        spec = RunSpec.from_recipe(
-            config,
-            model=name,
-            zoo_name=zoo_name,
-            dataset=dataset,
-            init_state=init.state_dict(),
-            progress=progress,
-            model_args=dict(config.model_args),
-        )
+        zoo_name, spec, zoo_spec = _run_spec(config, name, dataset, progress)
         for engine in config.engines:
             saved = finished / f"{name}-{engine}.json"
             if resume and saved.is_file():
@@ -260,7 +260,7 @@ def _run_every_engine(
             result = run_engine(engine, spec)
             record = result.summary(dataset.y_test, dataset.num_classes)
             record["zoo_name"] = zoo_name
-            _save_run(out, name, engine, record, result.weights, init.zoo_spec)
+            _save_run(out, name, engine, record, result.weights, zoo_spec)
             runs.append(record)
             _log_run(log, record, time.perf_counter() - started)
     return runs
@@ -312,22 +312,7 @@ def compare_task(task: dict) -> dict:
 
         torch.set_num_threads(1)  # one thread per worker, torch's too (a worker's own process)
     name, engine = task["model"], task["engine"]
-    zoo_name = models.resolve(name, dataset.name)
-    gn_random.manual_seed(config.seed)
-    init = models.get(
-        zoo_name,
-        input_shape=dataset.input_shape,
-        num_classes=dataset.num_classes,
-        **config.model_args,
-    )
-    spec = RunSpec.from_recipe(
-        config,
-        model=name,
-        zoo_name=zoo_name,
-        dataset=dataset,
-        init_state=init.state_dict(),
-        model_args=dict(config.model_args),
-    )
+    zoo_name, spec, zoo_spec = _run_spec(config, name, dataset)
     started = time.perf_counter()
     result = run_engine(engine, spec)
     record = result.summary(dataset.y_test, dataset.num_classes)
@@ -335,7 +320,7 @@ def compare_task(task: dict) -> dict:
     return {
         "record": record,
         "weights": result.weights,
-        "zoo_spec": init.zoo_spec,
+        "zoo_spec": zoo_spec,
         "seconds": time.perf_counter() - started,
     }
 

@@ -77,3 +77,17 @@ def best_epoch_note(n_val: int) -> str:
         "No validation split (val_size=0): no best epoch is chosen, as it could only be "
         "chosen on the test set; test accuracies are final, after the last epoch."
     )
+
+
+def dataset_record(dataset) -> dict:
+    """What a run's results.json says about its data: names, shapes, split sizes and
+    the test labels (which the report's confusion matrices and mistakes read)."""
+    return {
+        "name": dataset.name,
+        "classes": list(dataset.classes),
+        "input_shape": list(dataset.input_shape),
+        "n_train": int(len(dataset.y_train)),
+        "n_val": int(len(dataset.y_val)) if dataset.y_val is not None else 0,
+        "n_test": int(len(dataset.y_test)),
+        "test_labels": dataset.y_test.tolist(),
+    }

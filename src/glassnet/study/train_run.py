@@ -29,7 +29,7 @@ from ..train.history import History
 from .compare import check_new_run_folder, default_out, machine_info, write_report
 from .config import TrainConfig
 from .engines import RunResult, RunSpec, first_layer_weights, run_torch
-from .records import TIMING_NOTE, best_epoch, best_epoch_note
+from .records import TIMING_NOTE, best_epoch, best_epoch_note, dataset_record
 
 __all__ = ["run_train", "train_out", "load_model", "train_results", "ReportInterrupted"]
 
@@ -201,15 +201,7 @@ def _results(config: TrainConfig, dataset, zoo_name: str, model, history, result
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "config": config.to_dict(),
-        "dataset": {
-            "name": dataset.name,
-            "classes": list(dataset.classes),
-            "input_shape": list(dataset.input_shape),
-            "n_train": int(len(dataset.y_train)),
-            "n_val": n_val,
-            "n_test": int(len(dataset.y_test)),
-            "test_labels": dataset.y_test.tolist(),
-        },
+        "dataset": dataset_record(dataset),
         "notes": [best_epoch_note(n_val), TIMING_NOTE],
         "runs": [record],
     }
