@@ -123,25 +123,6 @@ def test_padded_keeps_zero_borders_across_batch_sizes():
     np.testing.assert_array_equal(out, np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))))
 
 
-def test_scratch_is_shared_by_the_layers_and_held_once_per_thread():
-    """A layer's kernel never runs inside another's, so all layers share one set of
-    scratch buffers per thread: a deeper model holds no more scratch roles."""
-    workspace.release()
-    shape = (3, 16, 16)
-    small = models.get("resnet8", input_shape=shape, seed=0)
-    _train_steps(small, _batches(shape, [4]))
-    scratch = workspace._buffers[workspace._scratch]
-    roles = set(scratch)
-    assert roles and all(role[0] == "scratch" for role in roles)
-    deep = models.get("resnet20", input_shape=shape, seed=0)
-    _train_steps(deep, _batches(shape, [4]))
-    assert {role[:2] for role in scratch} == {role[:2] for role in roles}
-    layers = [m for m in [*small.modules(), *deep.modules()] if m in workspace._buffers]
-    assert len(layers) > 20  # the layers hold only what they keep for backward
-    for layer in layers:
-        assert all(role[0] in ("cols", "x_centred") for role in workspace._buffers[layer])
-
-
 def test_release_and_disable_give_the_memory_back():
     model = models.get("lenet5", seed=0)
     _train_steps(model, _batches((1, 28, 28), [4]))

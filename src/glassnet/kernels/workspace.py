@@ -16,21 +16,16 @@ Each buffer belongs to one layer and one role:
   next forward of the same layer writes over them, which is safe because a layer
   keeps one forward pass for backward anyway (its cache, ``Module._save_for_backward``);
 * ``("scratch", name, thread)``: a temporary that dies within one block (columns not
-  kept, columns of the gradient, a padded block), one per thread that runs blocks and
-  shared by all layers: a layer's kernel never runs inside another's, so the next
-  layer reuses memory the last one just left in the cache, and a model holds one set
-  (ResNet-20's peak at batch 32 went from 286 to 144 MiB with this, against per-layer
-  scratch).
+  kept, columns of the gradient, a padded block), one per thread that runs blocks.
 
 Only a forward that saves for backward writes ``("cols", i)``; one under ``no_grad()``
 (an evaluation between a forward and its backward) uses scratch buffers alone. Outputs
 handed back to the caller (y, dL/dx) are always fresh arrays, so holding on to a
 layer's output (``outputs.append(model(x))``) is safe.
 
-A layer's own buffers stay with it while it lives (at most what one step already had
-at its peak), the scratch with the process; :func:`release` gives them back.
-``GLASSNET_WORKSPACE=0`` in the environment, or :func:`enable` ``(False)``, allocates
-every buffer afresh instead.
+The memory stays with the layer while it lives (at most what one step already had at
+its peak); :func:`release` gives it back. ``GLASSNET_WORKSPACE=0`` in the environment,
+or :func:`enable` ``(False)``, allocates every buffer afresh instead.
 """
 
 from __future__ import annotations
@@ -49,13 +44,6 @@ _buffers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # layer -> {r
 _lock = threading.Lock()
 
 
-class _Scratch:
-    """The owner of the scratch buffers, which all layers share (one set per thread)."""
-
-
-_scratch = _Scratch()
-
-
 def enabled() -> bool:
     """Whether the tuned forms reuse their buffers (the default)."""
     return _enabled
@@ -69,18 +57,12 @@ def enable(on: bool = True) -> None:
         release()
 
 
-def _holder(owner, role):
-    """Who holds the buffer for ``role``: the layer, or for scratch the shared owner."""
-    return _scratch if role[0] == "scratch" else owner
-
-
 def buffer(owner, role, shape, dtype) -> np.ndarray:
     """An uninitialised array of ``shape`` and ``dtype`` in ``owner``'s buffer for
     ``role``: the same memory at every call, grown when a call needs more."""
     dtype = np.dtype(dtype)
     if not _enabled:
         return np.empty(shape, dtype)
-    owner = _holder(owner, role)
     size = math.prod(shape)
     with _lock:
         slots = _buffers.get(owner)
@@ -106,7 +88,7 @@ def padded(owner, role, x: np.ndarray, top: int, bottom: int, left: int, right: 
     else:
         out = buffer(owner, role, shape, x.dtype)
         with _lock:  # held[1]: (one sample's padded shape, how many samples are laid out)
-            held = _buffers[_holder(owner, role)][role]
+            held = _buffers[owner][role]
             laid_out = held[1][1] if held[1] is not None and held[1][0] == shape[1:] else 0
             held[1] = (shape[1:], max(n, laid_out))
         if n > laid_out:  # a sample's border sits at the same place for any n
@@ -122,7 +104,7 @@ def scratch_role(name: str) -> tuple:
 
 def release(owner=None) -> None:
     """Give back the buffers of ``owner`` (a layer, or a model: all its layers), or
-    every buffer, the shared scratch included, when ``owner`` is None."""
+    of every layer when ``owner`` is None."""
     with _lock:
         if owner is None:
             _buffers.clear()
@@ -133,8 +115,7 @@ def release(owner=None) -> None:
 
 
 def nbytes(owner=None) -> int:
-    """Bytes held for ``owner`` (a layer or a model; the shared scratch not counted),
-    or in all, the scratch included, when ``owner`` is None."""
+    """Bytes held for ``owner`` (a layer or a model), or for every layer."""
     with _lock:
         if owner is None:
             layers = list(_buffers.values())
