@@ -24,13 +24,12 @@ import shutil
 import time
 from pathlib import Path
 
-from .. import __version__, data, models
-from .. import random as gn_random
+from .. import __version__, data
 from ..io import atomic_write, machine_info, read_json, save_arrays, write_json
 from ..kernels import allocator
 from ..train.fit import warn_if_batch_exceeds
 from .config import CompareConfig
-from .engines import RunSpec, run_engine
+from .engines import RunSpec, run_engine, seeded_model
 from .records import TIMING_NOTE, best_epoch_note, dataset_record
 
 __all__ = [
@@ -47,14 +46,7 @@ def _run_spec(config, name: str, dataset, progress: bool = False) -> tuple[str, 
     """The zoo name, the RunSpec and the zoo spec (what ``glassnet.load`` rebuilds) of
     model ``name``: its initial weights drawn from the run's seed, so every engine, and
     a resumed or parallel run, starts from them."""
-    zoo_name = models.resolve(name, dataset.name)
-    gn_random.manual_seed(config.seed)
-    init = models.get(
-        zoo_name,
-        input_shape=dataset.input_shape,
-        num_classes=dataset.num_classes,
-        **config.model_args,
-    )
+    zoo_name, init = seeded_model(name, dataset, config.seed, config.model_args)
     spec = RunSpec.from_recipe(
         config,
         model=name,

@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import models, nn
+from .. import random as gn_random
 from ..data import DataLoader, default_train_transform
 from ..nn.module import is_grad_enabled
 from ..train import evaluate, fit, make_optimizer, make_scheduler
@@ -483,3 +484,19 @@ def run_engine(engine: str, spec: RunSpec) -> RunResult:
     if engine not in _RUNNERS:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     return _RUNNERS[engine](spec)
+
+
+def seeded_model(name: str, dataset, seed: int, model_args: dict) -> tuple[str, nn.Module]:
+    """The zoo model ``name`` for ``dataset``'s images and classes, its weights drawn
+    from glassnet's generator seeded with ``seed``: the same initial weights wherever a
+    run builds it (compare, train, a sweep's trial, a worker process). Returns the zoo
+    name it resolved to and the model."""
+    zoo_name = models.resolve(name, dataset.name)
+    gn_random.manual_seed(seed)
+    model = models.get(
+        zoo_name,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        **model_args,
+    )
+    return zoo_name, model

@@ -39,13 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, data, models
-from .. import random as gn_random
+from .. import __version__, data
 from ..io import atomic_write, read_json, write_json
 from . import backends
 from .backends import run_tasks
 from .compare import default_out, machine_info
 from .config import Recipe, TrainConfig, _check_names, _check_type
+from .engines import seeded_model
 from .sweep_space import (
     RECIPE_SETTINGS,
     check_knob_models,
@@ -265,14 +265,7 @@ def run_trial(task: dict) -> dict:
     try:
         config = TrainConfig.from_dict(task["config"])
         dataset = _dataset(config, task.get("data_dir"))
-        zoo_name = models.resolve(config.model, dataset.name)
-        gn_random.manual_seed(config.seed)
-        model = models.get(
-            zoo_name,
-            input_shape=dataset.input_shape,
-            num_classes=dataset.num_classes,
-            **config.model_args,
-        )
+        zoo_name, model = seeded_model(config.model, dataset, config.seed, config.model_args)
         recipe = {name: getattr(config, name) for name in RECIPE_FIELDS}
         if config.engine == "glassnet":
             # a trial that diverges overflows first: its record says so, not a warning each

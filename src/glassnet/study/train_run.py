@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 
 from .. import __version__, models
-from .. import random as gn_random
 from ..io import read_json, save, write_json
 from ..train import evaluate, fit
 from ..train.callbacks import Callback
 from ..train.history import History
 from .compare import check_new_run_folder, default_out, machine_info, write_report
 from .config import TrainConfig
-from .engines import RunResult, RunSpec, first_layer_weights, run_torch
+from .engines import RunResult, RunSpec, first_layer_weights, run_torch, seeded_model
 from .records import TIMING_NOTE, best_epoch, best_epoch_note, dataset_record
 
 __all__ = ["run_train", "train_out", "load_model", "train_results", "ReportInterrupted"]
@@ -82,14 +81,7 @@ def run_train(
         check_new_run_folder(out)
     out = train_out(config, out)
     dataset = config.load_dataset()
-    zoo_name = models.resolve(config.model, dataset.name)
-    gn_random.manual_seed(config.seed)
-    model = models.get(
-        zoo_name,
-        input_shape=dataset.input_shape,
-        num_classes=dataset.num_classes,
-        **config.model_args,
-    )
+    zoo_name, model = seeded_model(config.model, dataset, config.seed, config.model_args)
     log(f"{dataset!r}\n{zoo_name}: {model.num_parameters():,} parameters, engine {config.engine}")
     started = time.perf_counter()
     spec = RunSpec.from_recipe(
