@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet.cli import main
+from _cli import run
 from glassnet.io import load_arrays, read_json
 
 REAL_DATA = os.environ.get("GLASSNET_DATA")
@@ -28,16 +28,6 @@ def _single_torch_thread():
     except ImportError:
         return
     torch.set_num_threads(1)
-
-
-def run(capsys, *argv):
-    """``glassnet argv...`` -> (exit code, stdout, stderr); argparse's exits count too."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_user_error(code, err, *fragments):

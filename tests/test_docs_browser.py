@@ -13,55 +13,26 @@ or without a built site, the tests skip, except under CI=true, where they fail.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+
+from _browser import chromium, require
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
-CHROMIUM = os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PAGES = ["index.html", "layers/linear.html", "lessons/mlp-adam.html"]
 LOCAL = ("file:", "data:", "blob:", "about:")
-
-
-def require(ok: bool, why: str) -> None:
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"{why} (CI=true: the browser test must run)")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
 def browser():
     require((SITE / "index.html").is_file(), f"no built site in {SITE} (make docs)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    require(sync_playwright is not None, "the playwright Python package is not installed")
-    require(
-        os.access(CHROMIUM, os.X_OK) or bool(shutil.which(CHROMIUM)),
-        f"no Chromium at {CHROMIUM} (apt-get install chromium, or make browser)",
-    )
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser, page: str):

@@ -6,19 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _cli import run
 from glassnet import data, models, nn
-from glassnet.cli import main
 from glassnet.io import read_json
 from glassnet.study import TrainConfig
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ------------------------------------------------------------------------ zoo knobs

@@ -12,32 +12,13 @@ under CI=true, where they fail.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 
+from _browser import chromium
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require(ok: bool, why: str) -> None:
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"{why} (CI=true: the browser test must run)")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
@@ -55,19 +36,8 @@ def report_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    require(sync_playwright is not None, "the playwright Python package is not installed")
-    require(
-        os.access(CHROMIUM, os.X_OK) or bool(shutil.which(CHROMIUM)),
-        f"no Chromium at {CHROMIUM} (apt-get install chromium, or make browser)",
-    )
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet.cli import main
+from _cli import run
 from glassnet.io import read_json
 from glassnet.study import backends
 from glassnet.study.sweep_space import format_value, random_settings
@@ -30,15 +30,6 @@ SweepConfig = sweep_module.SweepConfig
 
 def quiet(*args, **kwargs):
     pass
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def comparable(trials):
