@@ -57,6 +57,19 @@ def enable(on: bool = True) -> None:
         release()
 
 
+def _slot(owner, role, size: int, dtype) -> list:
+    """``[array, layout]`` held for ``owner`` and ``role``, its array grown to ``size``
+    items of ``dtype`` when it is smaller (a new slot has no layout); the caller holds
+    ``_lock``."""
+    slots = _buffers.get(owner)
+    if slots is None:
+        slots = _buffers[owner] = {}
+    held = slots.get(role)
+    if held is None or held[0].dtype != dtype or held[0].size < size:
+        held = slots[role] = [np.empty(size, dtype), None]
+    return held
+
+
 def buffer(owner, role, shape, dtype) -> np.ndarray:
     """An uninitialised array of ``shape`` and ``dtype`` in ``owner``'s buffer for
     ``role``: the same memory at every call, grown when a call needs more."""
@@ -65,12 +78,7 @@ def buffer(owner, role, shape, dtype) -> np.ndarray:
         return np.empty(shape, dtype)
     size = math.prod(shape)
     with _lock:
-        slots = _buffers.get(owner)
-        if slots is None:
-            slots = _buffers[owner] = {}
-        held = slots.get(role)
-        if held is None or held[0].dtype != dtype or held[0].size < size:
-            held = slots[role] = [np.empty(size, dtype), None]
+        held = _slot(owner, role, size, dtype)
     return held[0][:size].reshape(shape)
 
 
@@ -86,11 +94,12 @@ def padded(owner, role, x: np.ndarray, top: int, bottom: int, left: int, right: 
     if not _enabled:
         out = np.zeros(shape, dtype=x.dtype)
     else:
-        out = buffer(owner, role, shape, x.dtype)
-        with _lock:  # held[1]: (one sample's padded shape, how many samples are laid out)
-            held = _buffers[owner][role]
+        size = math.prod(shape)
+        with _lock:  # layout: (one sample's padded shape, how many samples are laid out)
+            held = _slot(owner, role, size, x.dtype)
             laid_out = held[1][1] if held[1] is not None and held[1][0] == shape[1:] else 0
             held[1] = (shape[1:], max(n, laid_out))
+        out = held[0][:size].reshape(shape)
         if n > laid_out:  # a sample's border sits at the same place for any n
             out[laid_out:].fill(0)
     out[:, :, top : top + h, left : left + w] = x
@@ -102,6 +111,11 @@ def scratch_role(name: str) -> tuple:
     return ("scratch", name, threading.get_ident())
 
 
+def _layers(owner) -> list:
+    """``owner`` and, for a model, every module in it."""
+    return list(owner.modules()) if hasattr(owner, "modules") else [owner]
+
+
 def release(owner=None) -> None:
     """Give back the buffers of ``owner`` (a layer, or a model: all its layers), or
     of every layer when ``owner`` is None."""
@@ -109,8 +123,7 @@ def release(owner=None) -> None:
         if owner is None:
             _buffers.clear()
             return
-        modules = owner.modules() if hasattr(owner, "modules") else [owner]
-        for module in modules:
+        for module in _layers(owner):
             _buffers.pop(module, None)
 
 
@@ -120,6 +133,5 @@ def nbytes(owner=None) -> int:
         if owner is None:
             layers = list(_buffers.values())
         else:
-            modules = owner.modules() if hasattr(owner, "modules") else [owner]
-            layers = [_buffers[m] for m in modules if m in _buffers]
+            layers = [_buffers[m] for m in _layers(owner) if m in _buffers]
         return sum(held[0].nbytes for slots in layers for held in slots.values())
