@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._arrays import channel_sum
+from . import winograd
 from .im2col import (
     add_shifted,
     col2im,
@@ -80,6 +81,7 @@ __all__ = [
     "BLOCK_COUNT_MULTIPLE",
     "KERNEL_ROWS_MIN_KW",
     "KERNEL_ROWS_MIN_K",
+    "WINOGRAD",
 ]
 
 # Each value's measurement: docs/performance.md, "Convolution".
@@ -94,6 +96,7 @@ POINTWISE_AS_MATMUL = True  # 1x1 kernels without padding: per-sample matmuls
 BLOCK_COUNT_MULTIPLE = 2  # a threaded layer's block count: a multiple of this (_blocks)
 KERNEL_ROWS_MIN_KW = 4  # stride-1 kernels at least this wide, with at least
 KERNEL_ROWS_MIN_K = 8  # this many Cg*kh input rows, run by kernel rows (_by_kernel_rows)
+WINOGRAD = True  # 3x3 stride-1 layers wide enough (winograd.MIN_CHANNELS) run as Winograd
 
 
 @dataclass(frozen=True)
@@ -680,6 +683,12 @@ FORMS: list[Form] = [
         lambda layer, shape: _by_kernel_rows(layer),
         _kernel_rows_forward,
         _kernel_rows_backward,
+    ),
+    Form(
+        "winograd",
+        lambda layer, shape: WINOGRAD and winograd.applies(layer),
+        winograd.forward,
+        winograd.backward,
     ),
     Form("im2col", lambda layer, shape: True, _im2col_forward, _im2col_backward),
 ]
