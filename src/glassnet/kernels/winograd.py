@@ -174,18 +174,22 @@ def input_transform(xp: np.ndarray, th: int, tw: int, rows: np.ndarray, v: np.nd
         _b_transpose(*cols, [v[4 * i + j] for j in range(4)])
 
 
-def output_transform(m: np.ndarray, out: np.ndarray) -> None:
-    """Y = A^T M A of every tile: M (16, O, B, Th, Tw) -> ``out`` (O, B, Th, 2, Tw, 2)."""
+def output_transform(m: np.ndarray, out: np.ndarray, rows: np.ndarray | None = None) -> None:
+    """Y = A^T M A of every tile: M (16, O, B, Th, Tw) -> ``out`` (O, B, Th, 2, Tw, 2);
+    ``rows`` (4, O, B, Th, Tw) is scratch for A^T M (a new array when None)."""
     m = m.reshape(4, 4, *m.shape[1:])
-    for p in range(2):  # A^T's row p on M's rows i
+    rows = np.empty(m.shape[1:], dtype=m.dtype) if rows is None else rows
+    for p in range(2):  # A^T's row p on M's rows i, one result per column j
         if p == 0:
-            row = m[0] + m[1] + m[2]  # (4, O, B, Th, Tw): one per column j
+            np.add(m[0], m[1], out=rows)
+            rows += m[2]
         else:
-            row = m[1] - m[2] - m[3]
-        np.add(row[0], row[1], out=out[:, :, :, p, :, 0])
-        out[:, :, :, p, :, 0] += row[2]
-        np.subtract(row[1], row[2], out=out[:, :, :, p, :, 1])
-        out[:, :, :, p, :, 1] -= row[3]
+            np.subtract(m[1], m[2], out=rows)
+            rows -= m[3]
+        np.add(rows[0], rows[1], out=out[:, :, :, p, :, 0])
+        out[:, :, :, p, :, 0] += rows[2]
+        np.subtract(rows[1], rows[2], out=out[:, :, :, p, :, 1])
+        out[:, :, :, p, :, 1] -= rows[3]
 
 
 def _output_adjoint(gy: np.ndarray, dm: np.ndarray) -> None:
@@ -207,46 +211,46 @@ def _output_adjoint(gy: np.ndarray, dm: np.ndarray) -> None:
     # dm[:, 0] = e_i0 already
 
 
-def _input_adjoint(dv: np.ndarray, rows: np.ndarray, dxp: np.ndarray) -> None:
+def _input_adjoint(dv: np.ndarray, rows: np.ndarray, dxp: np.ndarray, part: np.ndarray) -> None:
     """dL/dxp: B dV B^T of every tile added where the tile was read, into ``dxp`` (C, B,
-    2Th+2, 2Tw+2); dV (16, C, B, Th, Tw); ``rows`` (4, C, B, Th, 2Tw+2) scratch."""
+    2Th+2, 2Tw+2); dV (16, C, B, Th, Tw); ``rows`` (4, C, B, Th, 2Tw+2) and ``part``
+    (as large as one of ``rows``) are scratch."""
     th, tw = dv.shape[-2:]
     dv = dv.reshape(4, 4, *dv.shape[1:])
+    part = part.reshape(-1)
     # columns first: row i's contributions to columns 2tx + b, b = 0..3, with B's
     # columns (1,0,0,0), (0,1,-1,1), (-1,1,1,0), (0,0,0,-1) added where they overlap
+    column_part = part[: dv[0, 0].size].reshape(dv.shape[2:])
     for i in range(4):
-        _scatter(dv[i, 0], dv[i, 1], dv[i, 2], dv[i, 3], rows[i], tw, -1)
+        _scatter(dv[i, 0], dv[i, 1], dv[i, 2], dv[i, 3], rows[i], tw, -1, column_part)
     # then the rows, the same way, into dxp's rows 2ty + a
-    _scatter(rows[0], rows[1], rows[2], rows[3], dxp, th, -2)
+    row_part = part[: rows[0].size].reshape(rows.shape[1:])
+    _scatter(rows[0], rows[1], rows[2], rows[3], dxp, th, -2, row_part)
 
 
-def _scatter(t0, t1, t2, t3, out: np.ndarray, n: int, axis: int) -> None:
-    """``out`` along ``axis`` (2n+2 long) = the sum over tiles of B (t0..t3): position
-    2t + a gets a = 0: t0; 1: t1 - t2 + t3; 2: t1 + t2 - t0; 3: -t3, tile t's terms."""
+def _scatter(t0, t1, t2, t3, out: np.ndarray, n: int, axis: int, part: np.ndarray) -> None:
+    """``out`` along ``axis`` (2n+2 long) = the sum over tiles t of B (t0..t3): position
+    2t + a gets, from tile t, a = 0: t0; 1: t1 - t2 + t3; 2: t1 + t2 - t0; 3: -t3.
+    ``part``: scratch of t0's shape."""
 
-    def at(start: int, stop: int) -> tuple:
-        index = [slice(None)] * out.ndim
-        index[axis] = slice(start, stop, 2)
-        return tuple(index)
+    def along(index: slice) -> tuple:
+        where = [slice(None)] * out.ndim
+        where[axis] = index
+        return tuple(where)
 
-    even, odd = out[at(0, 2 * n + 2)], out[at(1, 2 * n + 2)]  # n + 1 each
-    first, last = [slice(None)] * out.ndim, [slice(None)] * out.ndim
-    first[axis], last[axis] = slice(0, n), slice(1, n + 1)
-    first, last = tuple(first), tuple(last)
-    edge = [slice(None)] * out.ndim
-    edge[axis] = slice(n, n + 1)
-    edge = tuple(edge)
+    even, odd = out[along(slice(0, None, 2))], out[along(slice(1, None, 2))]  # n+1 each
+    first, last, end = along(slice(0, n)), along(slice(1, n + 1)), along(slice(n, n + 1))
     # even positions 2t: t0 of tile t, and (t1 + t2 - t0) of tile t - 1
     even[first] = t0
-    even[edge] = 0
-    part = np.add(t1, t2)
+    even[end] = 0
+    np.add(t1, t2, out=part)
     part -= t0
     even[last] += part
     # odd positions 2t + 1: (t1 - t2 + t3) of tile t, and -t3 of tile t - 1
     np.subtract(t1, t2, out=part)
     part += t3
     odd[first] = part
-    odd[edge] = 0
+    odd[end] = 0
     odd[last] -= t3
 
 
@@ -289,7 +293,8 @@ def forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
         m = buffer(layer, scratch_role("wino_m"), (16, o, b * th * tw), x.dtype)
         np.matmul(u, v, out=m)
         tiles = buffer(layer, scratch_role("wino_y"), (o, b, th, 2, tw, 2), x.dtype)
-        output_transform(m.reshape(16, o, b, th, tw), tiles)
+        rows = buffer(layer, scratch_role("wino_out_rows"), (4, o, b, th, tw), x.dtype)
+        output_transform(m.reshape(16, o, b, th, tw), tiles, rows)
         y[block] = tiles.reshape(o, b, 2 * th, 2 * tw)[:, :, :ho, :wo].transpose(1, 0, 2, 3)
         if bias is not None:  # while the block is in the cache
             y[block] += bias
@@ -338,7 +343,8 @@ def backward(layer, plan: Plan, g_out: np.ndarray, x, u, kept: dict):
             np.matmul(u_t, dm, out=dv)
             rows = buffer(layer, scratch_role("wino_rows"), (4, c, b, th, 2 * tw + 2), x.dtype)
             dxp = buffer(layer, scratch_role("wino_dx"), (c, b, 2 * th + 2, 2 * tw + 2), x.dtype)
-            _input_adjoint(dv.reshape(16, c, b, th, tw), rows, dxp)
+            part = buffer(layer, scratch_role("wino_part"), rows.shape[1:], x.dtype)
+            _input_adjoint(dv.reshape(16, c, b, th, tw), rows, dxp, part)
             dx[block] = dxp[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)
         return du
 
