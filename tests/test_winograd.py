@@ -71,21 +71,23 @@ def test_the_transforms_follow_their_matrices():
             np.testing.assert_allclose(u[:, :, o, c], G @ w[o, c] @ G.T, rtol=1e-14)
 
     th, tw = 2, 3
-    xp = rng.standard_normal((2, 4, 2 * th + 2, 2 * tw + 2))  # (C, B, ...)
-    rows = np.empty((4, 2, 4, th, 2 * tw + 2))
-    v = np.empty((16, 2, 4, th, tw))
-    winograd.input_transform(xp, th, tw, rows, v)
-    v = v.reshape(4, 4, 2, 4, th, tw)
+    xp = rng.standard_normal((4, 2, 2 * th + 2, 2 * tw + 2))  # (B, C, ...): tiles exactly
+    grid = winograd.Grid(4, th, tw)
+    phases = np.empty((2, 2, 2, grid.span))
+    winograd.to_phases(xp, (0, 0, 0, 0), grid, phases)
+    v = np.empty((16, 2, grid.size))
+    winograd.input_transform(phases, grid, v, np.empty((4, 2, grid.size + 1)))
+    v = grid.grid(v).reshape(4, 4, 2, 4, th + 1, tw + 1)
     for ty in range(th):
         for tx in range(tw):
-            d = xp[1, 3, 2 * ty : 2 * ty + 4, 2 * tx : 2 * tx + 4]
+            d = xp[3, 1, 2 * ty : 2 * ty + 4, 2 * tx : 2 * tx + 4]
             np.testing.assert_allclose(v[:, :, 1, 3, ty, tx], B_T @ d @ B_T.T, atol=1e-14)
 
-    m = rng.standard_normal((16, 3, 1, 1, 1))
-    out = np.empty((3, 1, 1, 2, 1, 2))
-    winograd.output_transform(m, out)
-    want = A_T @ m[:, 1, 0, 0, 0].reshape(4, 4) @ A_T.T
-    np.testing.assert_allclose(out[1, 0, 0, :, 0, :], want, atol=1e-14)
+    m = rng.standard_normal((16, 3, 5))
+    out = np.empty((2, 2, 3, 5))
+    winograd.output_transform(m, out, np.empty((4, 3, 5)))
+    want = A_T @ m[:, 1, 4].reshape(4, 4) @ A_T.T
+    np.testing.assert_allclose(out[:, :, 1, 4], want, atol=1e-14)
 
     # the three together: one output tile of the convolution
     d = rng.standard_normal((4, 4))

@@ -54,12 +54,28 @@ and dL/dxp is every tile's dd added at the place its tile was read from (tiles o
 so the additions accumulate), cropped to x by removing the padding. dL/db is dY
 summed, as in every form.
 
-Memory: V is 16*Th*Tw ~ 4 times the input's size (im2col's columns are 9 times). As
-the other forms keep their columns, forward keeps the first blocks' V for backward
-(up to conv.KEEP_BYTES) and backward rebuilds the others from x. The blocks of samples,
-their threads, and the order the dL/dW parts are added in are conv.py's (``_blocks``,
-``_map_blocks``, ``sum_in_order``): the numbers do not depend on the thread count. Every
-temporary is a workspace buffer of the layer (glassnet/kernels/workspace.py).
+Layout. NumPy runs an elementwise operation on whole contiguous rows fast, and on
+short strided runs (a tile row is 2 to 16 values) about 7 times slower, which at these
+sizes costs as much as the GEMMs. So the transforms run on whole planes: the padded
+block is split once into its four phases P[p, q][c, n, Y, X] = xp[n, c, 2Y+p, 2X+q]
+(Y <= Th, X <= Tw), each laid out flat over a grid of Th+1 rows of Tw+1 per sample.
+Tile (ty, tx)'s input d[a, b] is then phase (a%2, b%2) at the tile's own grid
+position plus (a//2)*(Tw+1) + b//2: each of the 16 is the whole plane shifted, and
+B^T d B is 24 subtractions and additions of shifted planes. The grid's extra row and
+column per sample are tiles that nobody reads (M there is dropped, dM there is zero);
+they make the GEMMs (Th+1)(Tw+1)/(Th Tw) longer: 1.13x at 32x32, 1.27x at 16x16, 1.56x
+at 8x8, which is part of why Winograd only pays on larger images (the rule). Backward
+adds each tile's B dV B^T back into the shifted phase planes the same way, and dL/dx
+reads x's pixels out of them; the output's four tile positions (p, q) are four planes
+written to y with a stride of 2.
+
+Memory: V is 16*(Th+1)*(Tw+1) ~ 4.5 times the input's size (im2col's columns are 9
+times). As the other forms keep their columns, forward keeps the first blocks' V for
+backward (up to conv.KEEP_BYTES) and backward rebuilds the others from x. The blocks of
+samples, their threads, and the order the dL/dW parts are added in are conv.py's
+(``_blocks``, ``_map_blocks``, ``sum_in_order``): the numbers do not depend on the
+thread count. Every temporary is a workspace buffer of the layer
+(glassnet/kernels/workspace.py).
 
 Measured against the other forms: docs/performance.md, "Winograd".
 """
@@ -71,9 +87,11 @@ import numpy as np
 from .._arrays import channel_sum
 from .plan import Plan
 from .threads import sum_in_order
-from .workspace import buffer, padded, scratch_role
+from .workspace import buffer, scratch_role
 
 __all__ = [
+    "Grid",
+    "to_phases",
     "applies",
     "forward",
     "backward",
@@ -110,75 +128,131 @@ def _tiles(layer, x_shape) -> tuple[int, int, int, int, tuple[int, int, int, int
     return ho, wo, th, tw, (top, bottom + 2 * th - ho, left, right + 2 * tw - wo)
 
 
+# ------------------------------------------------------------ the layout
+class Grid:
+    """The tile grid of a block of ``b`` samples: Th x Tw tiles per sample, laid out
+    ``gh`` = Th+1 rows of ``gw`` = Tw+1 (module docstring, "Layout"); ``size`` = L,
+    the positions of one plane; ``span``: a phase plane's length, L + gw + 1."""
+
+    def __init__(self, b: int, th: int, tw: int):
+        self.b, self.th, self.tw = b, th, tw
+        self.gh, self.gw = th + 1, tw + 1
+        self.size = b * self.gh * self.gw
+        self.span = self.size + self.gw + 1
+
+    def grid(self, plane: np.ndarray) -> np.ndarray:
+        """A plane (..., L or more) seen as (..., b, gh, gw)."""
+        return plane[..., : self.size].reshape(*plane.shape[:-1], self.b, self.gh, self.gw)
+
+
+def _phase_slices(start: int, length: int):
+    """For the pixels 0..length-1 of x sitting at start + r in the padded grid, per
+    phase p (the padded row's parity): (x's pixels r0::2, the phase plane's rows)."""
+    for p in range(2):
+        r0 = (p - start) % 2
+        count = len(range(r0, length, 2))
+        first = (r0 + start) // 2
+        yield p, slice(r0, None, 2), slice(first, first + count)
+
+
+def to_phases(x_block: np.ndarray, pads, grid: Grid, out: np.ndarray) -> np.ndarray:
+    """The padded block's four phase planes: out[p, q, c, (n, Y, X)] = xp[n, c, 2Y+p,
+    2X+q] on the grid (zeros in the padding, past the grid and in the tail); ``out``
+    (2, 2, C, span)."""
+    h, w = x_block.shape[2:]
+    xt = x_block.transpose(1, 0, 2, 3)  # (C, B, H, W)
+    out.fill(0)
+    for p, rows, ys in _phase_slices(pads[0], h):
+        for q, cols, xs in _phase_slices(pads[2], w):
+            grid.grid(out[p, q])[:, :, ys, xs] = xt[:, :, rows, cols]
+    return out
+
+
+def _from_phases(dp: np.ndarray, pads, grid: Grid, dx_block: np.ndarray) -> None:
+    """The adjoint of :func:`to_phases`: ``dx_block`` (B, C, H, W) = the phase planes'
+    values at x's pixels (the padding's are dropped)."""
+    h, w = dx_block.shape[2:]
+    dxt = dx_block.transpose(1, 0, 2, 3)
+    for p, rows, ys in _phase_slices(pads[0], h):
+        for q, cols, xs in _phase_slices(pads[2], w):
+            dxt[:, :, rows, cols] = grid.grid(dp[p, q])[:, :, ys, xs]
+
+
 # ------------------------------------------------------------ the three transforms
 def weight_transform(w: np.ndarray) -> np.ndarray:
     """U = G g G^T for every (o, c): W (O, C, 3, 3) -> (16, O, C), k = 4i + j."""
     o, c = w.shape[:2]
-    rows = np.empty((4, o, c, 3), dtype=w.dtype)  # G g: rows i of G applied to g's rows
-    g0, g1, g2 = w[:, :, 0], w[:, :, 1], w[:, :, 2]
-    rows[0] = g0
-    np.add(g0, g2, out=rows[1])
-    rows[2] = rows[1]
-    rows[1] += g1
-    rows[2] -= g1
-    rows[1:3] *= 0.5
-    rows[3] = g2
+    g = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (3, 3, O, C): planes
+    rows = np.empty((4, 3, o, c), dtype=w.dtype)  # G g: G's rows on g's rows
+    _g_rows(g[0], g[1], g[2], rows)
     u = np.empty((4, 4, o, c), dtype=w.dtype)  # (G g) G^T: the same on the columns
-    r0, r1, r2 = rows[..., 0], rows[..., 1], rows[..., 2]
-    u[:, 0] = r0
-    np.add(r0, r2, out=u[:, 1])
-    u[:, 2] = u[:, 1]
-    u[:, 1] += r1
-    u[:, 2] -= r1
-    u[:, 1:3] *= 0.5
-    u[:, 3] = r2
+    _g_rows(rows[:, 0], rows[:, 1], rows[:, 2], u.swapaxes(0, 1))
     return u.reshape(16, o, c)
+
+
+def _g_rows(g0, g1, g2, out) -> None:
+    """``out[i] = (G g)[i]``: g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2."""
+    out[0] = g0
+    np.add(g0, g2, out=out[1])
+    out[1] *= 0.5
+    g1 = g1 * 0.5
+    np.subtract(out[1], g1, out=out[2])
+    out[1] += g1
+    out[3] = g2
 
 
 def _weight_adjoint(du: np.ndarray) -> np.ndarray:
     """dW = G^T dU G for every (o, c): dU (16, O, C) -> (O, C, 3, 3)."""
     _, o, c = du.shape
     du = du.reshape(4, 4, o, c)
-    half = 0.5 * (du[:, 1] + du[:, 2])  # columns first: dU G
-    cols = np.empty((4, o, c, 3), dtype=du.dtype)
-    np.add(du[:, 0], half, out=cols[..., 0])
-    np.subtract(du[:, 1], du[:, 2], out=cols[..., 1])
-    cols[..., 1] *= 0.5
-    np.add(half, du[:, 3], out=cols[..., 2])
-    half = 0.5 * (cols[1] + cols[2])  # then rows: G^T (dU G)
-    dw = np.empty((o, c, 3, 3), dtype=du.dtype)
-    np.add(cols[0], half, out=dw[:, :, 0])
-    np.subtract(cols[1], cols[2], out=dw[:, :, 1])
-    dw[:, :, 1] *= 0.5
-    np.add(half, cols[3], out=dw[:, :, 2])
-    return dw
+    cols = np.empty((4, 3, o, c), dtype=du.dtype)  # dU G: G's columns on dU's columns
+    _g_columns(du[:, 0], du[:, 1], du[:, 2], du[:, 3], cols.swapaxes(0, 1))
+    dw = np.empty((3, 3, o, c), dtype=du.dtype)  # G^T (dU G): the same on the rows
+    _g_columns(cols[0], cols[1], cols[2], cols[3], dw)
+    return dw.transpose(2, 3, 0, 1)
 
 
-def _b_transpose(d0, d1, d2, d3, out: list) -> None:
-    """``out[i] = (B^T d)[i]`` for the four rows (or columns) d0..d3 of a tile."""
+def _g_columns(d0, d1, d2, d3, out) -> None:
+    """``out[a] = (G^T d)[a]``: d0 + (d1 + d2)/2, (d1 - d2)/2, (d1 + d2)/2 + d3."""
+    np.subtract(d1, d2, out=out[1])
+    out[1] *= 0.5
+    np.add(d1, d2, out=out[0])
+    out[0] *= 0.5
+    np.add(out[0], d3, out=out[2])
+    out[0] += d0
+
+
+def _b_transpose(d0, d1, d2, d3, out) -> None:
+    """``out[i] = (B^T d)[i]`` for the four rows (or columns) d0..d3 of tiles."""
     np.subtract(d0, d2, out=out[0])
     np.add(d1, d2, out=out[1])
     np.subtract(d2, d1, out=out[2])
     np.subtract(d1, d3, out=out[3])
 
 
-def input_transform(xp: np.ndarray, th: int, tw: int, rows: np.ndarray, v: np.ndarray) -> None:
-    """V = B^T d B of every 4x4 tile of ``xp`` (C, B, 2Th+2, 2Tw+2), written into ``v``
-    (16, C, B, Th, Tw); ``rows`` (4, C, B, Th, 2Tw+2) is scratch for B^T d."""
-    # B^T d: the tiles' rows 2ty + 0..3 combined, over the grid's whole width
-    r = [xp[:, :, a : a + 2 * th : 2] for a in range(4)]
-    _b_transpose(*r, list(rows))
-    # (B^T d) B: the same on each row's columns 2tx + 0..3
-    for i in range(4):
-        cols = [rows[i][..., b : b + 2 * tw : 2] for b in range(4)]
-        _b_transpose(*cols, [v[4 * i + j] for j in range(4)])
+def input_transform(phases: np.ndarray, grid: Grid, v: np.ndarray, rows: np.ndarray) -> None:
+    """V = B^T d B of every tile, from the phase planes (2, 2, C, span) into ``v``
+    (16, C, L); ``rows`` (4, C, L+1) is scratch. A tile's row a, column b is phase
+    (a%2, b%2) at the tile's position + (a//2)*gw + b//2: whole planes shifted."""
+    n, gw = grid.size, grid.gw
+    for q in range(2):  # B^T on the rows a, for the columns of parity q, then B on those
+        d = [phases[a % 2, q, :, (a // 2) * gw : (a // 2) * gw + n + 1] for a in range(4)]
+        _b_transpose(*d, rows)
+        for i in range(4):  # column b = 2*beta + q: rows[i] shifted by beta
+            if q == 0:
+                np.subtract(rows[i, :, :n], rows[i, :, 1:], out=v[4 * i])  # e0 - e2
+                np.copyto(v[4 * i + 1], rows[i, :, 1:])  # e2: e1 + e2 and e2 - e1 follow
+                np.copyto(v[4 * i + 2], rows[i, :, 1:])
+            else:
+                v[4 * i + 1] += rows[i, :, :n]  # + e1
+                v[4 * i + 2] -= rows[i, :, :n]  # - e1
+                np.subtract(rows[i, :, :n], rows[i, :, 1:], out=v[4 * i + 3])  # e1 - e3
 
 
-def output_transform(m: np.ndarray, out: np.ndarray, rows: np.ndarray | None = None) -> None:
-    """Y = A^T M A of every tile: M (16, O, B, Th, Tw) -> ``out`` (O, B, Th, 2, Tw, 2);
-    ``rows`` (4, O, B, Th, Tw) is scratch for A^T M (a new array when None)."""
+def output_transform(m: np.ndarray, out: np.ndarray, rows: np.ndarray) -> None:
+    """Y = A^T M A of every tile: M (16, O, L) -> ``out`` (2, 2, O, L), out[p, q] the
+    outputs at tile position (p, q); ``rows`` (4, O, L) scratch for A^T M."""
     m = m.reshape(4, 4, *m.shape[1:])
-    rows = np.empty(m.shape[1:], dtype=m.dtype) if rows is None else rows
     for p in range(2):  # A^T's row p on M's rows i, one result per column j
         if p == 0:
             np.add(m[0], m[1], out=rows)
@@ -186,88 +260,85 @@ def output_transform(m: np.ndarray, out: np.ndarray, rows: np.ndarray | None = N
         else:
             np.subtract(m[1], m[2], out=rows)
             rows -= m[3]
-        np.add(rows[0], rows[1], out=out[:, :, :, p, :, 0])
-        out[:, :, :, p, :, 0] += rows[2]
-        np.subtract(rows[1], rows[2], out=out[:, :, :, p, :, 1])
-        out[:, :, :, p, :, 1] -= rows[3]
+        np.add(rows[0], rows[1], out=out[p, 0])
+        out[p, 0] += rows[2]
+        np.subtract(rows[1], rows[2], out=out[p, 1])
+        out[p, 1] -= rows[3]
 
 
 def _output_adjoint(gy: np.ndarray, dm: np.ndarray) -> None:
-    """dM = A dY A^T of every tile: dY (O, B, 2Th, 2Tw) -> ``dm`` (16, O, B, Th, Tw)."""
-    g = [[gy[:, :, p::2, q::2] for q in range(2)] for p in range(2)]
+    """dM = A dY A^T of every tile: dY (2, 2, O, L) -> ``dm`` (16, O, L)."""
     dm = dm.reshape(4, 4, *dm.shape[1:])
-    # A's rows i on the tile's rows p: e_i = gy_0 (i=0), gy_0 + gy_1, gy_0 - gy_1, -gy_1
-    for q in range(2):
-        e = dm[:, q]  # scratch: dm[:, 0..1] are written over last, column by column
-        e[0] = g[0][q]
-        np.add(g[0][q], g[1][q], out=e[1])
-        np.subtract(g[0][q], g[1][q], out=e[2])
-        np.negative(g[1][q], out=e[3])
-    # then A on the columns: dm[i, j] from e_i0 = dm[i, 0] and e_i1 = dm[i, 1]
-    np.add(dm[:, 0], dm[:, 1], out=dm[:, 2])
+    # A on the tile's rows p: e_0 = gy_0, e_1 = gy_0 + gy_1, e_2 = gy_0 - gy_1, e_3 = -gy_1
+    for q in range(2):  # written into dm[:, q], read before dm[:, q] is overwritten below
+        e = dm[:, q]
+        e[0] = gy[0, q]
+        np.add(gy[0, q], gy[1, q], out=e[1])
+        np.subtract(gy[0, q], gy[1, q], out=e[2])
+        np.negative(gy[1, q], out=e[3])
+    # then A on the columns q, the same combinations of e_0 = dm[:, 0] and e_1 = dm[:, 1]
+    np.subtract(dm[:, 0], dm[:, 1], out=dm[:, 2])
     np.negative(dm[:, 1], out=dm[:, 3])
-    dm[:, 1] = dm[:, 2]
-    np.add(dm[:, 0], dm[:, 3], out=dm[:, 2])  # e0 - e1
-    # dm[:, 0] = e_i0 already
+    np.add(dm[:, 0], dm[:, 1], out=dm[:, 1])
 
 
-def _input_adjoint(dv: np.ndarray, rows: np.ndarray, dxp: np.ndarray, part: np.ndarray) -> None:
-    """dL/dxp: B dV B^T of every tile added where the tile was read, into ``dxp`` (C, B,
-    2Th+2, 2Tw+2); dV (16, C, B, Th, Tw); ``rows`` (4, C, B, Th, 2Tw+2) and ``part``
-    (as large as one of ``rows``) are scratch."""
-    th, tw = dv.shape[-2:]
+def _input_adjoint(dv: np.ndarray, grid: Grid, dp: np.ndarray, rows: np.ndarray) -> None:
+    """dL/d(phase planes) into ``dp`` (2, 2, C, span): B dV B^T of every tile added where
+    the tile was read (tiles overlap); dV (16, C, L); ``rows`` (3, C, L+1) scratch."""
+    n, gw = grid.size, grid.gw
     dv = dv.reshape(4, 4, *dv.shape[1:])
-    part = part.reshape(-1)
-    # columns first: row i's contributions to columns 2tx + b, b = 0..3, with B's
-    # columns (1,0,0,0), (0,1,-1,1), (-1,1,1,0), (0,0,0,-1) added where they overlap
-    column_part = part[: dv[0, 0].size].reshape(dv.shape[2:])
+    dp.fill(0)
+    part = rows[2, :, :n]
     for i in range(4):
-        _scatter(dv[i, 0], dv[i, 1], dv[i, 2], dv[i, 3], rows[i], tw, -1, column_part)
-    # then the rows, the same way, into dxp's rows 2ty + a
-    row_part = part[: rows[0].size].reshape(rows.shape[1:])
-    _scatter(rows[0], rows[1], rows[2], rows[3], dxp, th, -2, row_part)
+        # B on the columns: row i's part for columns 2*beta + q, as rows[q] shifted by beta
+        _scatter(*dv[i], rows[0], rows[1], n, part)
+        # B^T's column a on the rows: row i adds B^T[i, a] times that at phase row a
+        for q in range(2):
+            for a, sign in _B_T_COLUMNS[i]:
+                start = (a // 2) * gw
+                target = dp[a % 2, q, :, start : start + n + 1]
+                if sign > 0:
+                    target += rows[q]
+                else:
+                    target -= rows[q]
 
 
-def _scatter(t0, t1, t2, t3, out: np.ndarray, n: int, axis: int, part: np.ndarray) -> None:
-    """``out`` along ``axis`` (2n+2 long) = the sum over tiles t of B (t0..t3): position
-    2t + a gets, from tile t, a = 0: t0; 1: t1 - t2 + t3; 2: t1 + t2 - t0; 3: -t3.
-    ``part``: scratch of t0's shape."""
+# row i of B^T: its nonzero entries (a, sign)
+_B_T_COLUMNS = [[(0, 1), (2, -1)], [(1, 1), (2, 1)], [(1, -1), (2, 1)], [(1, 1), (3, -1)]]
 
-    def along(index: slice) -> tuple:
-        where = [slice(None)] * out.ndim
-        where[axis] = index
-        return tuple(where)
 
-    even, odd = out[along(slice(0, None, 2))], out[along(slice(1, None, 2))]  # n+1 each
-    first, last, end = along(slice(0, n)), along(slice(1, n + 1)), along(slice(n, n + 1))
-    # even positions 2t: t0 of tile t, and (t1 + t2 - t0) of tile t - 1
-    even[first] = t0
-    even[end] = 0
+def _scatter(t0, t1, t2, t3, even: np.ndarray, odd: np.ndarray, n: int, part) -> None:
+    """The adjoint of one B^T d along the last axis: ``even`` and ``odd`` (..., n+1) =
+    the sum over tiles t of B (t0..t3), position 2t + a getting, from tile t, a = 0: t0;
+    1: t1 - t2 + t3; 2: t1 + t2 - t0; 3: -t3 (2t + a even: even[t + a//2]). ``part``:
+    scratch of t0's shape."""
+    even[..., :n] = t0  # even positions 2t: t0 of tile t, (t1 + t2 - t0) of tile t - 1
+    even[..., n] = 0
     np.add(t1, t2, out=part)
     part -= t0
-    even[last] += part
-    # odd positions 2t + 1: (t1 - t2 + t3) of tile t, and -t3 of tile t - 1
-    np.subtract(t1, t2, out=part)
+    even[..., 1:] += part
+    np.subtract(t1, t2, out=part)  # odd positions 2t + 1: (t1 - t2 + t3) of tile t
     part += t3
-    odd[first] = part
-    odd[end] = 0
-    odd[last] -= t3
+    odd[..., :n] = part
+    odd[..., n] = 0
+    odd[..., 1:] -= t3  # and -t3 of tile t - 1
 
 
 # ------------------------------------------------------------ the form
 def _per_sample(layer, th: int, tw: int, itemsize: int) -> int:
     """Bytes per sample of the larger of V and M: what sizes the blocks."""
-    return 16 * max(layer.in_channels, layer.out_channels) * th * tw * itemsize
+    return 16 * max(layer.in_channels, layer.out_channels) * (th + 1) * (tw + 1) * itemsize
 
 
-def _transformed_input(layer, x_block, th, tw, pads, role) -> np.ndarray:
-    """V of a block, (16, C, B*Th*Tw), in the layer's buffer for ``role``."""
-    b, c = x_block.shape[:2]
-    xp = padded(layer, scratch_role("wino_x"), x_block.transpose(1, 0, 2, 3), *pads)
-    rows = buffer(layer, scratch_role("wino_rows"), (4, c, b, th, 2 * tw + 2), x_block.dtype)
-    v = buffer(layer, role, (16, c, b, th, tw), x_block.dtype)
-    input_transform(xp, th, tw, rows, v)
-    return v.reshape(16, c, b * th * tw)
+def _transformed_input(layer, x_block, grid: Grid, pads, role) -> np.ndarray:
+    """V of a block, (16, C, L), in the layer's buffer for ``role``."""
+    c, dtype = x_block.shape[1], x_block.dtype
+    phases = buffer(layer, scratch_role("wino_phases"), (2, 2, c, grid.span), dtype)
+    to_phases(x_block, pads, grid, phases)
+    rows = buffer(layer, scratch_role("wino_rows"), (4, c, grid.size + 1), dtype)
+    v = buffer(layer, role, (16, c, grid.size), dtype)
+    input_transform(phases, grid, v, rows)
+    return v
 
 
 def forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
@@ -280,24 +351,28 @@ def forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
     u = weight_transform(layer.weight.data)  # (16, O, C)
     y = np.empty((n, o, ho, wo), dtype=x.dtype)
     per_sample = _per_sample(layer, th, tw, x.itemsize)
-    v_sample = 16 * x.shape[1] * th * tw * x.itemsize
+    v_sample = per_sample // max(layer.in_channels, o) * layer.in_channels
     keep_bytes = KEEP_BYTES if grad and layer.weight.requires_grad else 0
-    bias = None if layer.bias is None else layer.bias.data[:, None, None]
+    bias = None if layer.bias is None else layer.bias.data[:, None]
     index = _block_index(n, per_sample)
 
     def forward_block(block: slice):
-        b = block.stop - block.start
+        grid = Grid(block.stop - block.start, th, tw)
         keep = block.stop * v_sample <= keep_bytes
         role = ("cols", index[block.start]) if keep else scratch_role("wino_v")
-        v = _transformed_input(layer, x[block], th, tw, pads, role)
-        m = buffer(layer, scratch_role("wino_m"), (16, o, b * th * tw), x.dtype)
+        v = _transformed_input(layer, x[block], grid, pads, role)
+        m = buffer(layer, scratch_role("wino_m"), (16, o, grid.size), x.dtype)
         np.matmul(u, v, out=m)
-        tiles = buffer(layer, scratch_role("wino_y"), (o, b, th, 2, tw, 2), x.dtype)
-        rows = buffer(layer, scratch_role("wino_out_rows"), (4, o, b, th, tw), x.dtype)
-        output_transform(m.reshape(16, o, b, th, tw), tiles, rows)
-        y[block] = tiles.reshape(o, b, 2 * th, 2 * tw)[:, :, :ho, :wo].transpose(1, 0, 2, 3)
+        out = buffer(layer, scratch_role("wino_y"), (2, 2, o, grid.size), x.dtype)
+        rows = buffer(layer, scratch_role("wino_out_rows"), (4, o, grid.size), x.dtype)
+        output_transform(m, out, rows)
         if bias is not None:  # while the block is in the cache
-            y[block] += bias
+            out += bias
+        yt = y[block].transpose(1, 0, 2, 3)  # (O, B, Ho, Wo): tile position (p, q)
+        for p in range(2):
+            for q in range(2):
+                tiles = grid.grid(out[p, q])[:, :, : (ho - p + 1) // 2, : (wo - q + 1) // 2]
+                yt[:, :, p::2, q::2] = tiles
         return (block.start, block.stop), v if keep else None
 
     results = _map_blocks(forward_block, n, per_sample)
@@ -310,7 +385,7 @@ def backward(layer, plan: Plan, g_out: np.ndarray, x, u, kept: dict):
     """Backward of :func:`forward`, the adjoints of its steps (module docstring)."""
     from .conv import _map_blocks
 
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     o = layer.out_channels
     ho, wo, th, tw, pads = _tiles(layer, x.shape)
     need_w = layer.weight.requires_grad
@@ -321,31 +396,32 @@ def backward(layer, plan: Plan, g_out: np.ndarray, x, u, kept: dict):
         return None
     u_t = u.swapaxes(-1, -2) if need_x else None  # (16, C, O)
     dx = np.empty(x.shape, dtype=x.dtype) if need_x else None
-    top, left = pads[0], pads[2]
 
     def backward_block(block: slice):
-        b = block.stop - block.start
-        gy = buffer(layer, scratch_role("wino_gy"), (o, b, 2 * th, 2 * tw), x.dtype)
-        gy[:, :, :ho, :wo] = g_out[block].transpose(1, 0, 2, 3)
-        gy[:, :, ho:] = 0  # the cropped row and column have no gradient
-        gy[:, :, :, wo:] = 0
-        dm = buffer(layer, scratch_role("wino_m"), (16, o, b, th, tw), x.dtype)
+        grid = Grid(block.stop - block.start, th, tw)
+        gy = buffer(layer, scratch_role("wino_gy"), (2, 2, o, grid.size), x.dtype)
+        gy.fill(0)  # the grid's extra row and column, and a cropped row or column
+        gt = g_out[block].transpose(1, 0, 2, 3)
+        for p in range(2):
+            for q in range(2):
+                grid.grid(gy[p, q])[:, :, : (ho - p + 1) // 2, : (wo - q + 1) // 2] = gt[
+                    :, :, p::2, q::2
+                ]
+        dm = buffer(layer, scratch_role("wino_m"), (16, o, grid.size), x.dtype)
         _output_adjoint(gy, dm)
-        dm = dm.reshape(16, o, b * th * tw)
         du = None
         if need_w:
             v = kept.pop((block.start, block.stop), None)
             if v is None:  # not kept: rebuilt
-                v = _transformed_input(layer, x[block], th, tw, pads, scratch_role("wino_v"))
+                v = _transformed_input(layer, x[block], grid, pads, scratch_role("wino_v"))
             du = np.matmul(v, dm.swapaxes(-1, -2)).swapaxes(-1, -2)  # (16, O, C)
         if need_x:
-            dv = buffer(layer, scratch_role("wino_dv"), (16, c, b * th * tw), x.dtype)
+            dv = buffer(layer, scratch_role("wino_dv"), (16, c, grid.size), x.dtype)
             np.matmul(u_t, dm, out=dv)
-            rows = buffer(layer, scratch_role("wino_rows"), (4, c, b, th, 2 * tw + 2), x.dtype)
-            dxp = buffer(layer, scratch_role("wino_dx"), (c, b, 2 * th + 2, 2 * tw + 2), x.dtype)
-            part = buffer(layer, scratch_role("wino_part"), rows.shape[1:], x.dtype)
-            _input_adjoint(dv.reshape(16, c, b, th, tw), rows, dxp, part)
-            dx[block] = dxp[:, :, top : top + h, left : left + w].transpose(1, 0, 2, 3)
+            dp = buffer(layer, scratch_role("wino_phases"), (2, 2, c, grid.span), x.dtype)
+            rows = buffer(layer, scratch_role("wino_rows"), (3, c, grid.size + 1), x.dtype)
+            _input_adjoint(dv, grid, dp, rows)
+            _from_phases(dp, pads, grid, dx[block])
         return du
 
     per_sample = _per_sample(layer, th, tw, x.itemsize)
