@@ -45,13 +45,13 @@ def cases(recipe_n: int) -> list[tuple[str, int, int, int, int]]:
 def planned(layer: nn.Conv2d, x: np.ndarray, use_winograd: bool) -> str:
     """Fixes ``layer``'s plan for ``x`` to Winograd or not (plans are cached per layer
     and shape), then puts the settings back; the form's name."""
-    saved = conv_module.WINOGRAD, winograd.MIN_CHANNELS
-    conv_module.WINOGRAD, winograd.MIN_CHANNELS = use_winograd, 1
+    saved = conv_module.WINOGRAD, winograd.MIN_CHANNELS, winograd.MAX_GEMM_SHARE
+    conv_module.WINOGRAD, winograd.MIN_CHANNELS, winograd.MAX_GEMM_SHARE = use_winograd, 1, 9.0
     try:
         with kernels.use("fast"):
             return kernels.conv.plan(layer, x).form
     finally:
-        conv_module.WINOGRAD, winograd.MIN_CHANNELS = saved
+        conv_module.WINOGRAD, winograd.MIN_CHANNELS, winograd.MAX_GEMM_SHARE = saved
 
 
 def bench_case(case, repeats: int, target_s: float) -> dict:

@@ -1,7 +1,7 @@
 """The tuned forms (glassnet.kernels, fast mode) give the textbook's numbers
 (glassnet.nn as written, textbook mode): each conv form (by kernel rows, im2col in
 the rows or window layout, gather/scatter, phases, pointwise, blocks of any size,
-columns kept or rebuilt, on threads, Winograd), pooling, ReLU, BatchNorm, the skip links' sum,
+columns kept or rebuilt, on threads), pooling, ReLU, BatchNorm, the skip links' sum,
 Linear's one-sample dL/dW, whole networks; and against PyTorch where it helps."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _torch_grads(gmodule, x, g):
 
 # One layer of every kind and form: (make, input shape). Conv forms: by kernel rows,
 # im2col at stride 1 (gather and scatter dL/dx), strided (phases), pointwise, groups,
-# dilation, 'same' with an odd total, an empty batch, Winograd (3x3, wide enough).
+# dilation, 'same' with an odd total, an empty batch.
 LAYERS = [
     (lambda: nn.Conv2d(6, 16, 5), (3, 6, 12, 12)),
     (lambda: nn.Conv2d(1, 6, 5, padding=2), (3, 1, 12, 12)),
@@ -95,7 +95,6 @@ LAYERS = [
     (lambda: nn.Conv2d(6, 4, 1, stride=2, bias=False), (3, 6, 7, 7)),
     (lambda: nn.Conv2d(6, 4, 1), (3, 6, 5, 5)),
     (lambda: nn.Conv2d(2, 4, 3, padding=1), (0, 2, 6, 6)),
-    (lambda: nn.Conv2d(64, 64, 3, padding=1), (2, 64, 5, 4)),
     (lambda: nn.MaxPool2d(2), (3, 4, 8, 8)),
     (lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=1, ceil_mode=True), (3, 4, 9, 8)),
     (lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (3, 4, 9, 8)),

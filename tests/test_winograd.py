@@ -23,10 +23,18 @@ G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
 
 
+def _winograd_everywhere(monkeypatch, min_channels: int = 1) -> None:
+    """Winograd on (it is off by default) for every 3x3 stride-1 layer at least
+    ``min_channels`` wide, on images of any size."""
+    monkeypatch.setattr(conv_module, "WINOGRAD", True)
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", min_channels)
+    monkeypatch.setattr(winograd, "MAX_GEMM_SHARE", np.inf)
+
+
 @pytest.fixture
 def any_width(monkeypatch):
     """Winograd for every 3x3 stride-1 layer, however narrow (small, fast tests)."""
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    _winograd_everywhere(monkeypatch)
 
 
 def _run(layer, x, g, mode: str):
@@ -163,6 +171,7 @@ def test_threads_blocks_and_kept_v_do_not_change_the_numbers(any_width, monkeypa
     parts added in block order), V kept or rebuilt; and equal the textbook."""
     monkeypatch.setattr(conv_module, "THREADED_BYTES", 1)
     monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 1)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)
     monkeypatch.setattr(conv_module, "KEEP_BYTES", keep)
     monkeypatch.setattr(kernels.threads, "_requested", kernels.threads._requested)
     rng = np.random.default_rng(5)
@@ -209,6 +218,7 @@ def test_backward_follows_the_form_its_forward_took(monkeypatch):
     g = rng.standard_normal((2, 4, 6, 6))
     layer = nn.Conv2d(3, 4, 3, padding=1).to(np.float64)
     book = _run(layer, x, g, "textbook")
+    _winograd_everywhere(monkeypatch)
     for before, after, mode_after in [(1, 99, "fast"), (99, 1, "fast"), (1, 1, "textbook")]:
         probe = copy.deepcopy(layer)
         monkeypatch.setattr(winograd, "MIN_CHANNELS", before)
@@ -223,18 +233,26 @@ def test_backward_follows_the_form_its_forward_took(monkeypatch):
 
 
 # ------------------------------------------------------------ where it runs
-def _form(layer, shape=(2, 64, 9, 9)) -> str:
+def _form(layer, shape=(2, 1, 16, 16)) -> str:
     x = np.zeros((shape[0], layer.in_channels, *shape[2:]), np.float32)
     with kernels.use("fast"):
         return kernels.conv.plan(layer, x).form
 
 
 def test_the_plan_picks_winograd_only_where_it_should(monkeypatch):
+    """Off by default; switched on, only 3x3 stride-1 undilated ungrouped layers at
+    least MIN_CHANNELS wide on images where its GEMMs are short enough."""
     wide = winograd.MIN_CHANNELS
-    assert _form(nn.Conv2d(wide, wide, 3, padding=1)) == "winograd"
-    assert _form(nn.Conv2d(wide, 4 * wide, 3)) == "winograd"
-    assert _form(nn.Conv2d(wide, wide, 3, padding=2, bias=False)) == "winograd"
-    # narrow layers, and everything but 3x3 stride 1 dilation 1 groups 1, as before
+    assert _form(nn.Conv2d(wide, wide, 3, padding=1), (2, wide, 15, 15)) == "im2col"
+    monkeypatch.setattr(conv_module, "WINOGRAD", True)  # the switch
+    assert winograd.gemm_share(15, 15) <= winograd.MAX_GEMM_SHARE < winograd.gemm_share(7, 7)
+    assert _form(nn.Conv2d(wide, wide, 3, padding=1), (2, wide, 15, 15)) == "winograd"
+    assert _form(nn.Conv2d(wide, 2 * wide, 3, bias=False), (2, wide, 32, 31)) == "winograd"
+    assert _form(nn.Conv2d(wide, wide, 3, padding=2), (2, wide, 16, 16)) == "winograd"
+    # small images (7x7, 3x3), narrow layers, and everything but 3x3 stride 1
+    # dilation 1 groups 1, as before
+    assert _form(nn.Conv2d(wide, wide, 3, padding=1), (2, wide, 7, 7)) == "im2col"
+    assert _form(nn.Conv2d(wide, wide, 3, padding=1), (2, wide, 3, 3)) == "im2col"
     assert _form(nn.Conv2d(wide // 2, wide, 3, padding=1)) == "im2col"
     assert _form(nn.Conv2d(wide, wide // 2, 3, padding=1)) == "im2col"
     assert _form(nn.Conv2d(wide, wide, 3, stride=2, padding=1)) == "im2col"
@@ -243,9 +261,8 @@ def test_the_plan_picks_winograd_only_where_it_should(monkeypatch):
     assert _form(nn.Conv2d(wide, wide, 1)) == "pointwise"
     assert _form(nn.Conv2d(wide, wide, 5, padding=2)) == "by kernel rows"
     assert _form(nn.Conv2d(wide, wide, (3, 5), padding=1)) == "by kernel rows"
-    assert _form(nn.Conv2d(wide, wide, 3, padding=1), (0, wide, 9, 9)) == "empty batch"
+    assert _form(nn.Conv2d(wide, wide, 3, padding=1), (0, wide, 15, 15)) == "empty batch"
     with kernels.use("textbook"):
         layer = nn.Conv2d(wide, wide, 3, padding=1)
-        assert kernels.conv.plan(layer, np.zeros((1, wide, 5, 5), np.float32)).form == "textbook"
-    monkeypatch.setattr(conv_module, "WINOGRAD", False)  # the switch
-    assert _form(nn.Conv2d(wide, wide, 3, padding=1)) == "im2col"
+        x = np.zeros((1, wide, 15, 15), np.float32)
+        assert kernels.conv.plan(layer, x).form == "textbook"

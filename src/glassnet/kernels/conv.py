@@ -96,7 +96,8 @@ POINTWISE_AS_MATMUL = True  # 1x1 kernels without padding: per-sample matmuls
 BLOCK_COUNT_MULTIPLE = 2  # a threaded layer's block count: a multiple of this (_blocks)
 KERNEL_ROWS_MIN_KW = 4  # stride-1 kernels at least this wide, with at least
 KERNEL_ROWS_MIN_K = 8  # this many Cg*kh input rows, run by kernel rows (_by_kernel_rows)
-WINOGRAD = True  # 3x3 stride-1 layers wide enough (winograd.MIN_CHANNELS) run as Winograd
+WINOGRAD = False  # True: wide 3x3 stride-1 layers run as Winograd (winograd.applies); off,
+# as it won on no layer measured (docs/performance.md, "Winograd")
 
 
 @dataclass(frozen=True)
@@ -686,7 +687,7 @@ FORMS: list[Form] = [
     ),
     Form(
         "winograd",
-        lambda layer, shape: WINOGRAD and winograd.applies(layer),
+        lambda layer, shape: WINOGRAD and winograd.applies(layer, shape),
         winograd.forward,
         winograd.backward,
     ),

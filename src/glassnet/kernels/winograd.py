@@ -1,9 +1,13 @@
 """Winograd F(2x2, 3x3): a tuned form of Conv2d for 3x3 kernels at stride 1.
 
-Where it runs: a 3x3 kernel, stride 1, dilation 1, one group, any zero padding, and
-channels wide enough that the saved multiplications pay for the transforms (see
-:func:`applies`; the plan in glassnet/kernels/conv.py picks it once per layer and input
-shape, and backward follows the plan forward saved).
+Where it runs: nowhere by default. ``glassnet.kernels.conv.WINOGRAD = True`` lets the
+plan (glassnet/kernels/conv.py, once per layer and input shape; backward follows the
+plan forward saved) pick it for a 3x3 kernel, stride 1, dilation 1, one group, any
+zero padding, where the channels are wide and the image large enough for the saved
+multiplications to pay for the transforms (:func:`applies`). It is off because in
+NumPy, on the machine measured, the transforms cost more than the multiplications
+saved on every layer of ResNet-20 and of the CIFAR-10 recipe (docs/performance.md,
+"Winograd").
 
 The idea. A 3x3 convolution producing a 2x2 patch of output reads a 4x4 patch of the
 (padded) input and, done directly, costs 2*2*9 = 36 multiplications per input and
@@ -86,7 +90,7 @@ import numpy as np
 
 from .._arrays import channel_sum
 from .plan import Plan
-from .threads import sum_in_order
+from .threads import even_slices, parallel_map, sum_in_order
 from .workspace import buffer, scratch_role
 
 __all__ = [
@@ -98,24 +102,42 @@ __all__ = [
     "weight_transform",
     "input_transform",
     "output_transform",
+    "gemm_share",
+    "BLOCK_BYTES",
     "MIN_CHANNELS",
+    "MAX_GEMM_SHARE",
 ]
 
-# Winograd runs where in_channels and out_channels are both at least this:
-# benchmarks/winograd.py (benchmarks/results/2026-12-07-winograd.md)
-MIN_CHANNELS = 64
+BLOCK_BYTES = 8 * 2**20  # V or M per block: longer GEMMs, fewer dU parts than 2 MiB
+# Where Winograd may run once conv.WINOGRAD is on (it is off: it won on none of the
+# shapes measured, benchmarks/results/2026-12-07-winograd*.md): both channel counts at
+# least MIN_CHANNELS (256->256 on 15x15 came out about even, narrower layers lost
+# 1.2-1.6x), and its GEMMs at most MAX_GEMM_SHARE as long as im2col's (``gemm_share``:
+# 0.50 at 32x32, 0.64 at 15x15, 0.91 at 7x7, 1.78 at 3x3, where it lost most).
+MIN_CHANNELS = 256
+MAX_GEMM_SHARE = 0.7
 
 
-def applies(layer) -> bool:
-    """Whether ``layer`` may run as Winograd F(2x2, 3x3): a 3x3 kernel, stride 1,
-    dilation 1, one group, and both channel counts at least MIN_CHANNELS."""
-    return (
+def gemm_share(ho: int, wo: int) -> float:
+    """Winograd's multiplications per output over im2col's, 16 per tile position of
+    the grid, (Th+1)(Tw+1) of them, against 9 per output pixel."""
+    th, tw = -(-ho // 2), -(-wo // 2)
+    return 16 * (th + 1) * (tw + 1) / (9 * ho * wo)
+
+
+def applies(layer, in_shape) -> bool:
+    """Whether ``layer`` may run as Winograd F(2x2, 3x3) on an input of ``in_shape``:
+    a 3x3 kernel, stride 1, dilation 1, one group, both channel counts at least
+    MIN_CHANNELS and a GEMM share (:func:`gemm_share`) at most MAX_GEMM_SHARE."""
+    if not (
         layer.kernel_size == (3, 3)
         and layer.stride == (1, 1)
         and layer.dilation == (1, 1)
         and layer.groups == 1
         and min(layer.in_channels, layer.out_channels) >= MIN_CHANNELS
-    )
+    ):
+        return False
+    return gemm_share(*layer._out_hw(in_shape)) <= MAX_GEMM_SHARE
 
 
 def _tiles(layer, x_shape) -> tuple[int, int, int, int, tuple[int, int, int, int]]:
@@ -330,6 +352,31 @@ def _per_sample(layer, th: int, tw: int, itemsize: int) -> int:
     return 16 * max(layer.in_channels, layer.out_channels) * (th + 1) * (tw + 1) * itemsize
 
 
+def _blocks(n: int, per_sample: int) -> list[slice]:
+    """conv.py's blocks of samples, BLOCK_BYTES of V or M each (at least one sample):
+    a layer with conv.THREADED_BYTES or more runs them on the threads, an even number
+    of them (conv.BLOCK_COUNT_MULTIPLE). Cut by size alone, never by thread count."""
+    from . import conv
+
+    size = max(1, min(n, BLOCK_BYTES // max(1, per_sample)))
+    count = -(-n // size)
+    threaded = n * per_sample >= conv.THREADED_BYTES
+    if threaded:
+        count = min(n, -(-count // conv.BLOCK_COUNT_MULTIPLE) * conv.BLOCK_COUNT_MULTIPLE)
+    return even_slices(n, count)
+
+
+def _map_blocks(fn, n: int, per_sample: int) -> list:
+    """``[fn(block) for block in _blocks(...)]``, on glassnet's threads for a large
+    layer, in the caller's thread for a small one (as conv.py's ``_map_blocks``)."""
+    from . import conv
+
+    blocks = _blocks(n, per_sample)
+    if n * per_sample < conv.THREADED_BYTES:
+        return [fn(block) for block in blocks]
+    return parallel_map(fn, blocks)
+
+
 def _transformed_input(layer, x_block, grid: Grid, pads, role) -> np.ndarray:
     """V of a block, (16, C, L), in the layer's buffer for ``role``."""
     c, dtype = x_block.shape[1], x_block.dtype
@@ -344,7 +391,7 @@ def _transformed_input(layer, x_block, grid: Grid, pads, role) -> np.ndarray:
 def forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
     """y by Winograd F(2x2, 3x3) (module docstring), a block of samples at a time;
     saves (plan, x, U, the V it keeps) for backward."""
-    from .conv import KEEP_BYTES, _block_index, _map_blocks
+    from .conv import KEEP_BYTES
 
     n, o = x.shape[0], layer.out_channels
     ho, wo, th, tw, pads = _tiles(layer, x.shape)
@@ -354,7 +401,7 @@ def forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
     v_sample = per_sample // max(layer.in_channels, o) * layer.in_channels
     keep_bytes = KEEP_BYTES if grad and layer.weight.requires_grad else 0
     bias = None if layer.bias is None else layer.bias.data[:, None]
-    index = _block_index(n, per_sample)
+    index = {block.start: i for i, block in enumerate(_blocks(n, per_sample))}
 
     def forward_block(block: slice):
         grid = Grid(block.stop - block.start, th, tw)
@@ -383,8 +430,6 @@ def forward(layer, plan: Plan, x: np.ndarray, grad: bool) -> np.ndarray:
 
 def backward(layer, plan: Plan, g_out: np.ndarray, x, u, kept: dict):
     """Backward of :func:`forward`, the adjoints of its steps (module docstring)."""
-    from .conv import _map_blocks
-
     n, c = x.shape[:2]
     o = layer.out_channels
     ho, wo, th, tw, pads = _tiles(layer, x.shape)
