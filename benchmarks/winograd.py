@@ -5,8 +5,9 @@ A development aid for the rule that decides where Winograd runs
 stride-1 convolutions, float32, the same weights and input, once as Winograd and once
 as the current fast form (im2col), interleaved in one process (A B B A ...) with the
 same thread setting, medians over the repetitions. The shapes: ResNet-20's three
-widths at batch 128 and the CIFAR-10 94% recipe's layers at batch 512 (``--batch`` sets
-another recipe batch). Reported: median seconds of each and the ratio Winograd /
+widths at batch 128, the CIFAR-10 94% recipe's layers at batch 512 (``--batch`` sets
+another recipe batch), and 256->256 on 15x15 at batch 128, the one place the rule lets
+Winograd run when it is switched on. Reported: median seconds of each and the ratio Winograd /
 current (< 1: Winograd is faster), also for the forward alone.
 
     python benchmarks/winograd.py [--quick] [--threads N] [--batch N]
@@ -39,6 +40,7 @@ def cases(recipe_n: int) -> list[tuple[str, int, int, int, int]]:
         ("CIFAR-10 recipe", 64, 256, 15, recipe_n),
         ("CIFAR-10 recipe", 256, 256, 7, recipe_n),
         ("CIFAR-10 recipe", 256, 256, 3, recipe_n),
+        ("wide (the rule)", 256, 256, 15, RESNET_N),
     ]
 
 
