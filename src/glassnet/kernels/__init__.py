@@ -11,6 +11,7 @@ of its math. Each layer also shows, in one line, where its tuned form here takes
     linear.py         Linear: one sample's dL/dW as an outer product
     normalization.py  BatchNorm's passes on slices of the batch
     ops.py            padding and the skip links' sum on slices of the batch
+    winograd.py       Conv2d as Winograd F(2x2, 3x3) (off by default: conv.WINOGRAD)
     im2col.py         the rows layout and its adjoints (col2im, by phases, by rows)
     threads.py        glassnet's worker threads (``glassnet.set_num_threads``)
     workspace.py      each layer's columns and scratch reused from step to step
@@ -46,6 +47,7 @@ _SUBMODULES = (
     "ops",
     "pooling",
     "threads",
+    "winograd",
     "workspace",
 )
 
