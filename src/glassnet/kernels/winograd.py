@@ -111,9 +111,10 @@ __all__ = [
 BLOCK_BYTES = 8 * 2**20  # V or M per block: longer GEMMs, fewer dU parts than 2 MiB
 # Where Winograd may run once conv.WINOGRAD is on (it is off: it won on none of the
 # shapes measured, benchmarks/results/2026-12-07-winograd*.md): both channel counts at
-# least MIN_CHANNELS (256->256 on 15x15 came out about even, narrower layers lost
-# 1.2-1.6x), and its GEMMs at most MAX_GEMM_SHARE as long as im2col's (``gemm_share``:
-# 0.50 at 32x32, 0.64 at 15x15, 0.91 at 7x7, 1.78 at 3x3, where it lost most).
+# least MIN_CHANNELS (256->256 on 15x15 came closest: 0.92-1.11 at batch 32, 1.26 at
+# 128; narrower layers lost 1.2-2.1x), and its GEMMs at most MAX_GEMM_SHARE as long as
+# im2col's (``gemm_share``: 0.50 at 32x32, 0.64 at 15x15, 0.91 at 7x7, 1.78 at 3x3,
+# where it lost most, 1.5-2.2x).
 MIN_CHANNELS = 256
 MAX_GEMM_SHARE = 0.7
 
