@@ -34,6 +34,9 @@ EXPECTED_PARAMS = {
 }
 # torchvision's architectures at 1000 classes (torchvision's documented sizes); their
 # weight files and outputs are tested against torch in test_torchvision_models.py
+# whitening 24*3*4+24 = 312; 3x3 convs 24*64*9 + 64*64*9 + 64*256*9 + 3*256*256*9 =
+# 1,967,616; BatchNorm 2*(2*64 + 4*256) = 2,304; head 256*10 = 2,560
+EXPECTED_PARAMS["airbench"] = 1_972_792
 TORCHVISION_PARAMS = {"alexnet": 61_100_840, "resnet18": 11_689_512}
 
 
@@ -211,6 +214,10 @@ def test_every_zoo_model_runs_on_oblong_images(shape):
     """A model that builds for an input shape must also run on it (lenet5 sized its
     first Linear from the height alone)."""
     for name in models.list():
+        if name == "airbench" and min(shape[1:]) < 25:
+            with pytest.raises(ValueError, match="at least 25x25"):  # four poolings
+                models.get(name, input_shape=shape, num_classes=4)
+            continue
         if name in TORCHVISION_PARAMS and min(shape[1:]) < 63:
             with pytest.raises(ValueError, match="at least"):  # ImageNet designs
                 models.get(name, input_shape=shape, num_classes=4)

@@ -20,6 +20,7 @@ from .common import (
     read_config,
     require_module,
 )
+from .recipe import cmd_recipe, is_recipe_run
 
 __all__ = ["add_compare", "add_train", "add_evaluate"]
 
@@ -155,7 +156,16 @@ def add_train(sub) -> None:
         "  glassnet train --model resnet8 --dataset cifar10 --optimizer sgd --momentum 0.9 \\\n"
         "                 --scheduler onecycle --lr 0.2 --time-budget 10m --epochs 100\n"
         "  glassnet train --resume runs/<run>         # continue after Ctrl-C\n"
-        "  glassnet train --config my_recipe.toml --epochs 3\n",
+        "  glassnet train --config my_recipe.toml --epochs 3\n"
+        "  glassnet train --recipe cifar10-94      # CIFAR-10 to ~94%: airbench's recipe\n"
+        "  glassnet train --recipe cifar10-94 --engine torch --epochs 4\n",
+    )
+    p.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help="a whole training recipe: cifar10-94 (airbench's network, whitening, "
+        "lookahead and TTA; default 9.9 epochs); takes --engine, --epochs, --batch-size, "
+        "--val-size, --train-size, --seed, --data-dir, --out",
     )
     p.add_argument(
         "--model", help="zoo model (e.g. digits-cnn-pool-skip, mnist-mlp, lenet5, resnet8)"
@@ -186,6 +196,8 @@ def cmd_train(args) -> int:
     from ..study.train_run import ReportInterrupted, run_train, train_out
 
     resume = getattr(args, "resume", None)
+    if getattr(args, "recipe", None) or (resume and is_recipe_run(resume)):
+        return cmd_recipe(args, _progress(args))
     out = getattr(args, "out", None)
     settings = {}
     if resume:

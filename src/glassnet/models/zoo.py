@@ -312,6 +312,26 @@ register(
     )
 )
 
+
+def _airbench(input_shape, num_classes, widths=(64, 256, 256)):
+    from .airbench import airbench
+
+    return airbench(input_shape, num_classes, widths)
+
+
+register(
+    ModelSpec(
+        "airbench",
+        _airbench,
+        _CIFAR,
+        10,
+        "the fast CIFAR-10 recipe's net: 2x2 patch whitening, three conv blocks 64/256/256 "
+        "(glassnet train --recipe cifar10-94)",
+        "after Keller Jordan's airbench94 (2024)",
+    )
+)
+
+
 # short names of the study resolve per dataset: ("cnn", "digits") -> "digits-cnn"
 STUDY_MODELS = tuple(short for short, _, _ in _STUDY)
 
