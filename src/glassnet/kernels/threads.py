@@ -85,7 +85,8 @@ def _candidate_libraries() -> list[str]:
     cores (measured: ResNet-8's step 2.4x slower once scikit-learn was imported)."""
     import numpy as np  # makes sure NumPy's BLAS is loaded
 
-    site = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    # realpath: /proc/self/maps names resolved paths, also when the venv is a symlink
+    site = os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))
     own = [os.path.join(site, "numpy.libs"), os.path.join(site, "numpy")]  # wheels' places
     paths: list[str] = []
     try:  # Linux: the libraries this process has mapped
