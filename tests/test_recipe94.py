@@ -14,13 +14,13 @@ from glassnet.study.recipe94 import Augment, Recipe94, lookahead_decay, lr_facto
 from test_datasets import write_cifar_bin
 
 
-def test_the_schedule_rises_to_its_peak_at_a_fifth_and_falls_to_zero():
+def test_the_schedule_rises_to_its_peak_at_23_percent_and_falls_to_0_07():
     total = 100
     assert lr_factor(0, total) == pytest.approx(0.2)
-    assert lr_factor(20, total) == pytest.approx(1.0)
-    assert lr_factor(10, total) == pytest.approx(0.6)
-    assert lr_factor(60, total) == pytest.approx(0.5)
-    assert lr_factor(100, total) == 0.0
+    assert lr_factor(23, total) == pytest.approx(1.0)
+    assert lr_factor(10, total) == pytest.approx(0.2 + 0.8 * 10 / 23)
+    assert lr_factor(23 + 77 / 2, total) == pytest.approx((1 + 0.07) / 2)
+    assert lr_factor(100, total) == pytest.approx(0.07)
     assert lookahead_decay(0, total) == 0.0
     assert lookahead_decay(50, total) == pytest.approx(0.95**5 / 8)
     assert lookahead_decay(100, total) == pytest.approx(0.95**5)
@@ -162,9 +162,12 @@ def test_glassnet_and_torch_take_the_same_steps():
     np.testing.assert_allclose(ours.predict(x), theirs.predict(x), rtol=1e-3, atol=1e-3)
 
 
-def test_lookahead_pulls_towards_the_slow_weights():
+def test_lookahead_starts_then_pulls_towards_the_slow_weights():
     ours, _, rng = _engines()
     start = ours.model.state_dict()
+    ours.lookahead(0.5)  # the first call only starts the slow average
+    for name, value in ours.model.state_dict().items():
+        np.testing.assert_array_equal(value, start[name])
     x = rng.normal(size=(8, 3, 32, 32)).astype(np.float32)
     ours.step(x, rng.integers(0, 10, 8), 1.0)
     moved = ours.model.state_dict()
@@ -185,25 +188,31 @@ def small_cifar(tmp_path, monkeypatch):
     write_cifar_bin(tmp_path / "data" / "cifar10", per_batch=40, n_test=30)
     monkeypatch.setenv("GLASSNET_DATA", str(tmp_path / "data"))
     return dict(
-        epochs=2, batch_size=32, val_size=40, whiten_images=20, whiten_bias_epochs=1, seed=0
+        epochs=3,
+        lookahead_epochs=1,
+        batch_size=32,
+        val_size=40,
+        whiten_images=20,
+        whiten_bias_epochs=1,
+        seed=0,
     )
 
 
 def test_a_run_writes_its_folder_and_resumes_after_an_interrupt(small_cifar, tmp_path, monkeypatch):
     whole = recipe94.run_recipe(Recipe94(**small_cifar), tmp_path / "whole", log=lambda s: None)
-    assert whole["steps"] == 2 * (160 // 32) and whole["val_images"] == 40
+    assert whole["steps"] == 3 * (160 // 32) and whole["val_images"] == 40
     assert whole["test_images"] == 30 and 0 <= whole["test_accuracy"] <= 1
     files = sorted(p.name for p in (tmp_path / "whole").iterdir())
     assert files == ["config.json", "history.json", "metrics.json", "model.safetensors"]
     history = io.read_json(tmp_path / "whole" / "history.json")
-    assert [row["epoch"] for row in history] == [1, 2]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
 
     calls = {"n": 0}
     real_step = recipe94._Glassnet.step
 
     def interrupted(self, x, y, factor):
         calls["n"] += 1
-        if calls["n"] == 7:  # in the second epoch
+        if calls["n"] == 12:  # in the third epoch, the slow average started in the second
             raise KeyboardInterrupt
         return real_step(self, x, y, factor)
 

@@ -17,13 +17,14 @@ each a line or two below:
   become lr = 11.5 / (1024 * (1 + 1 / (1 - 0.85))) and a decay applied as
   weight_decay / lr in SGD's terms. BatchNorm's shifts learn 64x faster (the bias
   scaler) with the decay scaled down to match.
-* **schedule**: the learning rate rises from 0.2x to 1x over the first 20% of the
-  steps, then falls linearly to 0 at the last.
+* **schedule**: the learning rate rises from 0.2x to 1x over the first 23% of the
+  steps, then falls linearly to 0.07x at the last.
 * **whitening**: the first layer's filters are set from 5,000 training images before
   the first step and never trained; its bias learns for the first 3 epochs only.
-* **lookahead**: every 5 steps the weights (and BatchNorm's running statistics) are
-  pulled towards a slow average, w_slow <- w_slow + (1 - d)(w - w_slow), w <- w_slow,
-  with d = 0.95^5 (step / total)^3 (weak early, strong late); at the end the model
+* **lookahead**: from the fourth epoch on, every 5 steps the weights (and BatchNorm's
+  running statistics) are pulled towards a slow average, w_slow <- w_slow + (1 - d)(w -
+  w_slow), w <- w_slow, with d = 0.95^5 (step / total)^3 (weak early, strong late); the
+  first such step starts the average. At the end of every epoch from then on the model
   becomes the slow average.
 * **test-time augmentation** (TTA, level 2): the logits of the image and its mirror
   image, averaged with those of the two images shifted by one pixel diagonally (and
@@ -77,6 +78,7 @@ class Recipe94:
     whiten_images: int = 5000
     translate: int = 2
     lookahead_every: int = 5
+    lookahead_epochs: int = 3  # epochs trained before the slow average starts
     tta_level: int = 2
     val_size: int = 5000
     train_size: int | None = None  # a smaller training set (tests, quick looks)
@@ -118,8 +120,8 @@ class Recipe94:
 
 
 def lr_factor(step: int, total: int) -> float:
-    """0.2 -> 1 over the first 20% of the steps, then linearly down to 0 at ``total``."""
-    return float(np.interp(step, [0, int(0.2 * total), total], [0.2, 1.0, 0.0]))
+    """0.2 -> 1 over the first 23% of the steps, then linearly down to 0.07 at ``total``."""
+    return float(np.interp(step, [0, int(0.23 * total), total], [0.2, 1.0, 0.07]))
 
 
 def lookahead_decay(step: int, total: int) -> float:
@@ -213,7 +215,7 @@ class _Glassnet:
             nesterov=True,
         )
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing, reduction="sum")
-        self.slow = self.model.state_dict()
+        self.slow = None  # the slow average, once lookahead starts
 
     def set_whiten_bias(self, trainable: bool) -> None:
         self.model.whiten.bias.requires_grad = trainable
@@ -234,6 +236,10 @@ class _Glassnet:
         yield from self.model.named_buffers()
 
     def lookahead(self, decay: float) -> None:
+        """Pull the weights towards the slow average (the first call starts it)."""
+        if self.slow is None:
+            self.slow = {n: v.copy() for n, v in self._live() if v.dtype.kind == "f"}
+            return
         for name, live in self._live():
             if live.dtype.kind == "f":
                 slow = self.slow[name]
@@ -253,13 +259,14 @@ class _Glassnet:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
-            "slow": dict(self.slow),
+            "slow": None if self.slow is None else dict(self.slow),
         }
 
     def load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
-        self.slow = {k: np.asarray(v) for k, v in state["slow"].items()}
+        slow = state["slow"]
+        self.slow = None if slow is None else {k: np.asarray(v) for k, v in slow.items()}
 
 
 class _Torch:
@@ -291,7 +298,7 @@ class _Torch:
         self.loss_fn = torch.nn.CrossEntropyLoss(
             label_smoothing=recipe.label_smoothing, reduction="sum"
         )
-        self.slow = {k: v.clone() for k, v in self.net.state_dict().items()}
+        self.slow = None  # the slow average, once lookahead starts
 
     def set_whiten_bias(self, trainable: bool) -> None:
         self.net.whiten.bias.requires_grad_(trainable)
@@ -310,6 +317,9 @@ class _Torch:
         return float(loss.detach()), int((logits.detach().argmax(1) == yb).sum())
 
     def lookahead(self, decay: float) -> None:
+        if self.slow is None:
+            self.slow = {k: v.clone() for k, v in self.net.state_dict().items()}
+            return
         with self.torch.no_grad():
             for name, live in self.net.state_dict().items():
                 if live.is_floating_point():
@@ -402,14 +412,14 @@ def run_recipe(recipe: Recipe94, out, resume: bool = False, progress: bool = Fal
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the loss became {loss} at step {step + 1}")
             losses, correct, seen, step = losses + loss, correct + right, seen + len(y), step + 1
-            if step % recipe.lookahead_every == 0:
-                engine.lookahead(lookahead_decay(step, total))
-            if step >= total:
-                engine.lookahead(1.0)  # the model becomes the slow average
+            if epoch >= recipe.lookahead_epochs and step % recipe.lookahead_every == 0:
+                engine.lookahead(lookahead_decay(step, total))  # the first call starts it
             if progress:
                 print(f"\r  epoch {epoch + 1}: step {step}/{total}", end="", file=sys.stderr)
             if step >= total:
                 break
+        if engine.slow is not None:
+            engine.lookahead(1.0)  # each epoch ends with the model as the slow average
         train_seconds += time.perf_counter() - start
         if progress:
             print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
