@@ -246,3 +246,12 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
         help=f"run folder (default: {default_out}); one that already holds a run is refused",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def interrupted_message(out: Path, engine: str) -> str:
+    """What Ctrl-C during a train run leaves: a checkpoint to resume from, or not."""
+    if (out / "last.safetensors").exists():
+        return f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"
+    if engine == "torch":
+        return "the torch engine keeps no checkpoint; this run cannot be resumed"
+    return "stopped before the first checkpoint; nothing to resume"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import UserError, read_config
+from .common import UserError, interrupted_message, read_config
 
 __all__ = ["RECIPE_FLAGS", "is_recipe_run", "cmd_recipe"]
 
@@ -77,13 +77,7 @@ def cmd_recipe(args, progress: bool) -> int:
         with run_folder_lock(out):
             metrics = run_recipe(recipe, out, resume=bool(resume), progress=progress)
     except KeyboardInterrupt:
-        if (out / "last.safetensors").exists():
-            message = f"the last epoch is saved; continue with 'glassnet train --resume {out}'"
-        elif recipe.engine == "torch":
-            message = "the torch engine keeps no checkpoint; this run cannot be resumed"
-        else:
-            message = "stopped before the first epoch ended; nothing to resume"
-        print(f"\ninterrupted: {message}", file=sys.stderr)
+        print(f"\ninterrupted: {interrupted_message(out, recipe.engine)}", file=sys.stderr)
         return 130
     for split in ("val", "test"):
         if f"{split}_accuracy" in metrics:

@@ -15,6 +15,7 @@ from .common import (
     count_or_fraction,
     csv_list,
     duration,
+    interrupted_message,
     merge_config,
     positive_int,
     read_config,
@@ -233,12 +234,8 @@ def cmd_train(args) -> int:
     except KeyboardInterrupt as exc:
         if isinstance(exc, ReportInterrupted):  # after training, while writing the report
             message = str(exc)
-        elif (out / "last.safetensors").exists():
-            message = f"the checkpoint is saved; continue with 'glassnet train --resume {out}'"
-        elif config.engine == "torch":
-            message = "the torch engine keeps no checkpoint; this run cannot be resumed"
         else:
-            message = "stopped before the first checkpoint; nothing to resume"
+            message = interrupted_message(out, config.engine)
         print(f"\ninterrupted: {message}", file=sys.stderr)
         return 130
     print(
