@@ -367,7 +367,7 @@ def run_recipe(recipe: Recipe94, out, resume: bool = False, progress: bool = Fal
             raise ValueError(f"--resume continues the run's own recipe; it differs in {changed}")
         if not (out / "last.safetensors").exists():
             raise FileNotFoundError(f"nothing to resume: no last.safetensors in {out}")
-    elif any(p.name != io.LOCK_NAME for p in out.glob("*")) if out.exists() else False:
+    elif any(p.name != io.LOCK_NAME for p in out.glob("*")):  # nothing there if no folder
         raise FileExistsError(f"{out} already holds files; give another --out")
 
     ds = data.load(
