@@ -244,9 +244,11 @@ def _conv_bits_on_one_and_two_threads(channels, kernel, args, seed):
 )
 def test_conv_on_threads_gives_the_same_bits_as_one_thread(monkeypatch, channels, args):
     """A layer large enough for threads (made so here by lowering the limit) cuts the
-    same blocks whatever the thread count, and dL/dW adds their parts in block order."""
+    same blocks whatever the thread count, and dL/dW adds their parts along the same
+    runs of blocks, each in block order."""
     monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)
     monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 3000)  # blocks of ~1 sample
+    monkeypatch.setattr(conv_module, "DW_RUNS", 3)  # runs of several blocks
     _assert_same_bits(*_conv_bits_on_one_and_two_threads(channels, 3, args, seed=3))
     assert len(conv_module._blocks(9, channels[0] * 9 * 10 * 11 * 4)) > 2
 
@@ -256,8 +258,34 @@ def test_conv_by_kernel_rows_on_threads_gives_the_same_bits_as_one_thread(monkey
     """The kernel-rows form (a 5-wide kernel) in blocks on threads: the same bits."""
     monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)
     monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 6000)  # blocks of ~1 sample
+    monkeypatch.setattr(conv_module, "DW_RUNS", 3)  # runs of several blocks
     assert conv_module._by_kernel_rows(nn.Conv2d(4, 6, 5, padding=2))
     _assert_same_bits(*_conv_bits_on_one_and_two_threads((4, 6), 5, dict(padding=2), seed=4))
+
+
+def test_block_shares_are_added_along_fixed_runs_in_block_order(monkeypatch):
+    """_map_blocks_summed: DW_RUNS runs of consecutive blocks, each summed in block
+    order, then the runs in order; float32 parts whose sum depends on the order."""
+    monkeypatch.setattr(conv_module, "THREADED_BYTES", 0)  # blocks on threads
+    monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 100)  # one sample a block
+    monkeypatch.setattr(conv_module, "DW_RUNS", 3)
+    rng = np.random.default_rng(0)
+    parts = (rng.standard_normal((10, 50)) * 10.0 ** rng.integers(-4, 5, (10, 1)))
+    parts = parts.astype(np.float32)
+    blocks = conv_module._blocks(10, 100)
+    assert len(blocks) == 10
+
+    def share(block):
+        return parts[block.start].copy()
+
+    want = parts[0] + parts[1] + parts[2]  # runs of 3, 3 and 4 blocks (even_slices)
+    want = want + (parts[3] + parts[4] + parts[5])
+    want = want + (parts[6] + parts[7] + parts[8] + parts[9])
+    for count in (1, 2):
+        got = _run_with(count, lambda: conv_module._map_blocks_summed(share, 10, 100))
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(want, parts[::-1].sum(axis=0))  # the order shows
+    assert conv_module._map_blocks_summed(lambda block: None, 10, 100) is None
 
 
 @pytest.mark.parametrize(

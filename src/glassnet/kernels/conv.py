@@ -31,7 +31,8 @@ that forward saves, so backward runs the same form.
 
 Every form works in blocks of samples sized for the cache (``_blocks``), a large
 layer's blocks on glassnet's threads (glassnet/kernels/threads.py); the blocks' dL/dW
-parts are added in block order, so the numbers do not depend on the thread count.
+parts are added along fixed runs of blocks, each in block order (``_map_blocks_summed``),
+so the numbers do not depend on the thread count.
 Why each constant has its value, and what each form gained: docs/performance.md.
 
 Adding a form: write its forward (``(layer, plan, x, grad) -> y``, saving ``(plan,
@@ -81,6 +82,7 @@ __all__ = [
     "BLOCK_COUNT_MULTIPLE",
     "KERNEL_ROWS_MIN_KW",
     "KERNEL_ROWS_MIN_K",
+    "DW_RUNS",
     "WINOGRAD",
 ]
 
@@ -96,6 +98,7 @@ POINTWISE_AS_MATMUL = True  # 1x1 kernels without padding: per-sample matmuls
 BLOCK_COUNT_MULTIPLE = 2  # a threaded layer's block count: a multiple of this (_blocks)
 KERNEL_ROWS_MIN_KW = 4  # stride-1 kernels at least this wide, with at least
 KERNEL_ROWS_MIN_K = 8  # this many Cg*kh input rows, run by kernel rows (_by_kernel_rows)
+DW_RUNS = 16  # dL/dW is added up along at most this many runs of blocks (_map_blocks_summed)
 WINOGRAD = False  # True: wide 3x3 stride-1 layers run as Winograd (winograd.applies); off,
 # as it won on no layer measured (docs/performance.md, "Winograd")
 
@@ -179,6 +182,39 @@ def _map_blocks(fn, n: int, bytes_per_sample: int) -> list:
     if not _threaded(n, bytes_per_sample):
         return [fn(block) for block in blocks]
     return parallel_map(fn, blocks)
+
+
+def _map_blocks_summed(fn, n: int, bytes_per_sample: int):
+    """The sum of ``fn(block)`` over the blocks of ``_map_blocks`` (``fn`` returns a
+    fresh array, a block's share of dL/dW, or None when there is none: then None).
+
+    The blocks are cut into DW_RUNS fixed runs of consecutive blocks; each run adds its
+    blocks' shares in block order as they come, and the runs' totals are added in run
+    order: the same numbers for any number of threads, with one partial sum per run
+    alive instead of one per block. (A 256 -> 256 layer on 7x7 images at batch 1,024
+    has ~340 blocks, each with a 2.4 MB share of dL/dW: 800 MB held until the end and
+    read once more to add up, more memory traffic than the block's own columns.)"""
+    blocks = _blocks(n, bytes_per_sample)
+    runs = even_slices(len(blocks), min(DW_RUNS, len(blocks)))
+
+    def run(r: slice):
+        total = None
+        for block in blocks[r]:
+            part = fn(block)
+            if part is None:
+                continue
+            if total is None:
+                total = part
+            else:
+                total += part
+        return total
+
+    if _threaded(n, bytes_per_sample):
+        totals = parallel_map(run, runs)
+    else:
+        totals = [run(r) for r in runs]
+    totals = [t for t in totals if t is not None]
+    return sum_in_order(totals) if totals else None
 
 
 def _on_grid(layer, name: str, a: np.ndarray, grid_w: int, groups: int) -> np.ndarray:
@@ -322,9 +358,7 @@ def _im2col_backward(layer, plan: Plan, g_out: np.ndarray, x, pads, kept: dict):
             dx[block] = dxp[:, :, top : top + h, left : left + w]
         return dw_block
 
-    dw_blocks = _map_blocks(backward_block, n, per_sample * dtype.itemsize)
-    if need_w:  # the blocks' shares added in block order: the same sum for any threads
-        dw = sum_in_order(dw_blocks)
+    dw = _map_blocks_summed(backward_block, n, per_sample * dtype.itemsize)
     if w_from_g:  # back to W's layout (G, Og, Cg, kh, kw)
         kh, kw = layer.kernel_size
         dw = dw.reshape(g, og, kh, kw, -1)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)
@@ -515,9 +549,9 @@ def _kernel_rows_backward(layer, plan: Plan, g_out: np.ndarray, x, kept: dict):
         return np.matmul(shifted, r.swapaxes(-1, -2))  # (G, Og*kw, Cg*kh)
 
     per_sample = _kernel_rows_bytes(layer, ho, wp, x.itemsize)
-    parts = _map_blocks(backward_block, n, per_sample)
-    if need_w:  # the blocks' shares in block order; (G, Og, kw, Cg, kh) -> W's layout
-        dw_cols = sum_in_order(parts).reshape(g, og, kw, -1, kh)
+    dw_cols = _map_blocks_summed(backward_block, n, per_sample)
+    if need_w:  # (G, Og, kw, Cg, kh) -> W's layout
+        dw_cols = dw_cols.reshape(g, og, kw, -1, kh)
         layer.weight.grad += dw_cols.transpose(0, 1, 3, 4, 2).reshape(layer.weight.shape)
     return dx
 
