@@ -685,7 +685,7 @@ def test_user_errors_exit_2_with_one_line(capsys, tmp_path, argv, fragments):
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["compare", "--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+        (["compare", "--epochs", "0"], "--epochs: expected a positive number of epochs, got '0'"),
         (["train", "--lr", "-1"], "argument --lr: expected a positive number, got '-1'"),
         (["train", "--batch-size", "many"], "argument --batch-size"),
         (["compare", "--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),

@@ -145,6 +145,8 @@ def test_glassnet_and_torch_take_the_same_steps():
     for step in range(6):
         ours.set_whiten_bias(step < 3)
         theirs.set_whiten_bias(step < 3)
+        # block 1's first conv computes dL/dx only while the whitening bias trains
+        assert ours.model.block1.conv1._input_grad == (step < 3)
         x = rng.normal(size=(8, 3, 32, 32)).astype(np.float32)
         y = rng.integers(0, 10, 8)
         loss_a, right_a = ours.step(x, y, lr_factor(step, 6))
@@ -247,7 +249,7 @@ def test_the_cli_runs_the_recipe_and_refuses_what_it_sets(small_cifar, tmp_path,
         "--recipe",
         "cifar10-94",
         "--epochs",
-        "1",
+        "1.5",  # a recipe takes a fraction of an epoch (airbench: 9.9)
         "--val-size",
         "40",
         "--out",
@@ -261,10 +263,24 @@ def test_the_cli_runs_the_recipe_and_refuses_what_it_sets(small_cifar, tmp_path,
     assert code == 0, err
     assert "val accuracy" in text and "test accuracy" in text and "30 images" in text
     assert io.read_json(out / "config.json")["batch_size"] == 32
+    assert io.read_json(out / "config.json")["epochs"] == 1.5
+    assert io.read_json(out / "metrics.json")["steps"] == 8  # ceil(1.5 x 160 // 32)
     code, _, err = run(capsys, "train", "--resume", out)
     assert code == 2 and "nothing to resume" in err
     code, _, err = run(capsys, *args, "--batch-size", "32")
     assert code == 2 and "already holds" in err
+
+
+def test_only_a_recipe_takes_a_fraction_of_an_epoch(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--model", "mlp", "--epochs", "2.5", "--out", out)
+    assert code == 2 and "--epochs 2.5: this command trains whole epochs" in err
+    assert not out.exists()
+    code, _, err = run(capsys, "compare", "--epochs", "0.5", "--out", out)
+    assert code == 2 and "trains whole epochs" in err
+    for bad in ("0", "-1", "nan", "three"):
+        code, _, err = run(capsys, "train", "--model", "mlp", "--epochs", bad)
+        assert code == 2 and "number of epochs" in err, bad
 
 
 def test_evaluate_reads_a_recipe_run(small_cifar, tmp_path, capsys):

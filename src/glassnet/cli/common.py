@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -89,6 +90,29 @@ positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
+def epoch_count(text: str):
+    """--epochs: a whole number of epochs (an int), or a fraction of them such as 3.5
+    (a float), which only ``--recipe`` runs take (:func:`whole_epochs` refuses it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of epochs, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number of epochs, got {text!r}")
+    return int(value) if value == int(value) else value
+
+
+def whole_epochs(args) -> None:
+    """A fraction of an epoch is refused outside ``--recipe``: a trainer's schedule,
+    checkpoints and best epoch count whole epochs."""
+    epochs = getattr(args, "epochs", None)
+    if isinstance(epochs, float):
+        raise UserError(
+            f"--epochs {epochs:g}: this command trains whole epochs; "
+            "a fraction of an epoch is taken only with --recipe"
+        )
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -156,6 +180,7 @@ def read_config(path) -> dict:
 
 def merge_config(args: argparse.Namespace, allowed: set[str]) -> dict:
     """Settings from --config (if any), overridden by the flags given on the command line."""
+    whole_epochs(args)
     settings = read_config(args.config) if getattr(args, "config", None) else {}
     unknown = set(settings) - allowed
     if unknown:
@@ -209,7 +234,7 @@ def add_recipe_flags(p: argparse.ArgumentParser, default_out: str, defaults: dic
         f"training images' mean and std ({default('normalization')})",
     )
     r = p.add_argument_group("recipe")
-    r.add_argument("--epochs", type=positive_int, help=default("epochs"))
+    r.add_argument("--epochs", type=epoch_count, help=default("epochs"))
     r.add_argument("--batch-size", type=positive_int, help=default("batch_size"))
     r.add_argument(
         "--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"], help=default("optimizer")
