@@ -270,7 +270,7 @@ def test_block_shares_are_added_along_fixed_runs_in_block_order(monkeypatch):
     monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 100)  # one sample a block
     monkeypatch.setattr(conv_module, "DW_RUNS", 3)
     rng = np.random.default_rng(0)
-    parts = (rng.standard_normal((10, 50)) * 10.0 ** rng.integers(-4, 5, (10, 1)))
+    parts = rng.standard_normal((10, 50)) * 10.0 ** rng.integers(-4, 5, (10, 1))
     parts = parts.astype(np.float32)
     blocks = conv_module._blocks(10, 100)
     assert len(blocks) == 10
