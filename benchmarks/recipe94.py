@@ -7,7 +7,8 @@ and schedule (glassnet.study.recipe94). The table gives each run's training time
 5,000 held-out validation images and on the test images at hand, one standard error
 of each (binomial), and the validation accuracy after each epoch (no TTA).
 
-    python benchmarks/recipe94.py [--engines glassnet torch] [--epochs N] [--threads N]
+    python benchmarks/recipe94.py [--engines glassnet torch] [--epochs N] [--batch-size B]
+                                  [--threads N]
     python benchmarks/recipe94.py --tabulate RUN_DIR [RUN_DIR ...]   # runs made already
 
 It needs the CIFAR-10 files (GLASSNET_DATA). One full run (9.9 epochs) takes most of an
@@ -30,7 +31,8 @@ from glassnet import io  # noqa: E402
 
 def _arguments(parser) -> None:
     parser.add_argument("--engines", nargs="+", default=["glassnet", "torch"])
-    parser.add_argument("--epochs", type=int, help="whole epochs (default: the recipe's 9.9)")
+    parser.add_argument("--epochs", type=float, help="epochs, e.g. 3.5 (default: the recipe's 9.9)")
+    parser.add_argument("--batch-size", type=int, help="default: the recipe's 1,024")
     parser.add_argument(
         "--runs", type=Path, default=Path("runs"), help="where the run folders go (default: runs)"
     )
@@ -38,7 +40,10 @@ def _arguments(parser) -> None:
 
 
 def run_engine(engine: str, args, stamp: str) -> Path:
-    out = args.runs / f"{stamp}-cifar10-94-{engine}"
+    name = f"{stamp}-cifar10-94-{engine}"
+    name += f"-{args.epochs:g}ep" if args.epochs else ""
+    name += f"-b{args.batch_size}" if args.batch_size else ""
+    out = args.runs / name
     threads = str(args.threads)
     env = {
         **os.environ,
@@ -60,7 +65,9 @@ def run_engine(engine: str, args, stamp: str) -> Path:
         "--no-progress",
     ]
     if args.epochs:
-        cmd += ["--epochs", str(args.epochs)]
+        cmd += ["--epochs", f"{args.epochs:g}"]
+    if args.batch_size:
+        cmd += ["--batch-size", str(args.batch_size)]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, env=env, check=True)
     return out
@@ -81,6 +88,7 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
             [
                 m["engine"],
                 f"{m['epochs']:g}",
+                str(config["batch_size"]),
                 f"{m['train_seconds'] / 60:.1f}",
                 f"{_pct(m.get('val_accuracy'))} +- {_pct(m.get('val_noise'))}",
                 _pct(m.get("val_accuracy_no_tta")),
@@ -97,6 +105,7 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
         [
             "engine",
             "epochs",
+            "batch",
             "training min",
             "val % (TTA) +- 1 se",
             "val % no TTA",
@@ -111,6 +120,19 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
         + "\n".join(curves)
     )
     return records, text
+
+
+def results_name(records: list[dict]) -> str:
+    """ "cifar10-94", with "-<E>ep" and "-b<B>" when every run shares a schedule or a batch
+    other than the recipe's, so such runs file apart from the recipe's own."""
+    name = "cifar10-94"
+    epochs = {r["config"]["epochs"] for r in records}
+    batches = {r["config"]["batch_size"] for r in records}
+    if len(epochs) == 1 and epochs != {9.9}:
+        name += f"-{epochs.pop():g}ep"
+    if len(batches) == 1 and batches != {1024}:
+        name += f"-b{batches.pop()}"
+    return name
 
 
 def main() -> None:
@@ -129,7 +151,7 @@ def main() -> None:
         "(trained on the other 45,000); test: the test images at hand.\n\n" + text
     )
     print(markdown)
-    write_results(args, "cifar10-94", {"machine": info, "runs": records}, markdown)
+    write_results(args, results_name(records), {"machine": info, "runs": records}, markdown)
 
 
 if __name__ == "__main__":

@@ -320,3 +320,33 @@ def test_separate_variants_change_one_setting_in_the_childs_environment(monkeypa
     monkeypatch.setattr(sys, "argv", ["separate.py", "--no-save", "--engines", "glassnet:fast"])
     with pytest.raises(SystemExit, match="unknown engine"):
         separate.main()
+
+
+def test_recipe94_tabulates_runs_and_files_other_schedules_apart(tmp_path):
+    import recipe94
+
+    from glassnet import io
+
+    folders = []
+    for engine, epochs, batch in [("glassnet", 3.5, 512), ("torch", 3.5, 512)]:
+        folder = tmp_path / engine
+        folder.mkdir()
+        io.write_json(folder / "config.json", {"epochs": epochs, "batch_size": batch})
+        io.write_json(
+            folder / "history.json",
+            [{"epoch": 1, "val_accuracy": 0.7, "train_seconds": 300.0}],
+        )
+        metrics = {"engine": engine, "epochs": epochs, "train_seconds": 1032.0}
+        metrics.update(val_accuracy=0.9026, val_noise=0.0042, val_accuracy_no_tta=0.8976)
+        metrics.update(test_accuracy=0.912, test_noise=0.009, test_accuracy_no_tta=0.898)
+        io.write_json(folder / "metrics.json", metrics)
+        folders.append(folder)
+    records, text = recipe94.tabulate(folders)
+    assert "| glassnet | 3.5 | 512 | 17.2 | 90.26 +- 0.42 | 89.76 | 91.20 +- 0.90 | 89.80 |" in text
+    assert "- torch: 1: 70.00 (5.0 min)" in text
+    assert recipe94.results_name(records) == "cifar10-94-3.5ep-b512"
+    records[1]["config"]["batch_size"] = 1024  # mixed batches: only the schedule is named
+    assert recipe94.results_name(records) == "cifar10-94-3.5ep"
+    for r in records:
+        r["config"].update(epochs=9.9, batch_size=1024)
+    assert recipe94.results_name(records) == "cifar10-94"
