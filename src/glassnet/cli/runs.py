@@ -159,13 +159,15 @@ def add_train(sub) -> None:
         "  glassnet train --resume runs/<run>         # continue after Ctrl-C\n"
         "  glassnet train --config my_recipe.toml --epochs 3\n"
         "  glassnet train --recipe cifar10-94      # CIFAR-10 to ~94%: airbench's recipe\n"
+        "  glassnet train --recipe cifar10-94 --epochs 3.5 --batch-size 512   # ~90%, shorter\n"
         "  glassnet train --recipe cifar10-94 --engine torch --epochs 4\n",
     )
     p.add_argument(
         "--recipe",
         metavar="NAME",
         help="a whole training recipe: cifar10-94 (airbench's network, whitening, "
-        "lookahead and TTA; default 9.9 epochs); takes --engine, --epochs, --batch-size, "
+        "lookahead and TTA; default 9.9 epochs); takes --engine, --epochs (a fraction "
+        "too), --batch-size, "
         "--val-size, --train-size, --seed, --data-dir, --out",
     )
     p.add_argument(
