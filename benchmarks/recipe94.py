@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, machine_info, md_table, parse_args, write_results  # noqa: E402
 
 from glassnet import io  # noqa: E402
+from glassnet.study.recipe94 import Recipe94  # noqa: E402
 
 
 def _arguments(parser) -> None:
@@ -125,12 +126,12 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
 def results_name(records: list[dict]) -> str:
     """ "cifar10-94", with "-<E>ep" and "-b<B>" when every run shares a schedule or a batch
     other than the recipe's, so such runs file apart from the recipe's own."""
-    name = "cifar10-94"
+    name, recipe = "cifar10-94", Recipe94()
     epochs = {r["config"]["epochs"] for r in records}
     batches = {r["config"]["batch_size"] for r in records}
-    if len(epochs) == 1 and epochs != {9.9}:
+    if len(epochs) == 1 and epochs != {recipe.epochs}:
         name += f"-{epochs.pop():g}ep"
-    if len(batches) == 1 and batches != {1024}:
+    if len(batches) == 1 and batches != {recipe.batch_size}:
         name += f"-b{batches.pop()}"
     return name
 
