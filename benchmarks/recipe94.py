@@ -8,7 +8,7 @@ and schedule (glassnet.study.recipe94). The table gives each run's training time
 of each (binomial), and the validation accuracy after each epoch (no TTA).
 
     python benchmarks/recipe94.py [--engines glassnet torch] [--epochs N] [--batch-size B]
-                                  [--threads N]
+                                  [--activation gelu] [--threads N]
     python benchmarks/recipe94.py --tabulate RUN_DIR [RUN_DIR ...]   # runs made already
 
 It needs the CIFAR-10 files (GLASSNET_DATA). One full run (9.9 epochs) takes most of an
@@ -35,6 +35,9 @@ def _arguments(parser) -> None:
     parser.add_argument("--epochs", type=float, help="epochs, e.g. 3.5 (default: the recipe's 9.9)")
     parser.add_argument("--batch-size", type=int, help="default: the recipe's 1,024")
     parser.add_argument(
+        "--activation", help="the net's activation, e.g. gelu (default: the recipe's, relu)"
+    )
+    parser.add_argument(
         "--runs", type=Path, default=Path("runs"), help="where the run folders go (default: runs)"
     )
     parser.add_argument("--tabulate", nargs="+", type=Path, help="tabulate these run folders")
@@ -44,6 +47,7 @@ def run_engine(engine: str, args, stamp: str) -> Path:
     name = f"{stamp}-cifar10-94-{engine}"
     name += f"-{args.epochs:g}ep" if args.epochs else ""
     name += f"-b{args.batch_size}" if args.batch_size else ""
+    name += f"-{args.activation}" if args.activation else ""
     out = args.runs / name
     threads = str(args.threads)
     env = {
@@ -69,6 +73,8 @@ def run_engine(engine: str, args, stamp: str) -> Path:
         cmd += ["--epochs", f"{args.epochs:g}"]
     if args.batch_size:
         cmd += ["--batch-size", str(args.batch_size)]
+    if args.activation:
+        cmd += ["--model-args", f"activation={args.activation}"]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, env=env, check=True)
     return out
@@ -90,6 +96,7 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
                 m["engine"],
                 f"{m['epochs']:g}",
                 str(config["batch_size"]),
+                config.get("activation", "relu"),
                 f"{m['train_seconds'] / 60:.1f}",
                 f"{_pct(m.get('val_accuracy'))} +- {_pct(m.get('val_noise'))}",
                 _pct(m.get("val_accuracy_no_tta")),
@@ -107,6 +114,7 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
             "engine",
             "epochs",
             "batch",
+            "activation",
             "training min",
             "val % (TTA) +- 1 se",
             "val % no TTA",
@@ -124,8 +132,9 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
 
 
 def results_name(records: list[dict]) -> str:
-    """ "cifar10-94", with "-<E>ep" and "-b<B>" when every run shares a schedule or a batch
-    other than the recipe's, so such runs file apart from the recipe's own."""
+    """ "cifar10-94", with "-<E>ep", "-b<B>" and "-<activation>" when every run shares a
+    schedule, a batch or an activation other than the recipe's, so such runs file apart
+    from the recipe's own."""
     name, recipe = "cifar10-94", Recipe94()
     epochs = {r["config"]["epochs"] for r in records}
     batches = {r["config"]["batch_size"] for r in records}
@@ -133,6 +142,9 @@ def results_name(records: list[dict]) -> str:
         name += f"-{epochs.pop():g}ep"
     if len(batches) == 1 and batches != {recipe.batch_size}:
         name += f"-b{batches.pop()}"
+    activations = {r["config"].get("activation", recipe.activation) for r in records}
+    if len(activations) == 1 and activations != {recipe.activation}:
+        name += f"-{activations.pop()}"
     return name
 
 

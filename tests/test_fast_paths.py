@@ -1,7 +1,7 @@
 """The tuned forms (glassnet.kernels, fast mode) give the textbook's numbers
 (glassnet.nn as written, textbook mode): each conv form (by kernel rows, im2col in
 the rows or window layout, gather/scatter, phases, pointwise, blocks of any size,
-columns kept or rebuilt, on threads), pooling, ReLU, BatchNorm, the skip links' sum,
+columns kept or rebuilt, on threads), pooling, ReLU, GELU, BatchNorm, the skip links' sum,
 Linear's one-sample dL/dW, whole networks; and against PyTorch where it helps."""
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ LAYERS = [
     (lambda: nn.AvgPool2d(2), (3, 4, 8, 8)),
     (lambda: nn.ReLU(), (3, 4, 5, 5)),
     (lambda: nn.ReLU(inplace=True), (3, 4, 5, 5)),
+    (lambda: nn.GELU(), (3, 4, 5, 5)),
+    (lambda: nn.GELU("tanh"), (3, 4, 5, 5)),
     (lambda: nn.BatchNorm2d(4), (3, 4, 5, 5)),
     (lambda: nn.BatchNorm2d(4, affine=False).eval(), (3, 4, 5, 5)),
     (lambda: nn.BatchNorm1d(5), (6, 5)),
@@ -133,6 +135,31 @@ def test_every_tuned_form_equals_the_textbook(monkeypatch, case, dtype, threaded
         out_shape = copy.deepcopy(layer)(x.copy()).shape
     g = rng.standard_normal(out_shape).astype(dtype)
     _assert_fast_equals_textbook(layer, x, g)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float32_form_is_within_float32_rounding_of_the_exact_values(monkeypatch, approximate):
+    """float32 GELU (the exact one by Abramowitz & Stegun's erfc) against the textbook
+    in float64 (math.erfc): y and dy/dx within a few float32 spacings, in both tails,
+    at 0 and +-0, through chunks of 7 elements (a short last one) on two threads."""
+    monkeypatch.setattr(kernels.activation, "GELU_CHUNK", 7)
+    monkeypatch.setattr(kernels.threads, "SLICES_MIN_BYTES", 1)
+    monkeypatch.setattr(kernels.threads, "_requested", kernels.threads._requested)
+    gn.set_num_threads(2)
+    x = np.r_[np.linspace(-12, 12, 2390), 0.0, 1.0, 0.0, -0.0, 1e-30, -1e-30, 40, -40, 3.0, -3.0]
+    x = x.reshape(4, -1)
+    layer = nn.GELU(approximate)
+    with kernels.use("fast"):
+        y = layer(x.astype(np.float32))
+        slope = layer.backward(np.ones(x.shape, np.float32))
+    with kernels.use("textbook"):
+        exact_y = layer.to(np.float64)(x)
+        exact_slope = layer.backward(np.ones(x.shape))
+    assert y.dtype == slope.dtype == np.float32
+    spacing = np.spacing(np.float32(1)) * np.maximum(1, np.abs(x))  # float32's at |x|
+    assert np.all(np.abs(y - exact_y) <= 4 * spacing)
+    assert np.all(np.abs(slope - exact_slope) <= 4 * spacing)
+    assert y[0, 0] == 0 or abs(y[0, 0]) < 1e-30  # -12: far in the left tail
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])

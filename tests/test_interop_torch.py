@@ -34,6 +34,9 @@ def lenet_like():
         nn.LeakyReLU(0.1),
         nn.Dropout(0.25),
         nn.Linear(120, 10),
+        nn.GELU("tanh"),
+        nn.Linear(10, 10),
+        nn.GELU(),
         nn.LogSoftmax(dim=1),
     )
 
@@ -227,8 +230,8 @@ def test_unknown_layer_is_a_helpful_type_error():
 
     with pytest.raises(TypeError, match=r"TorchOnly.*register"):
         from_torch(tnn.Sequential(tnn.Linear(2, 2), TorchOnly()))
-    with pytest.raises(TypeError, match="GELU"):
-        from_torch(tnn.Sequential(tnn.GELU()))
+    with pytest.raises(TypeError, match="SiLU"):
+        from_torch(tnn.Sequential(tnn.SiLU()))
 
 
 def test_unsupported_torch_options_are_refused():

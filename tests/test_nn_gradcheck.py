@@ -197,7 +197,11 @@ def test_piecewise_linear_activations(make, seed):
     assert_gradcheck(make(), x, max_checks=None)
 
 
-@pytest.mark.parametrize("make", [nn.Sigmoid, nn.Tanh])
+@pytest.mark.parametrize(
+    "make",
+    [nn.Sigmoid, nn.Tanh, nn.GELU, lambda: nn.GELU("tanh")],
+    ids=["sig", "tanh", "gelu", "gelu-t"],
+)
 @pytest.mark.parametrize("seed", range(2))
 def test_smooth_activations(make, seed):
     rng = np.random.default_rng(seed)

@@ -92,7 +92,9 @@ def activation_case(rng, seed):
         nn.Tanh(),
         nn.Softmax(dim=dim),
         nn.LogSoftmax(dim=dim),
-    ][seed % 6]
+        nn.GELU(),
+        nn.GELU("tanh"),
+    ][seed % 8]
     return module, 3 * rng.standard_normal(shape)
 
 
@@ -134,7 +136,7 @@ CASES = {
     "maxpool2d": (lambda rng, s: pool_case(rng, s, nn.MaxPool2d), 10),
     "avgpool2d": (lambda rng, s: pool_case(rng, s, nn.AvgPool2d), 10),
     "adaptive": (adaptive_case, 6),
-    "activation": (activation_case, 12),
+    "activation": (activation_case, 16),
     "batchnorm": (batchnorm_case, 12),
     "shape": (shape_case, 5),
 }

@@ -226,7 +226,7 @@ def test_batchnorm_matches_reference(shape, options, assert_close):
         assert_close(layer.bias.grad, want_db, TOL, "dbias")
 
 
-@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "Sigmoid", "Tanh"])
+@pytest.mark.parametrize("name", ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "GELU-tanh"])
 def test_activations_match_reference(name, assert_close):
     forward, backward = {
         "ReLU": (ref.relu_forward, ref.relu_backward),
@@ -236,8 +236,15 @@ def test_activations_match_reference(name, assert_close):
         ),
         "Sigmoid": (ref.sigmoid_forward, ref.sigmoid_backward),
         "Tanh": (ref.tanh_forward, ref.tanh_backward),
+        "GELU": (ref.gelu_forward, ref.gelu_backward),
+        "GELU-tanh": (
+            lambda x: ref.gelu_forward(x, "tanh"),
+            lambda x, g: ref.gelu_backward(x, g, "tanh"),
+        ),
     }[name]
-    layer = nn.LeakyReLU(0.2) if name == "LeakyReLU" else getattr(nn, name)()
+    layer = {"LeakyReLU": lambda: nn.LeakyReLU(0.2), "GELU-tanh": lambda: nn.GELU("tanh")}.get(
+        name, getattr(nn, name.split("-")[0])
+    )()
     rng = np.random.default_rng(0)
     x = rng.permutation(np.linspace(-6, 6, 2 * 3 * 4 * 5)).reshape(2, 3, 4, 5)  # no 0 exactly
     g = rng.standard_normal(x.shape)

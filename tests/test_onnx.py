@@ -90,3 +90,16 @@ def test_more_layers_agree(tmp_path):
     expected = model(x)
     path = gx.export(model, tmp_path / "more.onnx", (2, 9, 9))
     np.testing.assert_allclose(_run(path, x), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_exports_with_erf_or_tanh(approximate, tmp_path):
+    """Opset 17 has no Gelu: the export spells it out (Erf, or Tanh), onnxruntime agrees."""
+    model = nn.Sequential(nn.Linear(6, 5), nn.GELU(approximate), nn.Linear(5, 3))
+    x = (4 * np.random.default_rng(2).standard_normal((7, 6))).astype(np.float32)
+    model.eval()
+    expected = model(x)
+    path = gx.export(model, tmp_path / "gelu.onnx", (6,))
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert ("Erf" in ops) == (approximate == "none") and ("Tanh" in ops) == (approximate == "tanh")
+    np.testing.assert_allclose(_run(path, x), expected, rtol=0, atol=2e-6)

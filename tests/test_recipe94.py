@@ -76,6 +76,13 @@ def test_the_network_s_shape_and_frozen_parameters():
     with pytest.raises(ValueError, match="at least 25x25"):
         models.get("airbench", input_shape=(3, 24, 24))
     assert models.get("airbench", widths=(8, 16, 32)).head.in_features == 32
+    gelu = models.get("airbench", activation="gelu")  # airbench94's
+    assert sum(isinstance(m, nn.GELU) for m in gelu.modules()) == 7
+    assert not any(isinstance(m, nn.ReLU) for m in gelu.modules())
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        models.get("airbench", activation="swish")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        Recipe94(activation="swish").validate()
 
 
 def test_augment_alternates_flips_and_shifts_within_bounds():
@@ -126,22 +133,24 @@ def test_tta_averages_the_mirror_and_shifted_views():
     np.testing.assert_allclose(level2, expected, atol=1e-12)
 
 
-def _engines(seed=5, widths=(8, 16, 16)):
+def _engines(seed=5, widths=(8, 16, 16), activation="relu"):
     pytest.importorskip("torch")
-    model = models.get("airbench", widths=widths, seed=seed)
+    model = models.get("airbench", widths=widths, seed=seed, activation=activation)
     rng = np.random.default_rng(seed)
     model.whiten.weight.data[...] = whitening_filters(rng.normal(size=(8, 3, 32, 32)))
     model.set_input_grad(False)
-    recipe = Recipe94(batch_size=8)
-    twin = models.get("airbench", widths=widths)
+    recipe = Recipe94(batch_size=8, activation=activation)
+    twin = models.get("airbench", widths=widths, activation=activation)
     twin.load_state_dict(model.state_dict())
     for (_, a), (_, b) in zip(model.named_parameters(), twin.named_parameters()):
         b.requires_grad = a.requires_grad
     return recipe94._Glassnet(model, recipe), recipe94._Torch(twin, recipe), rng
 
 
-def test_glassnet_and_torch_take_the_same_steps():
-    ours, theirs, rng = _engines()
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_glassnet_and_torch_take_the_same_steps(activation):
+    ours, theirs, rng = _engines(activation=activation)
+    assert type(theirs.net.act).__name__ == {"relu": "ReLU", "gelu": "GELU"}[activation]
     for step in range(6):
         ours.set_whiten_bias(step < 3)
         theirs.set_whiten_bias(step < 3)
@@ -269,6 +278,14 @@ def test_the_cli_runs_the_recipe_and_refuses_what_it_sets(small_cifar, tmp_path,
     assert code == 2 and "nothing to resume" in err
     code, _, err = run(capsys, *args, "--batch-size", "32")
     assert code == 2 and "already holds" in err
+    code, _, err = run(capsys, *args, "--batch-size", "32", "--model-args", "widths=8/8/8")
+    assert code == 2 and "--model-args takes activation only" in err
+    gelu = tmp_path / "gelu"
+    args[args.index(out)] = gelu
+    args[args.index("1.5")] = "0.2"
+    code, _, err = run(capsys, *args, "--batch-size", "32", "--model-args", "activation=GELU")
+    assert code == 0, err
+    assert io.read_json(gelu / "config.json")["activation"] == "gelu"
 
 
 def test_only_a_recipe_takes_a_fraction_of_an_epoch(capsys, tmp_path):

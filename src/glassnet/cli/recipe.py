@@ -31,6 +31,7 @@ def _given(args) -> list[str]:
         "handler",
         "command_parser",
         "log_interval",
+        "model_args",  # activation=... only (_recipe_settings)
     }
     given = []
     for key, value in vars(args).items():
@@ -38,6 +39,19 @@ def _given(args) -> list[str]:
             continue
         given.append("--" + key.replace("_", "-"))
     return sorted(given)
+
+
+def _model_settings(knobs) -> dict:
+    """``--model-args activation=gelu``: the one knob of the recipe's net it lets you change."""
+    knobs = dict(knobs or {})
+    other = sorted(set(knobs) - {"activation"})
+    if other:
+        raise UserError(
+            f"with --recipe, --model-args takes activation only (e.g. activation=gelu), got {other}"
+        )
+    if "activation" not in knobs:
+        return {}
+    return {"activation": str(knobs["activation"]).strip().lower().replace("-", "_")}
 
 
 def cmd_recipe(args, progress: bool) -> int:
@@ -55,14 +69,14 @@ def cmd_recipe(args, progress: bool) -> int:
         )
     if resume:
         out = Path(resume)
-        if any(getattr(args, f, None) is not None for f in RECIPE_FLAGS):
+        if any(getattr(args, f, None) is not None for f in (*RECIPE_FLAGS, "model_args")):
             raise UserError("--resume continues the run's own recipe; leave out the other flags")
         recipe = Recipe94.from_dict(read_config(out / "config.json"))
     else:
         if args.recipe not in RECIPES:
             raise UserError(f"unknown recipe {args.recipe!r}; known: {', '.join(RECIPES)}")
         settings = {f: getattr(args, f) for f in RECIPE_FLAGS if getattr(args, f, None) is not None}
-        recipe = Recipe94(**settings)
+        recipe = Recipe94(**settings, **_model_settings(getattr(args, "model_args", None)))
         out = (
             Path(args.out)
             if getattr(args, "out", None)

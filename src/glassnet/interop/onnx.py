@@ -16,6 +16,7 @@ meaning (opset 17)::
                          MatMuls with constant averaging matrices: the input size is fixed)
     BatchNorm1d/2d -> BatchNormalization (running statistics)
     ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax -> the same operators
+    GELU -> Erf (or Tanh) with Mul and Add (Gelu is opset 20's)
     Flatten, Unflatten -> Flatten / Reshape;   Dropout, Identity -> Identity
     Sequential -> a chain; Residual -> body + shortcut (Add); Concat -> Flatten each
     branch, Concat; torchvision's BasicBlock and flatten-before-classifier likewise.
@@ -266,6 +267,30 @@ def _leaky(g: _Graph, m: nn.LeakyReLU, x: str, path: str) -> str:
 
 
 _LEAVES[nn.LeakyReLU] = _leaky
+
+
+def _gelu(g: _Graph, m: nn.GELU, x: str, path: str) -> str:
+    """Opset 17 has no Gelu (it came in 20): y = x (1 + gate) / 2, the gate
+    erf(x / sqrt 2), or tanh(sqrt(2/pi) (x + 0.044715 x^3)) for approximate="tanh"."""
+    key = path or "gelu"
+    if m.approximate == "tanh":
+        cube = g.node("Mul", [x, g.node("Mul", [x, x], _key(key, "square"))], _key(key, "cube"))
+        inner = g.node(
+            "Add",
+            [x, g.node("Mul", [cube, g.const(0.044715, _key(key, "k"))], _key(key, "kcube"))],
+            _key(key, "inner"),
+        )
+        scaled = g.node("Mul", [inner, g.const(np.sqrt(2 / np.pi), _key(key, "c"))], _key(key, "u"))
+        gate = g.node("Tanh", [scaled], _key(key, "tanh"))
+    else:
+        scaled = g.node("Mul", [x, g.const(np.sqrt(0.5), _key(key, "c"))], _key(key, "u"))
+        gate = g.node("Erf", [scaled], _key(key, "erf"))
+    one_plus = g.node("Add", [gate, g.const(1.0, _key(key, "one"))], _key(key, "one_plus"))
+    half = g.node("Mul", [x, g.const(0.5, _key(key, "half"))], _key(key, "half_x"))
+    return g.node("Mul", [half, one_plus], key)
+
+
+_LEAVES[nn.GELU] = _gelu
 
 
 # ------------------------------------------------------------------------- containers

@@ -2,7 +2,17 @@
 
 from .saved import load
 from .weights import pretrained
-from .zoo import STUDY_MODELS, ModelSpec, get, info, knobs, list_models, register, resolve
+from .zoo import (
+    ACTIVATIONS,
+    STUDY_MODELS,
+    ModelSpec,
+    get,
+    info,
+    knobs,
+    list_models,
+    register,
+    resolve,
+)
 
 list = list_models  # noqa: A001  (models.list(), as the zoo's users expect)
 
@@ -17,5 +27,6 @@ __all__ = [
     "resolve",
     "ModelSpec",
     "STUDY_MODELS",
+    "ACTIVATIONS",
     "pretrained",
 ]

@@ -54,8 +54,9 @@ def dirac_(weight: np.ndarray) -> np.ndarray:
     return weight
 
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """conv -> pool -> BN -> ReLU -> conv -> BN -> ReLU, the convs 3x3 'same' without bias."""
+def conv_block(in_channels: int, out_channels: int, activation=nn.ReLU) -> nn.Sequential:
+    """conv -> pool -> BN -> act -> conv -> BN -> act, the convs 3x3 'same' without bias;
+    ``activation`` makes each act (a class or function, called with no arguments)."""
 
     def conv(cin, cout):
         layer = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
@@ -72,19 +73,20 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
             conv1=conv(in_channels, out_channels),
             pool=nn.MaxPool2d(2),
             norm1=norm(out_channels),
-            act1=nn.ReLU(),
+            act1=activation(),
             conv2=conv(out_channels, out_channels),
             norm2=norm(out_channels),
-            act2=nn.ReLU(),
+            act2=activation(),
         )
     )
 
 
-def airbench(input_shape, num_classes, widths=(64, 256, 256)):
+def airbench(input_shape, num_classes, widths=(64, 256, 256), activation="relu"):
     """The recipe's network for ``input_shape`` (C, H, W) images; ``widths`` are the
-    three blocks' channels. The whitening filters start as the default init: the
+    three blocks' channels, ``activation`` a name of ``glassnet.models.ACTIVATIONS``
+    ("gelu" is airbench94's). The whitening filters start as the default init: the
     recipe sets them from the training images (:func:`whitening_filters`)."""
-    from .zoo import _widths
+    from .zoo import _activation, _widths
 
     widths = _widths(widths, "widths")
     if len(widths) != 3:
@@ -97,10 +99,10 @@ def airbench(input_shape, num_classes, widths=(64, 256, 256)):
     whiten_width = 2 * c * 2 * 2
     layers = OrderedDict(
         whiten=nn.Conv2d(c, whiten_width, 2, padding=0, bias=True),
-        act=nn.ReLU(),
-        block1=conv_block(whiten_width, widths[0]),
-        block2=conv_block(widths[0], widths[1]),
-        block3=conv_block(widths[1], widths[2]),
+        act=_activation(activation),
+        block1=conv_block(whiten_width, widths[0], lambda: _activation(activation)),
+        block2=conv_block(widths[0], widths[1], lambda: _activation(activation)),
+        block3=conv_block(widths[1], widths[2], lambda: _activation(activation)),
         pool=nn.MaxPool2d(3),
         flatten=nn.Flatten(),
         head=nn.Linear(widths[2] * _side(h) * _side(w), num_classes, bias=False),

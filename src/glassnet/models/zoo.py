@@ -40,6 +40,7 @@ layers), ``filters`` and ``hidden`` of the CNNs, ``channels`` and ``hidden`` of 
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,7 +78,14 @@ def _features(input_shape) -> int:
 
 
 # the activations a model's ``activation`` knob names (PyTorch's modules, default arguments)
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh}
+ACTIVATIONS = {
+    "sigmoid": nn.Sigmoid,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "gelu_tanh": functools.partial(nn.GELU, approximate="tanh"),
+}
 
 
 def _activation(name) -> nn.Module:
@@ -313,10 +321,10 @@ register(
 )
 
 
-def _airbench(input_shape, num_classes, widths=(64, 256, 256)):
+def _airbench(input_shape, num_classes, widths=(64, 256, 256), activation="relu"):
     from .airbench import airbench
 
-    return airbench(input_shape, num_classes, widths)
+    return airbench(input_shape, num_classes, widths, activation)
 
 
 register(

@@ -1,7 +1,7 @@
 """glassnet.nn: layers with an explicit backward, PyTorch's names and state_dict keys."""
 
 from . import functional, init, reference
-from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Concat, ModuleList, Residual, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
@@ -30,6 +30,7 @@ __all__ = [
     "LeakyReLU",
     "Sigmoid",
     "Tanh",
+    "GELU",
     "Softmax",
     "LogSoftmax",
     "BatchNorm1d",

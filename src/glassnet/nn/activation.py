@@ -7,6 +7,7 @@ terms of whatever forward saved (the output is often enough):
     LeakyReLU  y = x if x > 0 else a*x   dy/dx = 1 if x > 0 else a
     Sigmoid    y = 1 / (1 + e^-x)        dy/dx = y (1 - y)
     Tanh       y = tanh(x)               dy/dx = 1 - y^2
+    GELU       y = x Phi(x)              dy/dx = Phi(x) + x phi(x)     (Phi: normal CDF)
     Softmax    y = e^x / sum e^x         dL/dx = y * (g - sum(g * y))      (along dim)
     LogSoftmax y = x - logsumexp(x)      dL/dx = g - softmax(x) * sum(g)   (along dim)
 """
@@ -17,10 +18,10 @@ import numpy as np
 
 from .. import kernels
 from ._checks import as_input, check_grad
-from .functional import log_softmax, sigmoid, softmax
+from .functional import log_softmax, normal_cdf, normal_pdf, sigmoid, softmax
 from .module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
 _ANY = tuple(range(1, 9))
 
@@ -49,7 +50,7 @@ class ReLU(Module):
         (positive,) = self._saved()
         g = check_grad(self, grad_out, positive.shape)
         if kernels.active():  # on threads: glassnet/kernels/activation.py
-            return kernels.activation.relu_backward(g, positive)
+            return kernels.activation.times_slope(g, positive)
         return g * positive
 
     def extra_repr(self) -> str:
@@ -111,6 +112,61 @@ class Tanh(Module):
         (y,) = self._saved()
         g = check_grad(self, grad_out, y.shape)
         return g * (1 - y * y)
+
+
+class GELU(Module):
+    """The Gaussian error linear unit (Hendrycks & Gimpel 2016): x weighted by the
+    probability that a standard normal Z is below it,
+
+        y = x Phi(x),   Phi(x) = P(Z <= x) = erfc(-x / sqrt 2) / 2,
+        dy/dx = Phi(x) + x phi(x),   phi(x) = exp(-x^2 / 2) / sqrt(2 pi)   (product rule)
+
+    ``approximate="tanh"`` (PyTorch's option of the same name) replaces Phi by
+    (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), which stays within 2e-4
+    of it (as y, within 5e-4 of the exact GELU), and then, with t = tanh(u),
+
+        y = x (1 + t) / 2,   dy/dx = (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2
+
+    (the product rule again, and tanh' = 1 - tanh^2). Forward saves dy/dx, so backward
+    is one product, as for ReLU. Like ReLU near 0 for large |x|, but smooth: small
+    negative inputs pass a little (y has its minimum, -0.17, at x = -0.75).
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU's approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_input(self, x, _ANY, "(*)")
+        if kernels.active() and x.dtype == np.float32:  # glassnet/kernels/activation.py
+            return kernels.activation.gelu_forward(self, x, self.approximate == "tanh")
+        if self.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + _TANH_CUBIC * x**3))
+            y = x * (1 + t) / 2
+            du_dx = _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
+            slope = (1 + t) / 2 + x * (1 - t * t) * du_dx / 2
+        else:
+            cdf = normal_cdf(x)
+            y = x * cdf
+            slope = cdf + x * normal_pdf(x)
+        self._save_for_backward(slope)
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (slope,) = self._saved()
+        g = check_grad(self, grad_out, slope.shape)
+        if kernels.active():  # on threads: glassnet/kernels/activation.py
+            return kernels.activation.times_slope(g, slope)
+        return g * slope
+
+    def extra_repr(self) -> str:
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
+
+
+_SQRT_2_OVER_PI = float(np.sqrt(2 / np.pi))
+_TANH_CUBIC = 0.044715
 
 
 class _AlongDim(Module):

@@ -7,6 +7,8 @@ The sliding-window machinery of convolution and pooling (``window_view``,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -22,6 +24,8 @@ __all__ = [
     "softmax",
     "log_softmax",
     "sigmoid",
+    "normal_cdf",
+    "normal_pdf",
     "one_hot",
     "channel_sum",
     "channel_dot",
@@ -94,6 +98,30 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     e += 1
     np.reciprocal(e, out=e)
     return e if e.ndim else e[()]  # a scalar in, a scalar out
+
+
+_ERFC = np.frompyfunc(math.erfc, 1, 1)  # NumPy has no erf: the C library's, per element
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = P(Z <= x) for a standard normal Z, = erfc(-x / sqrt 2) / 2.
+
+    erfc rather than the usual (1 + erf(x / sqrt 2)) / 2: for negative x that sum
+    cancels (1 - 0.99999...) and is 0 from x = -8.3 on, while erfc keeps Phi's full
+    relative precision down to float64's smallest numbers. NumPy has no erf or erfc,
+    so Python's ``math.erfc`` runs on each element: exact, and slow (a Python call per
+    element); glassnet.kernels has a fast float32 form for GELU.
+    """
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float64  # ints: float64
+    phi = np.asarray(_ERFC(x.astype(np.float64) * -math.sqrt(0.5)), dtype=np.float64) / 2
+    return phi.astype(dtype, copy=False) if phi.ndim else dtype.type(phi[()])
+
+
+def normal_pdf(x: np.ndarray) -> np.ndarray:
+    """phi(x) = exp(-x^2 / 2) / sqrt(2 pi), the standard normal density (Phi's slope)."""
+    x = np.asarray(x)
+    return np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
 
 
 def one_hot(y: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarray:

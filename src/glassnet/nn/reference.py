@@ -38,6 +38,8 @@ __all__ = [
     "sigmoid_backward",
     "tanh_forward",
     "tanh_backward",
+    "gelu_forward",
+    "gelu_backward",
     "softmax_forward",
     "softmax_backward",
     "log_softmax_forward",
@@ -429,6 +431,31 @@ def tanh_forward(x):
 def tanh_backward(x, grad_out):
     """dL/dx = g * (1 - tanh(x)^2)."""
     return _elementwise(x, lambda v: 1.0 - math.tanh(v) ** 2) * grad_out
+
+
+def _gelu_gate(v, approximate):
+    """(Phi(v), dPhi/dv): the standard normal CDF and density, or the tanh form's."""
+    if approximate == "tanh":
+        c = math.sqrt(2.0 / math.pi)
+        u = c * (v + 0.044715 * v**3)
+        du_dv = c * (1.0 + 3 * 0.044715 * v * v)
+        return 0.5 * (1.0 + math.tanh(u)), 0.5 * du_dv / math.cosh(u) ** 2
+    return 0.5 * math.erfc(-v / math.sqrt(2.0)), math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
+
+
+def gelu_forward(x, approximate="none"):
+    """y = x Phi(x), one value at a time."""
+    return _elementwise(x, lambda v: v * _gelu_gate(v, approximate)[0])
+
+
+def gelu_backward(x, grad_out, approximate="none"):
+    """dL/dx = g * (Phi(x) + x Phi'(x))."""
+
+    def slope(v):
+        cdf, density = _gelu_gate(v, approximate)
+        return cdf + v * density
+
+    return _elementwise(x, slope) * grad_out
 
 
 def _rows_along(x, dim):

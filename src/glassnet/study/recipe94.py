@@ -85,6 +85,7 @@ class Recipe94:
     seed: int = 0
     engine: str = "glassnet"
     data_dir: str | None = None
+    activation: str = "relu"  # the net's (glassnet.models.ACTIVATIONS); airbench94's is gelu
 
     def validate(self) -> Recipe94:
         if not (isinstance(self.epochs, (int, float)) and 0 < self.epochs <= 1000):
@@ -100,6 +101,9 @@ class Recipe94:
             raise ValueError(f"engine must be 'glassnet' or 'torch', got {self.engine!r}")
         if self.val_size < 0:
             raise ValueError(f"val_size must be non-negative, got {self.val_size!r}")
+        if self.activation not in models.ACTIVATIONS:
+            names = ", ".join(models.ACTIVATIONS)
+            raise ValueError(f"activation must be one of {names}, got {self.activation!r}")
         return self
 
     def to_dict(self) -> dict:
@@ -386,7 +390,7 @@ def run_recipe(recipe: Recipe94, out, resume: bool = False, progress: bool = Fal
     x_test, y_test = ds.split("test")
     if len(x_train) < recipe.batch_size:
         raise ValueError(f"{len(x_train)} training images make no batch of {recipe.batch_size}")
-    model = models.get("airbench", seed=recipe.seed)
+    model = models.get("airbench", seed=recipe.seed, activation=recipe.activation)
     model.whiten.weight.data[...] = whitening_filters(x_train[: recipe.whiten_images])
     engine = (_Torch if recipe.engine == "torch" else _Glassnet)(model, recipe)
     augment = Augment(x_train, y_train, recipe.batch_size, recipe.translate, recipe.seed)
