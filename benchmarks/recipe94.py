@@ -8,7 +8,7 @@ and schedule (glassnet.study.recipe94). The table gives each run's training time
 of each (binomial), and the validation accuracy after each epoch (no TTA).
 
     python benchmarks/recipe94.py [--engines glassnet torch] [--epochs N] [--batch-size B]
-                                  [--activation gelu] [--threads N]
+                                  [--activation relu] [--threads N]
     python benchmarks/recipe94.py --tabulate RUN_DIR [RUN_DIR ...]   # runs made already
 
 It needs the CIFAR-10 files (GLASSNET_DATA). One full run (9.9 epochs) takes most of an
@@ -35,7 +35,7 @@ def _arguments(parser) -> None:
     parser.add_argument("--epochs", type=float, help="epochs, e.g. 3.5 (default: the recipe's 9.9)")
     parser.add_argument("--batch-size", type=int, help="default: the recipe's 1,024")
     parser.add_argument(
-        "--activation", help="the net's activation, e.g. gelu (default: the recipe's, relu)"
+        "--activation", help="the net's activation, e.g. relu (default: the recipe's, gelu)"
     )
     parser.add_argument(
         "--runs", type=Path, default=Path("runs"), help="where the run folders go (default: runs)"
@@ -96,7 +96,7 @@ def tabulate(folders: list[Path]) -> tuple[list[dict], str]:
                 m["engine"],
                 f"{m['epochs']:g}",
                 str(config["batch_size"]),
-                config.get("activation", "relu"),
+                Recipe94.from_dict(config).activation,
                 f"{m['train_seconds'] / 60:.1f}",
                 f"{_pct(m.get('val_accuracy'))} +- {_pct(m.get('val_noise'))}",
                 _pct(m.get("val_accuracy_no_tta")),
@@ -142,7 +142,8 @@ def results_name(records: list[dict]) -> str:
         name += f"-{epochs.pop():g}ep"
     if len(batches) == 1 and batches != {recipe.batch_size}:
         name += f"-b{batches.pop()}"
-    activations = {r["config"].get("activation", recipe.activation) for r in records}
+    # runs saved before the knob existed used ReLU (Recipe94.from_dict)
+    activations = {Recipe94.from_dict(r["config"]).activation for r in records}
     if len(activations) == 1 and activations != {recipe.activation}:
         name += f"-{activations.pop()}"
     return name

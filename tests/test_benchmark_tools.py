@@ -345,12 +345,13 @@ def test_recipe94_tabulates_runs_and_files_other_schedules_apart(tmp_path):
     row = "| glassnet | 3.5 | 512 | relu | 17.2 | 90.26 +- 0.42 | 89.76 | 91.20 +- 0.90 | 89.80 |"
     assert row in text
     assert "- torch: 1: 70.00 (5.0 min)" in text
+    # runs saved before the activation knob (no "activation" in config.json) used ReLU
+    assert recipe94.results_name(records) == "cifar10-94-3.5ep-b512-relu"
+    for r in records:
+        r["config"]["activation"] = "gelu"  # the recipe's
     assert recipe94.results_name(records) == "cifar10-94-3.5ep-b512"
     records[1]["config"]["batch_size"] = 1024  # mixed batches: only the schedule is named
     assert recipe94.results_name(records) == "cifar10-94-3.5ep"
     for r in records:
         r["config"].update(epochs=9.9, batch_size=1024)
     assert recipe94.results_name(records) == "cifar10-94"
-    for r in records:
-        r["config"]["activation"] = "gelu"  # (runs before the knob existed read as relu)
-    assert recipe94.results_name(records) == "cifar10-94-gelu"

@@ -83,6 +83,9 @@ def test_the_network_s_shape_and_frozen_parameters():
         models.get("airbench", activation="swish")
     with pytest.raises(ValueError, match="activation must be one of"):
         Recipe94(activation="swish").validate()
+    assert Recipe94().activation == "gelu"  # the recipe's, as airbench94's
+    assert Recipe94.from_dict({"epochs": 2.0}).activation == "relu"  # runs saved before it
+    assert Recipe94.from_dict(Recipe94().to_dict()).activation == "gelu"
 
 
 def test_augment_alternates_flips_and_shifts_within_bounds():

@@ -7,7 +7,7 @@ of its math. Each layer also shows, in one line, where its tuned form here takes
                       pointwise 1x1, strided input gradients by phases; blocks of
                       samples sized for the cache, on threads; columns kept for backward
     pooling.py        MaxPool2d/AvgPool2d by kernel offsets on slices of the batch
-    activation.py     ReLU on slices of the batch
+    activation.py     ReLU and GELU on slices of the batch (GELU in cached chunks)
     linear.py         Linear: one sample's dL/dW as an outer product
     normalization.py  BatchNorm's passes on slices of the batch
     ops.py            padding and the skip links' sum on slices of the batch

@@ -322,6 +322,8 @@ register(
 
 
 def _airbench(input_shape, num_classes, widths=(64, 256, 256), activation="relu"):
+    # ReLU by default: models saved before the knob (options {}) rebuild as they were;
+    # the recipe asks for airbench94's GELU (Recipe94.activation)
     from .airbench import airbench
 
     return airbench(input_shape, num_classes, widths, activation)

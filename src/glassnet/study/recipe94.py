@@ -10,6 +10,8 @@ each a line or two below:
   10,000: both are reported). Each epoch shifts every image by up to 2 pixels (a crop
   of the reflect-padded image) and flips it left-right on alternate epochs (a random
   half first, then the other half, and so on: every image is seen both ways).
+* **network**: :func:`glassnet.models.airbench.airbench` with GELU (``activation``;
+  ReLU runs 5% faster a step).
 * **loss**: cross-entropy with label smoothing 0.2 on the logits times 1/9, summed
   over the batch (not averaged), batch 1024.
 * **optimizer**: SGD with Nesterov momentum 0.85. Airbench's learning rate 11.5 and
@@ -85,7 +87,7 @@ class Recipe94:
     seed: int = 0
     engine: str = "glassnet"
     data_dir: str | None = None
-    activation: str = "relu"  # the net's (glassnet.models.ACTIVATIONS); airbench94's is gelu
+    activation: str = "gelu"  # the net's (glassnet.models.ACTIVATIONS), airbench94's
 
     def validate(self) -> Recipe94:
         if not (isinstance(self.epochs, (int, float)) and 0 < self.epochs <= 1000):
@@ -112,6 +114,7 @@ class Recipe94:
     @classmethod
     def from_dict(cls, d: dict) -> Recipe94:
         names = {f.name for f in dataclasses.fields(cls)}
+        d = {"activation": "relu", **d}  # runs saved before the knob (2026-12-07) used ReLU
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def rates(self) -> dict:
