@@ -283,6 +283,8 @@ def test_the_cli_runs_the_recipe_and_refuses_what_it_sets(small_cifar, tmp_path,
     assert code == 2 and "already holds" in err
     code, _, err = run(capsys, *args, "--batch-size", "32", "--model-args", "widths=8/8/8")
     assert code == 2 and "--model-args takes activation only" in err
+    code, _, err = run(capsys, *args, "--batch-size", "32", "--model-args", "activation=swish")
+    assert code == 2 and "unknown activation 'swish'" in err
     gelu = tmp_path / "gelu"
     args[args.index(out)] = gelu
     args[args.index("1.5")] = "0.2"

@@ -51,7 +51,12 @@ def _model_settings(knobs) -> dict:
         )
     if "activation" not in knobs:
         return {}
-    return {"activation": str(knobs["activation"]).strip().lower().replace("-", "_")}
+    from ..models.zoo import activation_name
+
+    try:
+        return {"activation": activation_name(knobs["activation"])}
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_recipe(args, progress: bool) -> int:

@@ -14,7 +14,7 @@ Phi(-|x|) = erfc(|x| / sqrt 2) / 2 comes from Abramowitz & Stegun's formula 7.1.
 within 1.5e-7 of erfc for z >= 0 (so Phi within 7.5e-8: float32's spacing below 1 is
 6e-8), and its exp(-z^2) = exp(-x^2 / 2) is also phi's, which dy/dx needs. The tanh
 form computes the textbook's formula. Both stay within float32 rounding of the
-textbook (tests/test_kernels_activation.py); float64 runs the textbook (exact erfc).
+textbook (tests/test_fast_paths.py); float64 runs the textbook (exact erfc).
 Measurements: docs/performance.md, "ReLU and BatchNorm" and "GELU".
 """
 

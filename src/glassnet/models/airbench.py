@@ -93,6 +93,9 @@ def airbench(input_shape, num_classes, widths=(64, 256, 256), activation="relu")
     (:func:`whitening_filters`)."""
     from .zoo import _activation, _widths
 
+    def act() -> nn.Module:
+        return _activation(activation)
+
     widths = _widths(widths, "widths")
     if len(widths) != 3:
         raise ValueError(f"widths takes the three blocks' channels, e.g. 64/256/256, got {widths}")
@@ -104,10 +107,10 @@ def airbench(input_shape, num_classes, widths=(64, 256, 256), activation="relu")
     whiten_width = 2 * c * 2 * 2
     layers = OrderedDict(
         whiten=nn.Conv2d(c, whiten_width, 2, padding=0, bias=True),
-        act=_activation(activation),
-        block1=conv_block(whiten_width, widths[0], lambda: _activation(activation)),
-        block2=conv_block(widths[0], widths[1], lambda: _activation(activation)),
-        block3=conv_block(widths[1], widths[2], lambda: _activation(activation)),
+        act=act(),
+        block1=conv_block(whiten_width, widths[0], act),
+        block2=conv_block(widths[0], widths[1], act),
+        block3=conv_block(widths[1], widths[2], act),
         pool=nn.MaxPool2d(3),
         flatten=nn.Flatten(),
         head=nn.Linear(widths[2] * _side(h) * _side(w), num_classes, bias=False),

@@ -88,11 +88,17 @@ ACTIVATIONS = {
 }
 
 
-def _activation(name) -> nn.Module:
+def activation_name(name) -> str:
+    """The key of ``ACTIVATIONS`` that ``name`` spells ("GELU", "leaky-relu", ...); a
+    ValueError naming the choices when it spells none."""
     key = str(name).strip().lower().replace("-", "_") if isinstance(name, str) else name
     if key not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[key]()
+    return key
+
+
+def _activation(name) -> nn.Module:
+    return ACTIVATIONS[activation_name(name)]()
 
 
 def _width(value, what: str) -> int:
