@@ -116,12 +116,13 @@ LAYERS = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("case", range(len(LAYERS)))
 def test_every_tuned_form_equals_the_textbook(monkeypatch, case, dtype, threaded):
-    """Each layer's fast path against its textbook path, also with every conv cut into
-    blocks of one sample on two threads (as large layers run)."""
+    """Each layer's fast path against its textbook path, also with every conv and
+    pooling cut into blocks of one sample on two threads (as large layers run)."""
     if threaded:
         monkeypatch.setattr(conv_module, "THREADED_BYTES", 1)
         monkeypatch.setattr(conv_module, "THREADED_BLOCK_BYTES", 1)
         monkeypatch.setattr(kernels.threads, "SLICES_MIN_BYTES", 1)
+        monkeypatch.setattr(kernels.pooling, "POOL_BLOCK_BYTES", 1)  # runs of one sample
         monkeypatch.setattr(kernels.threads, "_requested", kernels.threads._requested)
         gn.set_num_threads(2)  # the setting is restored after the test
     make, shape = LAYERS[case]

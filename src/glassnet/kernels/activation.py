@@ -28,7 +28,11 @@ from .threads import batch_slices, parallel_map
 
 __all__ = ["relu_forward", "times_slope", "gelu_forward", "GELU_CHUNK"]
 
-GELU_CHUNK = 1 << 15  # elements per step of GELU's forward: its five arrays fit in L2
+# Elements per step of GELU's forward: its five 256 KB arrays fit in a core's L2, and
+# each of its ~20 NumPy calls runs long enough that two threads seldom wait for the
+# GIL between calls (at 2 threads, steps of 32,768 took 68 ms on (512, 24, 31, 31)
+# against 54 ms; docs/performance.md, "GELU").
+GELU_CHUNK = 1 << 16
 
 
 def relu_forward(layer, x: np.ndarray, inplace: bool) -> np.ndarray:

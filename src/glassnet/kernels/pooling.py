@@ -1,10 +1,13 @@
 """MaxPool2d's and AvgPool2d's tuned forms: the textbook's loop over the kernel offsets
 (glassnet/nn/pooling.py) on slices of the batch on glassnet's threads (a large batch,
-SLICES_MIN_BYTES, as for ReLU), each offset's slice read once; max pooling keeps the
-index of each window's first maximum in uint8 (``_winners``: three passes per offset,
-no copied windows), and windows that do not overlap write their gradient instead of
-adding it. The numbers do not depend on the thread count. Measurements:
-docs/performance.md, "Pooling"."""
+SLICES_MIN_BYTES, as for ReLU), each slice worked through in blocks of samples of about
+POOL_BLOCK_BYTES, so that the passes over a block after the first read it from the
+core's cache, not from memory; max pooling keeps the index of each window's first
+maximum in uint8 (``_winners``: three passes per offset, no copied windows), and
+windows that do not overlap write their gradient instead of adding it. The numbers
+depend neither on the thread count nor on the block size (each output is one window's
+max or sum, each gradient one window's share). Measurements: docs/performance.md,
+"Pooling"."""
 
 from __future__ import annotations
 
@@ -15,6 +18,21 @@ from .ops import pad2d
 from .threads import batch_slices, parallel_map
 
 __all__ = ["maxpool_forward", "maxpool_backward", "avgpool_forward", "avgpool_backward"]
+
+POOL_BLOCK_BYTES = 1 << 20  # input (or its gradient) per block: fits in one core's L2
+
+
+def _in_blocks(block, n: int, pass_bytes: int, sample_bytes: int) -> None:
+    """Run ``block`` on runs of whole samples of about POOL_BLOCK_BYTES (at least one
+    sample) that cover ``range(n)``: the batch's slices on glassnet's threads, each
+    slice worked through run by run."""
+    step = max(1, POOL_BLOCK_BYTES // max(sample_bytes, 1))
+
+    def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+        for i in range(s.start, s.stop, step):
+            block(slice(i, min(i + step, s.stop)))
+
+    parallel_map(part, batch_slices(n, pass_bytes))
 
 
 def _disjoint(layer) -> bool:
@@ -31,7 +49,7 @@ def maxpool_forward(layer, x: np.ndarray, out_hw, pads, keep: bool) -> np.ndarra
     offsets = layer._offsets()
     winners = np.empty(y.shape, dtype=_winner_dtype(len(offsets))) if keep else None
 
-    def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+    def block(s: slice) -> None:
         xs, ys = xp[s], y[s]
         windows = [xs[offset_slice(a, b, layer.stride, layer.dilation, out_hw)] for a, b in offsets]
         np.copyto(ys, windows[0])
@@ -43,7 +61,7 @@ def maxpool_forward(layer, x: np.ndarray, out_hw, pads, keep: bool) -> np.ndarra
                 inside = layer._inside(x.shape[2:], pads, out_hw)
                 _nonfinite_winners(windows, inside, ys, out=winners[s])
 
-    parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
+    _in_blocks(block, len(x), 2 * x.nbytes, xp[:1].nbytes)
     if keep:
         layer._save_for_backward(winners, xp.shape, x.shape, pads)
     return y
@@ -54,7 +72,7 @@ def maxpool_backward(layer, g: np.ndarray, winners, padded_shape, x_shape, pads)
     disjoint = _disjoint(layer)
     offsets = layer._offsets()
 
-    def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+    def block(s: slice) -> None:
         dxs, gs, ws = dxp[s], g[s], winners[s]
         dxs[...] = 0
         won = np.empty(ws.shape, dtype=bool)
@@ -66,7 +84,7 @@ def maxpool_backward(layer, g: np.ndarray, winners, padded_shape, x_shape, pads)
             else:
                 target += gs * won
 
-    parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
+    _in_blocks(block, len(g), 2 * dxp.nbytes, dxp[:1].nbytes)
     top, _, left, _ = pads
     return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
 
@@ -131,7 +149,7 @@ def avgpool_forward(layer, x: np.ndarray, out_hw, pads, divisor) -> np.ndarray:
     div = np.asarray(divisor, dtype=x.dtype)
     offsets = layer._offsets()
 
-    def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+    def block(s: slice) -> None:
         xs, ys = xp[s], y[s]
         for k, (a, b) in enumerate(offsets):
             window = xs[offset_slice(a, b, layer.stride, layer.dilation, out_hw)]
@@ -141,7 +159,7 @@ def avgpool_forward(layer, x: np.ndarray, out_hw, pads, divisor) -> np.ndarray:
                 ys += window
         ys /= div
 
-    parallel_map(part, batch_slices(len(x), 2 * x.nbytes))
+    _in_blocks(block, len(x), 2 * x.nbytes, xp[:1].nbytes)
     layer._save_for_backward(divisor, xp.shape, x.shape, pads, out_hw)
     return y
 
@@ -153,7 +171,7 @@ def avgpool_backward(layer, g: np.ndarray, divisor, padded_shape, x_shape, pads,
     disjoint = _disjoint(layer)  # windows that do not overlap write, others add
     offsets = layer._offsets()
 
-    def part(s: slice) -> None:  # a slice of the batch, on glassnet's threads
+    def block(s: slice) -> None:
         dxs = dxp[s]
         dxs[...] = 0
         share = g[s] / div
@@ -164,6 +182,6 @@ def avgpool_backward(layer, g: np.ndarray, divisor, padded_shape, x_shape, pads,
             else:
                 target += share
 
-    parallel_map(part, batch_slices(len(g), 2 * dxp.nbytes))
+    _in_blocks(block, len(g), 2 * dxp.nbytes, dxp[:1].nbytes)
     top, _, left, _ = pads
     return dxp[:, :, top : top + x_shape[2], left : left + x_shape[3]]
