@@ -186,6 +186,35 @@ def test_options_change_the_architecture():
     assert model.num_parameters() == 40 + 4_112 + 170
     assert models.get("digits-baseline", hidden=5).num_parameters() == 64 * 5 + 5 + 5 * 10 + 10
     assert model.zoo_spec["options"] == {"filters": 4, "hidden": 16}
+    baseline = models.get("digits-baseline")
+    assert baseline.zoo_spec["options"] == {"hidden": 30, "activation": "sigmoid"}
+
+
+def test_a_saved_model_records_every_option_and_rebuilds_as_saved(tmp_path, monkeypatch):
+    """zoo_spec spells out the defaults too, so a default changed in a later version
+    (here: the registry's hidden width, and a builder's own default) does not change
+    what a file saved before it rebuilds as."""
+    import dataclasses
+
+    from glassnet.models import zoo
+
+    model = models.get("digits-baseline", seed=0)
+    lenet = models.get("lenet5", seed=0)
+    assert lenet.zoo_spec["options"] == {"channels": (6, 16), "hidden": (120, 84)}
+    glassnet.save(model, tmp_path / "baseline.safetensors")
+    glassnet.save(lenet, tmp_path / "lenet5.safetensors")
+    spec = zoo._REGISTRY["digits-baseline"]
+    wider = dataclasses.replace(spec, defaults=(("hidden", 31),))
+    monkeypatch.setitem(zoo._REGISTRY, "digits-baseline", wider)
+    monkeypatch.setattr(zoo.lenet5, "__defaults__", ((8, 16), (120, 84)))
+    # the changes bite on a fresh model...
+    assert models.get("digits-baseline").num_parameters() != model.num_parameters()
+    assert models.get("lenet5").num_parameters() != lenet.num_parameters()
+    for saved, path in ((model, "baseline.safetensors"), (lenet, "lenet5.safetensors")):
+        back = glassnet.load(tmp_path / path)  # ...but not on the saved ones
+        assert back.num_parameters() == saved.num_parameters()
+        x = np.random.default_rng(0).standard_normal((2, *saved.zoo_spec["input_shape"]))
+        np.testing.assert_array_equal(back(x.astype(np.float32)), saved(x.astype(np.float32)))
 
 
 def test_adapting_to_other_inputs_and_classes():
@@ -203,7 +232,7 @@ def test_adapting_to_other_inputs_and_classes():
     assert resnet(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 10)
     assert skip.zoo_spec == {
         "model": "digits-cnn-pool-skip",
-        "options": {},
+        "options": {"filters": 18, "hidden": 64},  # the defaults, spelled out
         "input_shape": [1, 28, 28],
         "num_classes": 3,
     }

@@ -178,10 +178,12 @@ def _map_blocks(fn, n: int, bytes_per_sample: int) -> list:
     """``[fn(block) for block in _blocks(...)]``, on glassnet's threads (see
     :mod:`.threads`) for a large layer, in the caller's thread for a small one,
     where handing blocks over costs more than it saves (LeNet-5's step: 7% slower)."""
-    blocks = _blocks(n, bytes_per_sample)
-    if not _threaded(n, bytes_per_sample):
-        return [fn(block) for block in blocks]
-    return parallel_map(fn, blocks)
+    return _in_threads_if(_threaded(n, bytes_per_sample), fn, _blocks(n, bytes_per_sample))
+
+
+def _in_threads_if(threaded: bool, fn, items) -> list:
+    """``[fn(item) for item in items]``, on glassnet's threads when ``threaded``."""
+    return parallel_map(fn, items) if threaded else [fn(item) for item in items]
 
 
 def _map_blocks_summed(fn, n: int, bytes_per_sample: int):
@@ -209,10 +211,7 @@ def _map_blocks_summed(fn, n: int, bytes_per_sample: int):
                 total += part
         return total
 
-    if _threaded(n, bytes_per_sample):
-        totals = parallel_map(run, runs)
-    else:
-        totals = [run(r) for r in runs]
+    totals = _in_threads_if(_threaded(n, bytes_per_sample), run, runs)
     totals = [t for t in totals if t is not None]
     return sum_in_order(totals) if totals else None
 

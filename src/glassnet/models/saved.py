@@ -1,9 +1,9 @@
 """``load(path)``: a saved zoo model back, architecture and weights.
 
 ``glassnet.save(model, "model.safetensors")`` records, beside the weights, what
-:func:`glassnet.models.get` needs to rebuild a zoo model (its name, options, input
-shape and number of classes: ``model.zoo_spec``); ``glassnet.load`` reads them and
-returns the model::
+:func:`glassnet.models.get` needs to rebuild a zoo model (its name, every option with
+the defaults spelled out, its input shape and number of classes: ``model.zoo_spec``);
+``glassnet.load`` reads them and returns the model::
 
     model = gn.models.get("lenet5", seed=0)
     ...                                          # train it

@@ -387,12 +387,16 @@ def knobs(name: str) -> dict:
     """The options ``get(name, **options)`` accepts, with this model's defaults:
     ``knobs("baseline")`` -> ``{"hidden": 30, "activation": "sigmoid"}``."""
     builder, _, _, defaults = _builder_for(resolve(name))
-    found = {
+    return {**_signature_defaults(builder), **defaults}
+
+
+def _signature_defaults(builder) -> dict:
+    """The builder's keyword options and their defaults (input shape and classes aside)."""
+    return {
         p.name: p.default
         for p in inspect.signature(builder).parameters.values()
-        if p.name not in ("input_shape", "num_classes")
+        if p.name not in ("input_shape", "num_classes") and p.default is not p.empty
     }
-    return {**found, **defaults}
 
 
 def get(
@@ -429,10 +433,12 @@ def get(
     if min(shape) < 1:
         raise ValueError(f"input_shape must be positive, got {input_shape!r}")
     model = builder(shape, classes, **options)
-    # what it takes to rebuild this architecture (saved beside the weights)
+    # what it takes to rebuild this architecture (saved beside the weights), with every
+    # option spelled out, defaults included: a default changed in a later version must
+    # not change what a saved file rebuilds as
     model.zoo_spec = {
         "model": key,
-        "options": options,
+        "options": {**_signature_defaults(builder), **options},
         "input_shape": list(shape),
         "num_classes": classes,
     }
