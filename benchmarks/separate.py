@@ -7,7 +7,8 @@ process that imports one engine only, builds one model, and runs one kind of loo
 
 * ``loop``: the five lines of a training step that the README shows (forward, loss,
   zero_grad, backward, SGD step with momentum 0.9), written out by hand, with nothing
-  set up beforehand but the thread count;
+  set up beforehand but the thread count and the README's ``set_input_grad(False)``
+  (no dL/d(batch), as PyTorch computes none for an input that does not require it);
 * ``fit``: glassnet's ``train.fit`` over the same number of batches (glassnet only);
 * ``infer``: eval mode, no gradients, forward only.
 
@@ -101,6 +102,7 @@ def _glassnet_child(model_name: str, batch: int, mode: str, warmup: int, steps: 
     if mode == "loop":  # the README's five lines, nothing else
         loss_fn = nn.CrossEntropyLoss()
         opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+        model.set_input_grad(False)  # the README's line before them, as fit does
 
         def step(i):
             logits = model(xs[i % len(xs)])
