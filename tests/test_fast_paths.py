@@ -182,6 +182,73 @@ def test_lenet5_and_a_resnet_block_give_the_same_numbers_in_both_modes(name, dty
     assert all(np.abs(a).max() > 0 for a in grads.values())  # every gradient reached
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["one-piece", "slices-on-threads"])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_batchnorm_inference_under_no_grad_equals_the_textbook(
+    monkeypatch, dtype, affine, threaded
+):
+    """Evaluation under no_grad, where nothing is saved for backward, folds the running
+    mean into the shift (x * s + (bias - mean * s)): the textbook's y within rounding,
+    for channels whose mean is a few standard deviations off zero; and with grad on,
+    the same layer still saves what backward needs."""
+    if threaded:
+        monkeypatch.setattr(kernels.threads, "SLICES_MIN_BYTES", 1)
+        monkeypatch.setattr(kernels.threads, "_requested", kernels.threads._requested)
+        gn.set_num_threads(2)
+    layer = nn.BatchNorm2d(4, affine=affine).to(dtype).eval()
+    layer.running_mean[...] = [3.0, -2.0, 0.3, 0.0]
+    layer.running_var[...] = [0.5, 2.0, 1.0, 1.5]
+    if affine:
+        layer.weight.data[...] = [1.5, -0.5, 2.0, 1.0]
+        layer.bias.data[...] = [0.1, 0.2, -0.3, 0.0]
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((5, 4, 6, 7)) + layer.running_mean.reshape(1, 4, 1, 1)).astype(dtype)
+    with kernels.use("textbook"):
+        expected = layer(x)
+    tol = 1e-12 if dtype == np.float64 else 4e-6
+    with kernels.use("fast"), gn.no_grad():
+        y = layer(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    np.testing.assert_allclose(y, expected, rtol=0, atol=tol * np.abs(expected).max())
+    with kernels.use("fast"):
+        y_grad = layer(x)
+        dx = layer.backward(np.ones_like(x))
+    np.testing.assert_allclose(y_grad, expected, rtol=0, atol=tol * np.abs(expected).max())
+    scale = layer.weight.data if affine else 1.0
+    expected_dx = np.ones_like(x) * (scale / np.sqrt(layer.running_var + layer.eps)).reshape(
+        1, 4, 1, 1
+    )
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: nn.ReLU(), lambda: nn.ReLU(inplace=True), lambda: nn.GELU(), lambda: nn.GELU("tanh")],
+    ids=["relu", "relu-inplace", "gelu", "gelu-tanh"],
+)
+def test_activations_under_no_grad_give_the_same_bits_and_save_nothing(monkeypatch, make):
+    """Under no_grad ReLU makes no mask and GELU no dy/dx (only backward needs them):
+    y is bit for bit the y of a forward that saves them, through chunks and slices on
+    two threads, and a backward afterwards is refused as after any no_grad forward."""
+    monkeypatch.setattr(kernels.activation, "GELU_CHUNK", 37)
+    monkeypatch.setattr(kernels.threads, "SLICES_MIN_BYTES", 1)
+    monkeypatch.setattr(kernels.threads, "_requested", kernels.threads._requested)
+    gn.set_num_threads(2)
+    x = np.random.default_rng(11).standard_normal((6, 3, 5, 7)).astype(np.float32) * 3
+    x[0, 0, 0, :3] = [0.0, -0.0, np.nan]
+    layer = make()
+    with kernels.use("fast"):
+        saved = layer(x.copy())
+        layer.backward(np.ones_like(x))
+        with gn.no_grad():
+            y = layer(x.copy())
+        with pytest.raises(RuntimeError, match="without a forward pass"):
+            layer.backward(np.ones_like(x))
+    np.testing.assert_array_equal(y, saved)
+    assert np.signbit(y).tolist() == np.signbit(saved).tolist()
+
+
 def test_backward_follows_the_mode_its_forward_ran_in():
     """A forward in one mode and its backward in the other still pair up: the plan (or
     the saved values, which both paths save alike) says what ran."""

@@ -2,8 +2,9 @@
 slices of the batch on glassnet's threads, the per-channel sums (einsum on an (N, C, L)
 view) added from the slices' parts in slice order, so the numbers do not depend on the
 thread count; y = x_centred * (weight * inv_std) + bias with the two per-channel
-factors multiplied first (one pass fewer). Measurements: docs/performance.md,
-"ReLU and BatchNorm"."""
+factors multiplied first (one pass fewer); in evaluation under ``no_grad`` (nothing
+saved for backward) y = x * scale + shift, the mean folded into the shift
+(``_fixed_affine``). Measurements: docs/performance.md, "ReLU and BatchNorm"."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def forward(layer, x: np.ndarray, use_batch: bool, m: int, grad: bool) -> np.nda
     # Every pass below runs over slices of the batch on glassnet's threads; the
     # per-channel sums are added up from per-slice parts (see glassnet.kernels.threads).
     slices = batch_slices(len(x), 2 * x.nbytes)
+    if not (use_batch or grad):  # inference: nothing to save, so no x - mean either
+        return _fixed_affine(layer, x, slices)
     # x - mean, kept for backward: in the layer's workspace (glassnet/kernels/workspace.py)
     # when this forward saves for backward, so every step reuses its memory
     xc = buffer(layer, ("x_centred",), x.shape, x.dtype) if grad else np.empty_like(x)
@@ -53,6 +56,34 @@ def forward(layer, x: np.ndarray, use_batch: bool, m: int, grad: bool) -> np.nda
 
     parallel_map(normalise, slices)
     layer._save_for_backward(xc, inv_std, use_batch)
+    return y
+
+
+def _fixed_affine(layer, x: np.ndarray, slices) -> np.ndarray:
+    """y for the running statistics when nothing is saved for backward (evaluation
+    under ``no_grad``): the normalisation is then a fixed affine map per channel,
+
+        y = (x - mean) * s + bias = x * s + (bias - mean * s),   s = weight / sqrt(var + eps)
+
+    two operations on the activations instead of three, as PyTorch's CPU kernel does
+    it. (Rounding: x * s and mean * s are rounded before they cancel, an error of about
+    float32's spacing times |mean| * s, small beside y unless |mean| is many standard
+    deviations.)"""
+    shape = layer._shape(x.ndim)
+    inv_std = (1.0 / np.sqrt(layer.running_var + layer.eps)).astype(x.dtype)
+    scale = layer.weight.data * inv_std if layer.affine else inv_std
+    shift = -layer.running_mean * scale
+    if layer.affine:
+        shift = shift + layer.bias.data
+    scale, shift = scale.astype(x.dtype).reshape(shape), shift.astype(x.dtype).reshape(shape)
+    y = np.empty_like(x)
+
+    def part(s: slice) -> None:
+        np.multiply(x[s], scale, out=y[s])
+        y[s] += shift
+
+    parallel_map(part, slices)
+    layer._save_for_backward(None)  # under no_grad: saves nothing
     return y
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from .. import kernels
 from ._checks import as_input, check_grad
 from .functional import log_softmax, normal_cdf, normal_pdf, sigmoid, softmax
-from .module import Module
+from .module import Module, is_grad_enabled
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
@@ -41,7 +41,7 @@ class ReLU(Module):
         x = as_input(self, x, _ANY, "(*)")
         inplace = self.inplace and x.flags.writeable
         if kernels.active():  # on threads: glassnet/kernels/activation.py
-            return kernels.activation.relu_forward(self, x, inplace)
+            return kernels.activation.relu_forward(self, x, inplace, is_grad_enabled())
         y = np.maximum(x, 0, out=x if inplace else None)
         self._save_for_backward(y != 0)
         return y
@@ -141,7 +141,8 @@ class GELU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_input(self, x, _ANY, "(*)")
         if kernels.active() and x.dtype == np.float32:  # glassnet/kernels/activation.py
-            return kernels.activation.gelu_forward(self, x, self.approximate == "tanh")
+            tanh = self.approximate == "tanh"
+            return kernels.activation.gelu_forward(self, x, tanh, is_grad_enabled())
         if self.approximate == "tanh":
             t = np.tanh(_SQRT_2_OVER_PI * (x + _TANH_CUBIC * x**3))
             y = x * (1 + t) / 2

@@ -75,7 +75,7 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(grad, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - dampening) * grad
+                buf += grad if dampening == 0 else (1 - dampening) * grad
             if group["nesterov"]:
                 grad = grad + momentum * buf
             else:
