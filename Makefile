@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -n 2
 # oversubscribe the cores and every matmul waits on a descheduled thread (10x slower)
 TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help install demo test lint format browser bench bench-long clean docs
+.PHONY: help install demo test lint format browser bench bench-long bench-peers clean docs
 
 help:
 	@echo "make demo        set up .venv and run 'glassnet compare' on the bundled digits"
@@ -25,6 +25,8 @@ help:
 	@echo "make docs        build the documentation site into site/ (executes every lesson)"
 	@echo "make bench       speed benchmarks (glassnet vs PyTorch, same threads) -> benchmarks/results"
 	@echo "make bench-long  accuracy recipes and time to accuracy (long; run once and recorded)"
+	@echo "make bench-peers a training step in glassnet, MyGrad, DeZero and tinygrad (installs"
+	@echo "                 them into .venv-peers; tinygrad's CPU device needs clang)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -105,5 +107,12 @@ bench-long: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/time_to_accuracy.py
 
+# Other NumPy libraries, in an environment of their own (not glassnet's dependencies)
+PEERS_VENV ?= .venv-peers
+bench-peers: $(STAMP)
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet numpy mygrad dezero matplotlib tinygrad
+	$(PY) benchmarks/peers.py --peers-python $(PEERS_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

@@ -355,3 +355,62 @@ def test_recipe94_tabulates_runs_and_files_other_schedules_apart(tmp_path):
     for r in records:
         r["config"].update(epochs=9.9, batch_size=1024)
     assert recipe94.results_name(records) == "cifar10-94"
+
+
+def test_peers_alternates_libraries_and_drops_one_that_cannot_run(monkeypatch, capsys):
+    """benchmarks/peers.py: one process per measurement, the libraries' order reversed
+    every round; a library whose child reports it missing is not run again and is
+    named in the output; the figure is the median of the children's medians."""
+    import peers
+
+    calls = []
+
+    def fake_child(library, python, model_name, batch, threads, quick, check=False):
+        calls.append((library, model_name, threads))
+        if library == "dezero":
+            return {"missing": "ImportError: No module named 'dezero'"}
+        base = {"glassnet": 1.0, "mygrad": 2.0, "tinygrad": 3.0}[library]
+        return {"median_s": base + len(calls) * 1e-3, "peak_mib": 5.0}
+
+    monkeypatch.setattr(peers, "run_child", fake_child)
+    monkeypatch.setattr(peers, "_versions", lambda python: {"mygrad": "2.5.0", "numpy": "2"})
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["peers.py", "--no-save", "--models", "lenet5", "--rounds", "3", "--wait-quiet", "0"],
+    )
+    peers.main()
+    order = [lib for lib, _, _ in calls]
+    rounds = [["glassnet", "mygrad", "dezero", "tinygrad"], ["tinygrad", "mygrad", "glassnet"]]
+    rounds.append(["glassnet", "mygrad", "tinygrad"])  # dezero dropped after round one
+    assert order == [lib for r in rounds for lib in r]
+    assert {threads for _, _, threads in calls} == {1}  # one thread unless asked
+    out = capsys.readouterr().out
+    assert "dezero: not measured (ImportError" in out
+    # mygrad's medians 2.002, 2.006, 2.009 s against glassnet's 1.001, 1.007, 1.008 s
+    assert "mygrad 2006.00 ms (1.99x)" in out
+
+
+def test_peers_glassnet_child_trains_and_times_a_step():
+    """A real child: glassnet's MLP step on one batch lowers its loss (the check every
+    library's step passes before it is timed), and the timed child reports a median."""
+    import json
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+    def child(*args):
+        out = subprocess.run(
+            [sys.executable, str(script), "--child", "glassnet", "mnist-mlp", "16", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    check = child("check", "30")
+    assert check["last_loss"] < 0.5 * check["first_loss"]
+    timed = child("2", "3")
+    assert timed["median_s"] > 0
