@@ -7,8 +7,9 @@ GELU, float32: forward works through each slice in chunks of GELU_CHUNK elements
 its dozen-odd elementwise steps run on arrays that stay in the core's cache instead
 of a dozen passes over memory, and it writes y and dy/dx together (the textbook saves
 dy/dx too: backward is one product). Under ``no_grad`` neither activation makes what
-only backward needs (ReLU's mask, GELU's dy/dx). Exact GELU needs Phi, and NumPy has no erf; here
-Phi(-|x|) = erfc(|x| / sqrt 2) / 2 comes from Abramowitz & Stegun's formula 7.1.26,
+only backward needs (ReLU's mask, GELU's dy/dx). Exact GELU needs Phi, and NumPy has
+no erf; here Phi(-|x|) = erfc(|x| / sqrt 2) / 2 comes from Abramowitz & Stegun's
+formula 7.1.26,
 
     erfc(z) ~ (a1 s + a2 s^2 + a3 s^3 + a4 s^4 + a5 s^5) exp(-z^2),  s = 1 / (1 + p z),
 
