@@ -46,6 +46,8 @@ import sys
 import time
 from pathlib import Path
 
+from separate import _peak_mib  # this folder is on sys.path, as a script's own
+
 HERE = Path(__file__).resolve()
 LIBRARIES = ["glassnet", "mygrad", "dezero", "tinygrad"]
 MODELS = ["mnist-mlp", "lenet5"]
@@ -242,17 +244,6 @@ def _value(loss) -> float:
     if hasattr(loss, "item"):  # MyGrad's and tinygrad's Tensors, NumPy scalars
         return float(loss.item())
     return float(getattr(loss, "data", loss))  # DeZero's Variable; glassnet's float
-
-
-def _peak_mib() -> float | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def child_main(argv: list[str]) -> None:
