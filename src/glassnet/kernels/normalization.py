@@ -46,7 +46,7 @@ def forward(layer, x: np.ndarray, use_batch: bool, m: int, grad: bool) -> np.nda
     # y = weight * xc * inv_std + bias with the two per-channel factors multiplied
     # first: one pass over the activations fewer than normalising xc on its own.
     # Backward gets xc and inv_std, not xhat (xhat = xc * inv_std).
-    scale = (layer.weight.data * inv_std if layer.affine else inv_std).reshape(shape)
+    scale = _scale(layer, inv_std).reshape(shape)
     y = np.empty_like(x)
 
     def normalise(s: slice) -> None:
@@ -71,7 +71,7 @@ def _fixed_affine(layer, x: np.ndarray, slices) -> np.ndarray:
     deviations.)"""
     shape = layer._shape(x.ndim)
     inv_std = (1.0 / np.sqrt(layer.running_var + layer.eps)).astype(x.dtype)
-    scale = layer.weight.data * inv_std if layer.affine else inv_std
+    scale = _scale(layer, inv_std)
     shift = -layer.running_mean * scale
     if layer.affine:
         shift = shift + layer.bias.data
@@ -87,6 +87,12 @@ def _fixed_affine(layer, x: np.ndarray, slices) -> np.ndarray:
     return y
 
 
+def _scale(layer, inv_std: np.ndarray) -> np.ndarray:
+    """The per-channel factor of x - mean in y: weight / sqrt(var + eps), or
+    1 / sqrt(var + eps) without the affine parameters."""
+    return layer.weight.data * inv_std if layer.affine else inv_std
+
+
 def backward(layer, g: np.ndarray, xc: np.ndarray, inv_std: np.ndarray, use_batch: bool):
     """dL/dx; adds dL/dweight and dL/dbias."""
     shape = layer._shape(xc.ndim)
@@ -99,10 +105,7 @@ def backward(layer, g: np.ndarray, xc: np.ndarray, inv_std: np.ndarray, use_batc
             layer.bias.grad += sum_g
         if layer.weight.requires_grad:
             layer.weight.grad += sum_gx
-        scale = layer.weight.data * inv_std
-    else:
-        scale = inv_std
-    scale = scale.reshape(shape)
+    scale = _scale(layer, inv_std).reshape(shape)
     dx = np.empty_like(g)
     if not use_batch:
         parallel_map(lambda s: np.multiply(g[s], scale, out=dx[s]), slices)
