@@ -46,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-from separate import _peak_mib  # this folder is on sys.path, as a script's own
+from separate import _ms, _peak_mib, _ratio, summary  # this folder is on sys.path
 
 HERE = Path(__file__).resolve()
 LIBRARIES = ["glassnet", "mygrad", "dezero", "tinygrad"]
@@ -255,7 +255,7 @@ def child_main(argv: list[str]) -> None:
         print(json.dumps({"missing": f"{type(e).__name__}: {str(e)[:300]}"}))
         return
     if warmup == "check":  # the loss of one batch, trained on for `steps` steps
-        losses = [float(_value(step(0))) for _ in range(int(steps))]
+        losses = [_value(step(0)) for _ in range(int(steps))]
         print(json.dumps({"first_loss": losses[0], "last_loss": losses[-1]}))
         return
     for i in range(int(warmup)):
@@ -278,8 +278,17 @@ def steps_for(model_name: str, quick: bool) -> tuple[int, int]:
 
 
 def run_child(
-    library: str, python: str, model_name: str, batch: int, threads: int, quick: bool, check=False
+    library: str,
+    peers_python: str,
+    model_name: str,
+    batch: int,
+    threads: int,
+    quick: bool,
+    check=False,
 ):
+    """One child process's report: glassnet in this interpreter, the others in
+    ``peers_python``."""
+    python = sys.executable if library == "glassnet" else peers_python
     warmup, steps = ("check", 30) if check else steps_for(model_name, quick)
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads), DEV="CPU")
@@ -334,8 +343,9 @@ def main() -> None:
     if args.check_learning:
         for model_name in args.models:
             for lib in args.libraries:
-                python = sys.executable if lib == "glassnet" else args.peers_python
-                out = run_child(lib, python, model_name, args.batch, args.threads, True, True)
+                out = run_child(
+                    lib, args.peers_python, model_name, args.batch, args.threads, True, True
+                )
                 print(f"{model_name:>10} {lib:>9}: {out}")
         return
     rounds = args.rounds or (1 if args.quick else 3)
@@ -352,8 +362,9 @@ def main() -> None:
             for lib in order:
                 if lib in missing:
                     continue
-                python = sys.executable if lib == "glassnet" else args.peers_python
-                out = run_child(lib, python, model_name, args.batch, args.threads, args.quick)
+                out = run_child(
+                    lib, args.peers_python, model_name, args.batch, args.threads, args.quick
+                )
                 if "missing" in out:
                     missing[lib] = out["missing"]
                     continue
@@ -361,12 +372,7 @@ def main() -> None:
         row = {"model": model_name, "batch": args.batch}
         for lib, rs in runs.items():
             if rs:
-                row[lib] = {
-                    "median_s": statistics.median(r["median_s"] for r in rs),
-                    "min_s": min(r["median_s"] for r in rs),
-                    "max_s": max(r["median_s"] for r in rs),
-                    "peak_mib": statistics.median(r["peak_mib"] or 0 for r in rs),
-                }
+                row[lib] = summary(rs)
         results.append(row)
         print(_line(row), flush=True)
     for lib, why in missing.items():
@@ -398,17 +404,8 @@ def markdown(info: dict, results: list[dict], rounds: int, missing: dict, quick:
     for r in results:
         g = r.get("glassnet")
         row = [r["model"], r["batch"]]
-        for lib in libs:
-            e = r.get(lib)
-            row.append(
-                "-"
-                if not e
-                else f"{e['median_s'] * 1e3:.2f} ({e['min_s'] * 1e3:.2f}-{e['max_s'] * 1e3:.2f})"
-            )
-        for lib in libs:
-            if lib != "glassnet":
-                e = r.get(lib)
-                row.append(f"{e['median_s'] / g['median_s']:.2f}" if e and g else "-")
+        row += [_ms(r.get(lib)) for lib in libs]
+        row += [_ratio(r.get(lib), g) for lib in libs if lib != "glassnet"]
         rows.append(row)
     versions = ", ".join(
         f"{k} {v}" for k, v in info["peers"].items() if k != "python" and v is not None

@@ -305,16 +305,23 @@ def main() -> None:
                         )
                 row = {"model": model_name, "batch": batch, "mode": mode}
                 for engine, rs in runs.items():
-                    row[engine] = {
-                        "median_s": statistics.median(r["median_s"] for r in rs),
-                        "min_s": min(r["median_s"] for r in rs),
-                        "max_s": max(r["median_s"] for r in rs),
-                        "peak_mib": statistics.median(r["peak_mib"] for r in rs),
-                    }
+                    row[engine] = summary(rs)
                 results.append(row)
                 print(_line(row), flush=True)
     payload = {"machine": info, "rounds": rounds, "results": results}
     C.write_results(args, "separate", payload, markdown(info, results, rounds, args.quick))
+
+
+def summary(runs: list[dict]) -> dict:
+    """One case's figure from its processes' reports: the median of their median steps,
+    with the smallest and largest, and the median peak memory."""
+    steps = [r["median_s"] for r in runs]
+    return {
+        "median_s": statistics.median(steps),
+        "min_s": min(steps),
+        "max_s": max(steps),
+        "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+    }
 
 
 def _ms(entry: dict | None) -> str:
